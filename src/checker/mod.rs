@@ -1,0 +1,420 @@
+//! Checkers: from a [`History`] to a verdict a person can trust and follow.
+//!
+//! The split follows Elle's: each workload infers what it can from its ops (dependency edges
+//! for transactional workloads, bounds for counters, invariants for bank), one generic
+//! [`cycle`] search names the cycles, one [`model`] table turns anomalies into models ruled out,
+//! and [`explain`] writes each finding in words. [`check`] runs the right workload checker and
+//! assembles a [`CheckResult`].
+//!
+//! Honesty invariant: a model is reported consistent only when every anomaly it forbids was
+//! looked for in full. Anything cut short is *undecided*, and makes the verdict unknown, never
+//! valid.
+
+pub mod anomaly;
+pub mod bank;
+pub mod counter;
+pub mod cycle;
+pub mod explain;
+pub mod graph;
+pub mod list_append;
+pub mod model;
+pub mod rw_register;
+pub mod scc;
+pub mod txn;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use anomaly::{Anomaly, AnomalySet};
+pub use model::{Model, ModelStatus};
+
+use crate::history::{History, Mop, OpCounts, OpFn, OpValue, ReadResult};
+
+/// The kinds of workload isoscope can check.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Workload {
+    /// Elle's list-append: transactions of appends and whole-list reads.
+    ListAppend,
+    /// Elle's rw-register: transactions of writes and reads of registers.
+    RwRegister,
+    /// Jepsen's counter: increments and reads.
+    Counter,
+    /// Jepsen's bank: transfers and reads of all balances.
+    Bank,
+}
+
+impl Workload {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::ListAppend => "list-append",
+            Workload::RwRegister => "rw-register",
+            Workload::Counter => "counter",
+            Workload::Bank => "bank",
+        }
+    }
+
+    /// Parses a workload name (`register` is accepted for rw-register).
+    pub fn parse(s: &str) -> Option<Workload> {
+        Some(match s {
+            "list-append" | "append" => Workload::ListAppend,
+            "rw-register" | "register" => Workload::RwRegister,
+            "counter" => Workload::Counter,
+            "bank" => Workload::Bank,
+            _ => return None,
+        })
+    }
+
+    /// Picks the workload from what the ops do; `None` if nothing gives it away.
+    pub fn detect(h: &History) -> Option<Workload> {
+        let mut register_hint = false;
+        for op in &h.ops {
+            match (&op.f, &op.value) {
+                (OpFn::Txn, OpValue::Txn(mops)) => {
+                    for m in mops {
+                        match m {
+                            Mop::Append { .. } => return Some(Workload::ListAppend),
+                            Mop::Read {
+                                value: ReadResult::List(_),
+                                ..
+                            } => return Some(Workload::ListAppend),
+                            Mop::Write { .. }
+                            | Mop::Read {
+                                value: ReadResult::Scalar(_),
+                                ..
+                            } => register_hint = true,
+                            _ => {}
+                        }
+                    }
+                }
+                (OpFn::Add, _) => return Some(Workload::Counter),
+                (OpFn::Transfer, _) | (OpFn::Read, OpValue::Balances(_)) => {
+                    return Some(Workload::Bank)
+                }
+                (OpFn::Read, OpValue::Int(_)) => return Some(Workload::Counter),
+                _ => {}
+            }
+        }
+        register_hint.then_some(Workload::RwRegister)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Workload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// How to check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// The models the history is held to (default: strict-serializable, as Elle).
+    pub models: Vec<Model>,
+    /// Force a workload instead of detecting it.
+    pub workload: Option<Workload>,
+    /// Bounds on the cycle search.
+    pub limits: cycle::SearchLimits,
+    /// How many findings per anomaly type to keep with full explanations.
+    pub examples: usize,
+    /// Bank: the total every read must add up to (default: the first read's).
+    pub bank_total: Option<i64>,
+    /// Bank: whether negative balances are allowed.
+    pub negative_balances: bool,
+    /// rw-register: infer that a transaction's write follows the version it read.
+    pub wfr: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            models: vec![Model::StrictSerializable],
+            workload: None,
+            limits: cycle::SearchLimits::default(),
+            examples: 8,
+            bank_total: None,
+            negative_balances: false,
+            wfr: true,
+        }
+    }
+}
+
+/// Why a history could not be checked at all (as opposed to: checked and found wanting).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// Nothing in the ops says what workload it is, and none was given.
+    #[error("cannot tell the workload from the ops; pass --workload")]
+    UnknownWorkload,
+    /// An op does not fit the workload.
+    #[error("op {index}: {message}")]
+    BadOp {
+        /// The op's index.
+        index: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Valid, invalid or unknown: the verdict against the requested models.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Validity {
+    /// Every requested model was decided, and none is ruled out.
+    Valid,
+    /// Some requested model is ruled out by an anomaly found.
+    Invalid,
+    /// Nothing found rules out a requested model, but the check could not decide in full.
+    Unknown,
+}
+
+impl serde::Serialize for Validity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => s.serialize_bool(true),
+            Validity::Invalid => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl fmt::Display for Validity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        })
+    }
+}
+
+/// One step of an explained cycle.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CycleStep {
+    /// Name of the transaction the step leaves (T1, T2 ...).
+    pub from: String,
+    /// Name of the transaction the step enters.
+    pub to: String,
+    /// The dependency.
+    pub kind: graph::EdgeKind,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// A transaction named in a cycle.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TxnRef {
+    /// Its name in the explanation (T1, T2 ...).
+    pub name: String,
+    /// History index of the op that shows what it did.
+    pub index: u64,
+    /// Its process.
+    pub process: String,
+    /// The op, printed as Jepsen prints it.
+    pub op: String,
+}
+
+/// One anomaly, explained.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    /// What it is.
+    #[serde(rename = "type")]
+    pub anomaly: Anomaly,
+    /// The explanation, for a person.
+    pub explanation: String,
+    /// History indices of the ops involved.
+    pub ops: Vec<u64>,
+    /// For cycles: the transactions, in cycle order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub txns: Vec<TxnRef>,
+    /// For cycles: the steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<CycleStep>,
+}
+
+/// All findings of one type: how many, and the first few explained.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct AnomalyGroup {
+    /// How many were found.
+    pub count: usize,
+    /// The first few, explained.
+    pub examples: Vec<Finding>,
+}
+
+/// Collects findings while a workload checker runs.
+#[derive(Debug)]
+pub struct Findings {
+    groups: BTreeMap<Anomaly, AnomalyGroup>,
+    /// Anomaly types that could not be decided.
+    pub undecided: AnomalySet,
+    /// Why, for each undecided type or other gap, in words.
+    pub notes: Vec<String>,
+    examples: usize,
+}
+
+impl Findings {
+    /// An empty collection keeping `examples` explained findings per type.
+    pub fn new(examples: usize) -> Findings {
+        Findings {
+            groups: BTreeMap::new(),
+            undecided: AnomalySet::EMPTY,
+            notes: Vec::new(),
+            examples,
+        }
+    }
+
+    /// Counts a finding; builds its explanation only if it will be kept.
+    pub fn add(&mut self, anomaly: Anomaly, build: impl FnOnce() -> Finding) {
+        let g = self.groups.entry(anomaly).or_default();
+        g.count += 1;
+        if g.examples.len() < self.examples {
+            g.examples.push(build());
+        }
+    }
+
+    /// Whether any finding of this type was counted.
+    pub fn has(&self, a: Anomaly) -> bool {
+        self.groups.contains_key(&a)
+    }
+
+    /// The set of types found.
+    pub fn found(&self) -> AnomalySet {
+        self.groups.keys().copied().collect()
+    }
+}
+
+/// The result of checking one history.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckResult {
+    /// The verdict against the requested models.
+    pub valid: Validity,
+    /// Which checker ran.
+    pub workload: Workload,
+    /// The models the history was held to.
+    pub models: Vec<Model>,
+    /// The anomaly types found.
+    pub anomaly_types: Vec<Anomaly>,
+    /// Every model those anomalies rule out.
+    pub not: Vec<Model>,
+    /// The strongest models the history is consistent with (two when repeatable-read and
+    /// snapshot-isolation both hold); empty when none could be shown.
+    pub strongest_model: Vec<Model>,
+    /// Each model's status.
+    pub model_status: BTreeMap<&'static str, ModelStatus>,
+    /// Anomaly types whose search was cut short (see `notes`): unknown, not absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<Anomaly>,
+    /// Anomaly types the requested models did not need, so not searched (e.g. real-time
+    /// cycles when only serializable was asked for); models that forbid them are not claimed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<Anomaly>,
+    /// Notes on anything that made the check less than complete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Op counts of the history.
+    pub ops: OpCounts,
+    /// The findings, by type.
+    pub anomalies: BTreeMap<Anomaly, AnomalyGroup>,
+}
+
+/// Checks a history against the requested models.
+pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError> {
+    let workload = match opts.workload {
+        Some(w) => w,
+        None => Workload::detect(h).ok_or(CheckError::UnknownWorkload)?,
+    };
+    let mut findings = Findings::new(opts.examples);
+    let looked_for = match workload {
+        Workload::ListAppend => list_append::check(h, opts, &mut findings)?,
+        Workload::RwRegister => rw_register::check(h, opts, &mut findings)?,
+        Workload::Counter => counter::check(h, &mut findings)?,
+        Workload::Bank => bank::check(h, opts, &mut findings)?,
+    };
+    Ok(finish(h, opts, workload, looked_for, findings))
+}
+
+/// Turns a checker's findings into a result. `looked_for` are the anomaly types the checker
+/// searched in full or in part; every other type is, for this history, undecidable and so
+/// counts as undecided (a counter history says nothing about G2-item, say, but no model above
+/// read-uncommitted can be claimed for what could not be seen — except that the workload
+/// cannot show it at all, which the caller states by leaving it out of `relevant`).
+fn finish(
+    h: &History,
+    opts: &CheckOptions,
+    workload: Workload,
+    looked_for: LookedFor,
+    f: Findings,
+) -> CheckResult {
+    let found = f.found();
+    let searched_short: AnomalySet = f.undecided.iter().filter(|&a| !found.contains(a)).collect();
+    let not_checked = looked_for.not_searched();
+    let undecided = searched_short.union(not_checked);
+    let status: BTreeMap<&'static str, ModelStatus> = Model::ALL
+        .iter()
+        .map(|&m| (m.name(), model::status(m, found, undecided)))
+        .collect();
+    let requested: Vec<ModelStatus> = opts
+        .models
+        .iter()
+        .map(|&m| model::status(m, found, undecided))
+        .collect();
+    let mut notes = f.notes;
+    let valid = if requested.contains(&ModelStatus::RuledOut) {
+        Validity::Invalid
+    } else if requested.contains(&ModelStatus::Unknown) || looked_for.nothing_to_check {
+        if looked_for.nothing_to_check {
+            notes.push(
+                "the history has nothing to check (no completed reads or transactions)".into(),
+            );
+        }
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    let strongest = if looked_for.nothing_to_check {
+        Vec::new()
+    } else {
+        model::strongest(found, undecided)
+    };
+    CheckResult {
+        valid,
+        workload,
+        models: opts.models.clone(),
+        anomaly_types: found.iter().collect(),
+        not: Model::ALL
+            .iter()
+            .copied()
+            .filter(|m| m.forbidden().intersects(found))
+            .collect(),
+        strongest_model: strongest,
+        model_status: status,
+        undecided: searched_short.iter().collect(),
+        not_checked: not_checked.iter().collect(),
+        notes,
+        ops: h.counts(),
+        anomalies: f.groups,
+    }
+}
+
+/// What a workload checker looked for.
+#[derive(Clone, Copy, Debug)]
+pub struct LookedFor {
+    /// Types the workload can show at all.
+    pub relevant: AnomalySet,
+    /// Of those, the types it searched.
+    pub searched: AnomalySet,
+    /// The history had nothing checkable (no completed reads or transactions).
+    pub nothing_to_check: bool,
+}
+
+impl LookedFor {
+    fn not_searched(self) -> AnomalySet {
+        self.relevant
+            .iter()
+            .filter(|&a| !self.searched.contains(a))
+            .collect()
+    }
+}

@@ -1,0 +1,246 @@
+//! The table of consistency models: which anomalies each forbids, and how they are ordered.
+//!
+//! This is Elle's closure of Adya's definitions (see `shared/reference/anomalies.md`):
+//! each anomaly lists the *weakest* models that forbid it, and a model forbids an anomaly when it
+//! is at least as strong as one of those. Keeping the table this small makes it checkable by eye.
+//!
+//! ```text
+//!   strict-serializable > serializable > snapshot-isolation > read-committed > read-uncommitted
+//!                         serializable > repeatable-read    > read-committed
+//! ```
+//! repeatable-read and snapshot-isolation are incomparable.
+
+use std::fmt;
+
+use super::anomaly::{Anomaly, AnomalySet};
+
+/// A consistency model a history can be held to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Model {
+    /// Adya PL-1.
+    ReadUncommitted,
+    /// Adya PL-2.
+    ReadCommitted,
+    /// Adya PL-2.99.
+    RepeatableRead,
+    /// Adya PL-SI.
+    SnapshotIsolation,
+    /// Adya PL-3.
+    Serializable,
+    /// PL-3 plus real-time order (PL-SS).
+    StrictSerializable,
+}
+
+impl Model {
+    /// All models, weakest first.
+    pub const ALL: [Model; 6] = [
+        Model::ReadUncommitted,
+        Model::ReadCommitted,
+        Model::RepeatableRead,
+        Model::SnapshotIsolation,
+        Model::Serializable,
+        Model::StrictSerializable,
+    ];
+
+    /// The name Elle uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::ReadUncommitted => "read-uncommitted",
+            Model::ReadCommitted => "read-committed",
+            Model::RepeatableRead => "repeatable-read",
+            Model::SnapshotIsolation => "snapshot-isolation",
+            Model::Serializable => "serializable",
+            Model::StrictSerializable => "strict-serializable",
+        }
+    }
+
+    /// Parses a model name; accepts Elle's names and Adya's (`PL-3`, `PL-SI` ...).
+    pub fn parse(s: &str) -> Option<Model> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Some(match s.as_str() {
+            "read-uncommitted" | "pl-1" => Model::ReadUncommitted,
+            "read-committed" | "pl-2" => Model::ReadCommitted,
+            "repeatable-read" | "pl-2.99" => Model::RepeatableRead,
+            "snapshot-isolation" | "si" | "pl-si" => Model::SnapshotIsolation,
+            "serializable" | "pl-3" => Model::Serializable,
+            "strict-serializable" | "strong-serializable" | "pl-ss" => Model::StrictSerializable,
+            _ => return None,
+        })
+    }
+
+    /// Whether `self` is at least as strong as `weaker` (every history valid under `self` is
+    /// valid under `weaker`).
+    pub fn implies(self, weaker: Model) -> bool {
+        use Model::*;
+        if self == weaker {
+            return true;
+        }
+        match self {
+            ReadUncommitted => false,
+            ReadCommitted => weaker == ReadUncommitted,
+            RepeatableRead | SnapshotIsolation => ReadCommitted.implies(weaker),
+            Serializable => {
+                matches!(weaker, RepeatableRead | SnapshotIsolation)
+                    || ReadCommitted.implies(weaker)
+            }
+            StrictSerializable => Serializable.implies(weaker),
+        }
+    }
+
+    /// Whether this model forbids an anomaly.
+    pub fn forbids(self, a: Anomaly) -> bool {
+        weakest_forbidding(a).iter().any(|&m| self.implies(m))
+    }
+
+    /// Every anomaly this model forbids.
+    pub fn forbidden(self) -> AnomalySet {
+        Anomaly::ALL
+            .iter()
+            .copied()
+            .filter(|&a| self.forbids(a))
+            .collect()
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Model {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The weakest models that forbid an anomaly; every stronger model forbids it too.
+pub fn weakest_forbidding(a: Anomaly) -> &'static [Model] {
+    use Anomaly::*;
+    use Model::*;
+    match a {
+        // Not even read uncommitted allows these: they read states no transaction made.
+        G0 | DuplicateElements | CyclicVersions | GarbageRead | CounterTooHigh | WrongN
+        | UnexpectedKey | NilBalance => &[ReadUncommitted],
+        G1a | G1b | G1c | DirtyUpdate | FutureRead | IncompatibleOrder => &[ReadCommitted],
+        // Read skew and lost updates; a bank total drifts only through one of them.
+        GSingleItem | GNonadjacentItem | LostUpdate | WrongTotal | NegativeValue => {
+            &[RepeatableRead, SnapshotIsolation]
+        }
+        G2Item => &[RepeatableRead],
+        // Elle's repeatable-read does not forbid internal inconsistency; snapshot isolation does.
+        Internal => &[SnapshotIsolation],
+        // Cycles that need session or real-time order, and reads older than acknowledged writes.
+        G0Process
+        | G0Realtime
+        | G1cProcess
+        | G1cRealtime
+        | GSingleItemProcess
+        | GSingleItemRealtime
+        | GNonadjacentItemProcess
+        | GNonadjacentItemRealtime
+        | G2ItemProcess
+        | G2ItemRealtime
+        | CounterTooLow => &[StrictSerializable],
+    }
+}
+
+/// What a history says about one model.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelStatus {
+    /// No anomaly the model forbids was found, and every such anomaly was looked for.
+    Consistent,
+    /// An anomaly the model forbids was found.
+    RuledOut,
+    /// Nothing forbidden was found, but some forbidden anomaly could not be looked for in full.
+    Unknown,
+}
+
+/// Judges one model: `found` are the anomalies present, `undecided` those that could not be
+/// ruled out (searches cut short, or not run).
+pub fn status(model: Model, found: AnomalySet, undecided: AnomalySet) -> ModelStatus {
+    let forbidden = model.forbidden();
+    if found.intersects(forbidden) {
+        ModelStatus::RuledOut
+    } else if undecided.intersects(forbidden) {
+        ModelStatus::Unknown
+    } else {
+        ModelStatus::Consistent
+    }
+}
+
+/// The strongest models the history is consistent with: those consistent, with no consistent
+/// model above them. repeatable-read and snapshot-isolation can both be in the answer.
+pub fn strongest(found: AnomalySet, undecided: AnomalySet) -> Vec<Model> {
+    let ok: Vec<Model> = Model::ALL
+        .iter()
+        .copied()
+        .filter(|&m| status(m, found, undecided) == ModelStatus::Consistent)
+        .collect();
+    ok.iter()
+        .copied()
+        .filter(|&m| !ok.iter().any(|&o| o != m && o.implies(m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lattice_matches_the_reference() {
+        use Model::*;
+        assert!(StrictSerializable.implies(ReadUncommitted));
+        assert!(Serializable.implies(RepeatableRead));
+        assert!(Serializable.implies(SnapshotIsolation));
+        assert!(!RepeatableRead.implies(SnapshotIsolation));
+        assert!(!SnapshotIsolation.implies(RepeatableRead));
+        assert!(!Serializable.implies(StrictSerializable));
+    }
+
+    #[test]
+    fn the_table_matches_the_reference() {
+        use Anomaly::*;
+        use Model::*;
+        assert!(SnapshotIsolation.forbids(LostUpdate));
+        assert!(!SnapshotIsolation.forbids(G2Item));
+        assert!(RepeatableRead.forbids(G2Item));
+        assert!(!RepeatableRead.forbids(Internal));
+        assert!(Serializable.forbids(Internal));
+        assert!(!Serializable.forbids(G2ItemRealtime));
+        assert!(StrictSerializable.forbids(G0Process));
+        assert!(ReadCommitted.forbids(G1b));
+        assert!(!ReadCommitted.forbids(GSingleItem));
+        assert!(ReadUncommitted.forbids(G0));
+        assert!(!ReadUncommitted.forbids(G1a));
+    }
+
+    #[test]
+    fn strongest_model_can_be_two_incomparable_models() {
+        let g2 = AnomalySet::of(&[Anomaly::G2Item]);
+        assert_eq!(
+            strongest(g2, AnomalySet::EMPTY),
+            vec![Model::SnapshotIsolation]
+        );
+        let internal = AnomalySet::of(&[Anomaly::Internal]);
+        assert_eq!(
+            strongest(internal, AnomalySet::EMPTY),
+            vec![Model::RepeatableRead]
+        );
+        let rt = AnomalySet::of(&[Anomaly::G2ItemRealtime]);
+        assert_eq!(strongest(rt, AnomalySet::EMPTY), vec![Model::Serializable]);
+        let none = AnomalySet::EMPTY;
+        assert_eq!(strongest(none, none), vec![Model::StrictSerializable]);
+        let ls = AnomalySet::of(&[Anomaly::LostUpdate]);
+        assert_eq!(strongest(ls, none), vec![Model::ReadCommitted]);
+        assert_eq!(
+            status(
+                Model::Serializable,
+                none,
+                AnomalySet::of(&[Anomaly::G2Item])
+            ),
+            ModelStatus::Unknown
+        );
+    }
+}
