@@ -195,10 +195,20 @@ fn run_check(args: CheckArgs) -> Result<i32> {
     let many = args.files.len() > 1;
     let mut json_out = Vec::new();
     for file in &args.files {
+        let started = std::time::Instant::now();
         let outcome = read_history(file)
             .map_err(anyhow::Error::from)
             .and_then(|h| {
-                checker::check(&h, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+                tracing::debug!(
+                    ops = h.ops.len(),
+                    secs = started.elapsed().as_secs_f64(),
+                    "history read"
+                );
+                let r = checker::check(&h, &opts)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()));
+                // Freeing millions of ops one by one costs seconds; the process frees them at exit.
+                std::mem::forget(h);
+                r
             });
         let result = match outcome {
             Ok(r) => r,

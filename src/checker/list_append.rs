@@ -87,16 +87,19 @@ pub fn check(
     opts: &CheckOptions,
     f: &mut Findings,
 ) -> Result<LookedFor, CheckError> {
+    let started = std::time::Instant::now();
     let txns = Txns::new(h);
     let mut a = Analysis {
         txns: &txns,
         keys: FxHashMap::default(),
     };
     a.index_appends()?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "appends indexed");
     a.version_orders(f);
     let mut b = GraphBuilder::new(txns.nodes.len() as u32);
     let full_readers = a.read_edges(&mut b, f)?;
     a.write_edges(&mut b, &full_readers);
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "edges inferred");
     let cycles = analyze_cycles(&txns, b, opts, &a, f);
     Ok(LookedFor {
         relevant: relevant(),

@@ -71,6 +71,27 @@ impl ListStore {
         ListRef { chain: id, len }
     }
 
+    /// Like [`ListStore::intern`] for a read of integers, without building atoms first.
+    pub fn intern_ints(&mut self, key: &Atom, ints: &[i64]) -> ListRef {
+        let len = ints.len() as u32;
+        let same = |a: &[Atom], b: &[i64]| a.iter().zip(b).all(|(x, y)| *x == Atom::Int(*y));
+        if let Some(ids) = self.by_key.get(key) {
+            for &id in ids {
+                let chain = &mut self.chains[id as usize].elems;
+                if ints.len() <= chain.len() {
+                    if same(&chain[..ints.len()], ints) {
+                        return ListRef { chain: id, len };
+                    }
+                } else if same(chain, &ints[..chain.len()]) {
+                    chain.extend(ints[chain.len()..].iter().map(|&i| Atom::Int(i)));
+                    return ListRef { chain: id, len };
+                }
+            }
+        }
+        let atoms: Vec<Atom> = ints.iter().map(|&i| Atom::Int(i)).collect();
+        self.intern(key, &atoms)
+    }
+
     /// The elements of a stored read.
     pub fn get(&self, r: ListRef) -> &[Atom] {
         &self.chains[r.chain as usize].elems[..r.len as usize]

@@ -558,9 +558,7 @@ impl<'p> OpBuilder<'p> {
                 let value = match value {
                     Datum::Nil => ReadResult::Nil,
                     Datum::Ints(elems) => {
-                        self.scratch.clear();
-                        self.scratch.extend(elems.into_iter().map(Atom::Int));
-                        ReadResult::List(self.history.lists.intern(&key, &self.scratch))
+                        ReadResult::List(self.history.lists.intern_ints(&key, &elems))
                     }
                     Datum::List(elems) => {
                         self.scratch.clear();

@@ -1,10 +1,14 @@
 //! A seeded simulator of a transactional key-value database, for tests and benchmarks.
 //!
-//! Why: the checkers need histories whose truth is known. A history simulated under
-//! [`Isolation::Serializable`] must pass every check; one simulated under
-//! [`Isolation::SnapshotIsolation`] must show write skew (G2-item) under contention but nothing SI
-//! forbids; [`Isolation::LostUpdate`] must show `lost-update`. And benchmarks need histories of
-//! millions of transactions without a database, written as fast as the disk takes them.
+//! Why: the checkers need histories whose truth is known, and benchmarks need histories of
+//! millions of transactions without a database, written as fast as the disk takes them. Under
+//! contention (say 10 clients on 3 keys) the levels give:
+//! - [`Isolation::Serializable`]: strict serializable, nothing to report;
+//! - [`Isolation::SnapshotIsolation`]: G2-item (write skew) and nothing SI forbids;
+//! - [`Isolation::ReadCommitted`]: G-single-item, G-nonadjacent-item, G2-item, lost-update and
+//!   `internal` (non-repeatable reads), but no G0, G1a/b/c or incompatible order;
+//! - [`Isolation::LostUpdate`]: `lost-update`; for list-append the overwritten lists also give
+//!   incompatible orders, G0 and G1c, as a database that loses appends would.
 //!
 //! How: a discrete-event simulation. `clients` clients each run one transaction at a time; a
 //! transaction is invoked at some instant and completes a random duration later, then the client
@@ -23,6 +27,9 @@
 //!   no per-key version history is needed; first-committer-wins only needs each key's last commit
 //!   sequence number;
 //! - a retired key's state is dropped as soon as no running transaction mentions it.
+//!
+//! What does grow is the caller's [`ListStore`]: one chain per key ever read (a few KB each), and
+//! in lost-update mode one per divergent read as well.
 //!
 //! The same seed always gives the same history (one [`ChaCha8Rng`] drives every choice).
 
@@ -57,7 +64,8 @@ pub enum Isolation {
     /// aborts the requester) and apply at commit. Allows read skew, write skew, lost updates.
     ReadCommitted,
     /// Snapshot reads with no conflict check: a list-append commit overwrites each key it writes
-    /// with its snapshot value plus its own appends, losing concurrent commits.
+    /// with its snapshot value plus its own appends, losing concurrent commits; a register write
+    /// just applies. Shows `lost-update` under contention.
     LostUpdate,
 }
 
@@ -190,8 +198,8 @@ pub fn generate(params: &SimParams) -> History {
 }
 
 /// Simulates and streams the history to a JSON Lines file (buffered, not flushed per op);
-/// returns the number of ops written. Memory stays bounded by the key and list state, not by
-/// the number of ops.
+/// returns the number of ops written. Ops are not kept: memory is the simulator's key state plus
+/// the [`ListStore`] (see the module doc), not the history.
 pub fn write(params: &SimParams, path: &Path) -> io::Result<u64> {
     let mut w = HistoryWriter::create(path, false)?;
     let mut n = 0u64;
@@ -595,7 +603,7 @@ impl Sim {
             }
             let ks = self.keys.get_mut(&k).expect("key has state");
             ks.last_seq = seq;
-            let writes = cl.mops.iter().filter(|m| m.write && m.key == k);
+            let mut writes = cl.mops.iter().filter(|m| m.write && m.key == k);
             if self.list {
                 let mut node = if lost_update {
                     cl.snap_heads[j]
@@ -607,7 +615,7 @@ impl Sim {
                     node = ks.nodes.len() as i64 - 1;
                 }
                 ks.head = node;
-            } else if let Some(m) = writes.last() {
+            } else if let Some(m) = writes.next_back() {
                 ks.head = m.val;
             }
         }
@@ -633,15 +641,9 @@ impl Sim {
                     .iter()
                     .any(|m| m.write && self.keys[&m.key].last_seq > cl.snap) =>
             {
-                (
-                    if info { OpType::Info } else { OpType::Fail },
-                    Some("first-committer-wins conflict"),
-                )
+                aborted(info, "first-committer-wins conflict")
             }
-            Isolation::ReadCommitted if cl.aborted => (
-                if info { OpType::Info } else { OpType::Fail },
-                Some("deadlock"),
-            ),
+            Isolation::ReadCommitted if cl.aborted => aborted(info, "deadlock"),
             _ => {
                 if matches!(plan, Plan::Ok | Plan::InfoApply) {
                     self.commit(c);
@@ -735,6 +737,16 @@ impl Sim {
 }
 
 /// The completion type and error a planned outcome gives when nothing else interferes.
+/// The completion of a transaction the database aborted: `fail` with the reason, or `info` if the
+/// client was never to learn the outcome.
+fn aborted(info: bool, why: &'static str) -> (OpType, Option<&'static str>) {
+    if info {
+        (OpType::Info, Some("indeterminate"))
+    } else {
+        (OpType::Fail, Some(why))
+    }
+}
+
 fn outcome(plan: Plan) -> (OpType, Option<&'static str>) {
     match plan {
         Plan::Ok => (OpType::Ok, None),
