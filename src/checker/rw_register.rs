@@ -5,6 +5,7 @@
 //! - the initial state (nil) comes before every value;
 //! - writes follow reads: a transaction that read `v` and then wrote `v'` installed `v'` after
 //!   `v` (true whenever reads see committed data; `CheckOptions::wfr` turns it off).
+//!
 //! The graph is transitively reduced, so each edge joins a version to a next one, and then
 //! ww (writer to writer), rw (reader to next writer) and wr (writer to reader) edges follow.
 //!
@@ -200,7 +201,7 @@ impl Analysis<'_, '_> {
             }
             let me = || op_edn(&h.ops[n.value], &h.lists);
             // Per key: (what it must read now if known, external read value).
-            let mut state: Vec<(&Atom, Option<Atom>, Option<Option<Atom>>)> = Vec::new();
+            let mut state: Vec<TxnKeyState> = Vec::new();
             for (mi, m) in mops.iter().enumerate() {
                 match m {
                     Mop::Write { key, value } => {
@@ -467,7 +468,7 @@ impl Analysis<'_, '_> {
     }
 
     /// The last value a transaction wrote to each key, and the first it read before writing.
-    fn external(&self, t: u32) -> (Vec<(&Atom, &Atom)>, Vec<(&Atom, Option<&Atom>)>) {
+    fn external(&self, t: u32) -> External<'_> {
         let mops = self.txns.mops(&self.txns.nodes[t as usize]);
         let mut writes: Vec<(&Atom, &Atom)> = Vec::new();
         let mut reads: Vec<(&Atom, Option<&Atom>)> = Vec::new();
@@ -549,6 +550,13 @@ impl Explainer for Analysis<'_, '_> {
         }
     }
 }
+
+/// Within one transaction, per key: the key, its last write here (if any), and its external
+/// read (if any: `Some(None)` is a nil read).
+type TxnKeyState<'a> = (&'a Atom, Option<Atom>, Option<Option<Atom>>);
+
+/// A transaction's external writes (key, last value written) and reads (key, value read).
+type External<'a> = (Vec<(&'a Atom, &'a Atom)>, Vec<(&'a Atom, Option<&'a Atom>)>);
 
 fn show(v: &Option<Atom>) -> String {
     v.as_ref().map(atom_edn).unwrap_or_else(|| "nil".into())

@@ -434,13 +434,11 @@ impl<'p> OpBuilder<'p> {
                     Datum::Float(t) => time = Some(t as i64),
                     _ => {}
                 },
-                "error" => {
-                    if v != Datum::Nil {
-                        error = Some(match v {
-                            Datum::Str(s) => s,
-                            other => other.to_string(),
-                        })
-                    }
+                "error" if v != Datum::Nil => {
+                    error = Some(match v {
+                        Datum::Str(s) => s,
+                        other => other.to_string(),
+                    })
                 }
                 "sql" => {
                     if let Datum::List(items) = v {
