@@ -223,7 +223,9 @@ impl<'t, 'h> Analysis<'t, 'h> {
             for (i, e) in order.iter().enumerate() {
                 match k.appends.get(e).map(|a| a.writer) {
                     Some(w @ Writer::Failed(_)) => failed_at = Some((i, w)),
-                    Some(w @ Writer::Node(v)) if self.txns.nodes[v as usize].outcome == OpType::Ok => {
+                    Some(w @ Writer::Node(v))
+                        if self.txns.nodes[v as usize].outcome == OpType::Ok =>
+                    {
                         if let Some((j, fw)) = failed_at.take() {
                             dirty.push((key.clone(), order[j].clone(), fw, e.clone(), w));
                         }
