@@ -4,6 +4,32 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Runs the isoscope binary with these arguments.
+fn isoscope<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(args)
+        .output()
+        .expect("run isoscope")
+}
+
+/// Runs `isoscope check --format json FILE` on a corpus file and parses what it prints.
+fn check_json(file: &str) -> (Option<i32>, serde_json::Value) {
+    let out = isoscope([
+        "check".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        corpus().join(file).as_os_str(),
+    ]);
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).expect("json output"),
+    )
+}
+
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/elle-cli")
 }
@@ -59,33 +85,18 @@ fn verdicts_match_elle_cli_except_where_stated() {
 
 #[test]
 fn the_stricter_verdicts_say_why() {
-    let out = Command::new(env!("CARGO_BIN_EXE_isoscope"))
-        .args(["check", "--format", "json"])
-        .arg(corpus().join("rw-register.edn"))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v) = check_json("rw-register.edn");
     assert_eq!(v["valid"], serde_json::json!(false));
     assert_eq!(v["anomaly_types"], serde_json::json!(["garbage-read"]));
     assert_eq!(v["not"][0], "read-uncommitted");
-    let out = Command::new(env!("CARGO_BIN_EXE_isoscope"))
-        .args(["check", "--format", "json"])
-        .arg(corpus().join("counter.edn"))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v) = check_json("counter.edn");
     assert_eq!(v["valid"], serde_json::json!("unknown"));
 }
 
 #[test]
 fn json_output_has_the_documented_fields() {
-    let out = Command::new(env!("CARGO_BIN_EXE_isoscope"))
-        .args(["check", "--format", "json"])
-        .arg(corpus().join("paper-example.edn"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, v) = check_json("paper-example.edn");
+    assert_eq!(code, Some(1));
     for field in [
         "valid",
         "anomaly_types",

@@ -169,10 +169,7 @@ impl DepGraph {
 
     /// The out-edges of `v`: (target, kinds).
     pub fn out(&self, v: u32) -> impl Iterator<Item = (u32, Mask)> + '_ {
-        let (a, b) = (
-            self.offsets[v as usize] as usize,
-            self.offsets[v as usize + 1] as usize,
-        );
+        let (a, b) = self.row(v);
         self.targets[a..b]
             .iter()
             .copied()
@@ -194,10 +191,7 @@ impl DepGraph {
 
     /// The kinds of the edge `from -> to`, or 0 when there is none.
     pub fn mask(&self, from: u32, to: u32) -> Mask {
-        let (a, b) = (
-            self.offsets[from as usize] as usize,
-            self.offsets[from as usize + 1] as usize,
-        );
+        let (a, b) = self.row(from);
         match self.targets[a..b].binary_search(&to) {
             Ok(i) => self.masks[a + i],
             Err(_) => 0,

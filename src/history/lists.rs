@@ -48,16 +48,34 @@ pub struct ListStore {
 impl ListStore {
     /// Stores a read of `key` that returned `elems`, sharing storage with earlier reads.
     pub fn intern(&mut self, key: &Atom, elems: &[Atom]) -> ListRef {
+        self.intern_with(key, elems, |a, b| a == b, Atom::clone)
+    }
+
+    /// Like [`ListStore::intern`] for a read of integers, without building atoms first.
+    pub fn intern_ints(&mut self, key: &Atom, ints: &[i64]) -> ListRef {
+        self.intern_with(key, ints, |a, b| *a == Atom::Int(*b), |&i| Atom::Int(i))
+    }
+
+    /// The one interning routine: finds a chain that `elems` is a prefix of (or extends), or
+    /// starts a new one. `same` compares a stored atom with an element; `atom` converts one.
+    fn intern_with<T>(
+        &mut self,
+        key: &Atom,
+        elems: &[T],
+        same: impl Fn(&Atom, &T) -> bool,
+        atom: impl Fn(&T) -> Atom,
+    ) -> ListRef {
         let len = elems.len() as u32;
+        let prefix = |a: &[Atom], b: &[T]| a.iter().zip(b).all(|(x, y)| same(x, y));
         if let Some(ids) = self.by_key.get(key) {
             for &id in ids {
                 let chain = &mut self.chains[id as usize].elems;
                 if elems.len() <= chain.len() {
-                    if chain[..elems.len()] == *elems {
+                    if prefix(&chain[..elems.len()], elems) {
                         return ListRef { chain: id, len };
                     }
-                } else if elems[..chain.len()] == chain[..] {
-                    chain.extend_from_slice(&elems[chain.len()..]);
+                } else if prefix(chain, &elems[..chain.len()]) {
+                    chain.extend(elems[chain.len()..].iter().map(&atom));
                     return ListRef { chain: id, len };
                 }
             }
@@ -65,31 +83,10 @@ impl ListStore {
         let id = self.chains.len() as u32;
         self.chains.push(Chain {
             key: key.clone(),
-            elems: elems.to_vec(),
+            elems: elems.iter().map(&atom).collect(),
         });
         self.by_key.entry(key.clone()).or_default().push(id);
         ListRef { chain: id, len }
-    }
-
-    /// Like [`ListStore::intern`] for a read of integers, without building atoms first.
-    pub fn intern_ints(&mut self, key: &Atom, ints: &[i64]) -> ListRef {
-        let len = ints.len() as u32;
-        let same = |a: &[Atom], b: &[i64]| a.iter().zip(b).all(|(x, y)| *x == Atom::Int(*y));
-        if let Some(ids) = self.by_key.get(key) {
-            for &id in ids {
-                let chain = &mut self.chains[id as usize].elems;
-                if ints.len() <= chain.len() {
-                    if same(&chain[..ints.len()], ints) {
-                        return ListRef { chain: id, len };
-                    }
-                } else if same(chain, &ints[..chain.len()]) {
-                    chain.extend(ints[chain.len()..].iter().map(|&i| Atom::Int(i)));
-                    return ListRef { chain: id, len };
-                }
-            }
-        }
-        let atoms: Vec<Atom> = ints.iter().map(|&i| Atom::Int(i)).collect();
-        self.intern(key, &atoms)
     }
 
     /// The elements of a stored read.
