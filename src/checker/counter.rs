@@ -1,7 +1,9 @@
-//! The counter workload: increments (`add`) and reads of one shared counter.
+//! The counter workload: increments (`add`) and reads of shared counters.
 //!
-//! This is Jepsen's `jepsen.checker/counter`, bound for bound. The counter starts at zero and only
-//! grows, so every read is held between two sums computed in one pass in history order:
+//! This is Jepsen's `jepsen.checker/counter`, bound for bound, applied to each counter on its own
+//! (a history of plain integer values is one counter; `[key, value]` tuples, jepsen.independent's
+//! shape, are many). A counter starts at zero and only grows, so every read is held between two
+//! sums computed in one pass in history order:
 //!
 //! - **lower**: the adds that completed `ok` before the read was *invoked*. They certainly took
 //!   effect before the read began, so a linearizable read must include them all; a read below
@@ -13,47 +15,80 @@
 //! Bounds are inclusive (`lower <= v <= upper`), as in Jepsen. Only `ok` reads are checked; adds
 //! must be non-negative (Jepsen asserts this too: decrements would break both bounds).
 //!
+//! Why a second check: a read below the bounds proves only that real-time order was broken
+//! (strict serializability), since a serializable database may order the read first. isoscope's
+//! runner therefore also records, for each acknowledged add, the value its own transaction read
+//! back right after adding (`[key, 1, after]`). Committed positive adds to one counter must leave
+//! distinct values in any serial order; two that leave the same value overwrote each other, and
+//! that is a [`Anomaly::LostUpdate`], which repeatable read and snapshot isolation forbid too.
+//!
 //! Invokes are paired with completions by process ([`crate::history::Pairs`]); a completion with
 //! no invocation (histories that keep only completions) stands for both at its position.
 
-use crate::history::{History, Op, OpFn, OpType, OpValue};
+use rustc_hash::FxHashMap;
+
+use crate::history::{Atom, History, Op, OpFn, OpType, OpValue};
 
 use super::{Anomaly, AnomalySet, CheckError, Finding, Findings, LookedFor};
 
-/// No read starts at this position.
-const NONE: usize = usize::MAX;
+/// What happens to one counter at one history position. Events at the same position apply in
+/// this order (the derive orders by variant): the add counts toward upper, a read invoked there
+/// takes its lower bound, the add counts toward lower, a read completed there is checked.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Event {
+    /// An add not known to have failed was invoked.
+    Attempted(i64),
+    /// A read (index into the counter's reads) was invoked.
+    ReadInvoked(usize),
+    /// An add was acknowledged.
+    Acknowledged(i64),
+    /// A read completed.
+    ReadCompleted(usize),
+}
 
-/// Checks a counter history the way `jepsen.checker/counter` does: every `ok` read must lie
-/// between the sum of adds acknowledged before it was invoked and the sum of adds attempted and
-/// not known failed by the time it completed, both inclusive.
+/// One counter's events and reads.
+#[derive(Default)]
+struct Counter {
+    events: Vec<(usize, Event)>,
+    reads: Vec<Read>,
+    /// Acknowledged adds with the value they left: (after, position of the completion).
+    afters: Vec<(i64, usize)>,
+}
+
+/// Checks a counter history the way `jepsen.checker/counter` does, per counter: every `ok` read
+/// must lie between the sum of adds acknowledged before it was invoked and the sum of adds
+/// attempted and not known failed by the time it completed, both inclusive. Where acknowledged
+/// adds carry the value they left, two positive adds to one counter that left the same value are
+/// a lost update.
 ///
 /// Each read out of bounds is one finding ([`Anomaly::CounterTooLow`] or
-/// [`Anomaly::CounterTooHigh`]) naming the read's invocation and completion. When the last `ok`
-/// read is below what was acknowledged before it began, a note says how much was lost.
+/// [`Anomaly::CounterTooHigh`]) naming the read's invocation and completion. When a counter's last
+/// `ok` read is below what was acknowledged before it began, a note says how much was lost.
 ///
 /// Errors with [`CheckError::BadOp`] on a negative add, an add with no integer value (unless it
 /// failed), or an `ok` read that did not return an integer.
 pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
     let ops = &h.ops;
-    let n = ops.len();
-    // What happens at each position, in the order applied there: `upper += upper_at[p]`,
-    // a read invoked at p takes its lower bound, `lower += lower_at[p]`, a read completed at p is
-    // checked. Sums are i128 so that no history of i64 adds can overflow them.
-    let mut upper_at = vec![0i128; n];
-    let mut lower_at = vec![0i128; n];
-    // For each position, the read (index into `reads`) invoked / completed there.
-    let mut read_invoked = vec![NONE; n];
-    let mut read_completed = vec![NONE; n];
-    let mut reads: Vec<Read> = Vec::new();
+    // Counters in order of first appearance; `None` is the single counter of plain values.
+    let mut index: FxHashMap<Option<Atom>, usize> = FxHashMap::default();
+    let mut counters: Vec<(Option<Atom>, Counter)> = Vec::new();
+    let mut counter = |counters: &mut Vec<(Option<Atom>, Counter)>, key: Option<Atom>| -> usize {
+        *index.entry(key.clone()).or_insert_with(|| {
+            counters.push((key, Counter::default()));
+            counters.len() - 1
+        })
+    };
     // Whether every counted add is `+1`: explanations then speak of increments by count.
     let mut unit = true;
+    let mut any_read = false;
+    let mut any_after = false;
 
     for c in h.pairs().list {
         let inv = &ops[c.invoke];
         match inv.f {
             OpFn::Add => {
                 let completion = c.complete.map(|i| &ops[i]);
-                let Some((v, at)) = add_value(inv, completion, c.outcome)? else {
+                let Some((key, v, after, at)) = add_value(inv, completion, c.outcome)? else {
                     continue; // a failed add with no value: it counts toward nothing
                 };
                 if v < 0 {
@@ -66,16 +101,24 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
                     continue;
                 }
                 unit &= v == 1;
-                upper_at[c.invoke] += i128::from(v);
+                let k = counter(&mut counters, key);
+                let (_, ctr) = &mut counters[k];
+                ctr.events.push((c.invoke, Event::Attempted(v)));
                 if c.outcome == OpType::Ok {
                     // `complete` is always set for an ok outcome.
-                    lower_at[c.complete.unwrap_or(c.invoke)] += i128::from(v);
+                    let done = c.complete.unwrap_or(c.invoke);
+                    ctr.events.push((done, Event::Acknowledged(v)));
+                    if let (Some(a), true) = (after, v > 0) {
+                        ctr.afters.push((a, done));
+                        any_after = true;
+                    }
                 }
             }
             OpFn::Read if c.outcome == OpType::Ok => {
                 let done = c.complete.unwrap_or(c.invoke);
-                let value = match ops[done].value {
-                    OpValue::Int(v) => v,
+                let (key, value) = match &ops[done].value {
+                    OpValue::Int(v) => (None, *v),
+                    OpValue::Keyed { key, value, .. } => (Some(key.clone()), *value),
                     _ => {
                         return Err(CheckError::BadOp {
                             index: ops[done].index,
@@ -83,9 +126,14 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
                         })
                     }
                 };
-                read_invoked[c.invoke] = reads.len();
-                read_completed[done] = reads.len();
-                reads.push(Read {
+                any_read = true;
+                let k = counter(&mut counters, key.clone());
+                let (_, ctr) = &mut counters[k];
+                let r = ctr.reads.len();
+                ctr.events.push((c.invoke, Event::ReadInvoked(r)));
+                ctr.events.push((done, Event::ReadCompleted(r)));
+                ctr.reads.push(Read {
+                    key,
                     invoke: c.invoke,
                     complete: done,
                     value,
@@ -96,49 +144,65 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
         }
     }
 
+    for (_, ctr) in &mut counters {
+        check_bounds(ops, ctr, unit, f);
+        check_afters(ops, ctr, f);
+    }
+
+    let mut kinds = AnomalySet::of(&[Anomaly::CounterTooLow, Anomaly::CounterTooHigh]);
+    if any_after {
+        kinds.insert(Anomaly::LostUpdate);
+    }
+    Ok(LookedFor {
+        relevant: kinds,
+        searched: kinds,
+        nothing_to_check: !any_read && !any_after,
+    })
+}
+
+/// Jepsen's bounds for one counter, and the note on its final read.
+fn check_bounds(ops: &[Op], ctr: &mut Counter, unit: bool, f: &mut Findings) {
+    ctr.events.sort_unstable();
+    let reads = &mut ctr.reads;
     let (mut lower, mut upper) = (0i128, 0i128);
     // The last ok read to complete.
     let mut last: Option<usize> = None;
-    for p in 0..n {
-        upper += upper_at[p];
-        if read_invoked[p] != NONE {
-            reads[read_invoked[p]].lower = lower;
-        }
-        lower += lower_at[p];
-        if read_completed[p] != NONE {
-            let r = &reads[read_completed[p]];
-            let v = i128::from(r.value);
-            if v < r.lower {
-                f.add(Anomaly::CounterTooLow, || too_low(ops, r, upper, unit));
-            } else if v > upper {
-                f.add(Anomaly::CounterTooHigh, || too_high(ops, r, upper, unit));
+    for &(_, e) in &ctr.events {
+        match e {
+            Event::Attempted(v) => upper += i128::from(v),
+            Event::ReadInvoked(r) => reads[r].lower = lower,
+            Event::Acknowledged(v) => lower += i128::from(v),
+            Event::ReadCompleted(ri) => {
+                let r = &reads[ri];
+                let v = i128::from(r.value);
+                if v < r.lower {
+                    f.add(Anomaly::CounterTooLow, || too_low(ops, r, upper, unit));
+                } else if v > upper {
+                    f.add(Anomaly::CounterTooHigh, || too_high(ops, r, upper, unit));
+                }
+                last = Some(ri);
             }
-            last = Some(read_completed[p]);
         }
     }
 
     if let Some(i) = last {
         let r = &reads[i];
         let v = i128::from(r.value);
-        // `lower` is now every acknowledged add of the history.
+        // `lower` is now every acknowledged add of this counter.
         if v < lower {
             let what = amount(lower, unit, "acknowledged increment");
-            let note =
-                if r.lower == lower {
-                    format!(
-                        "final read {} (index {}) is below the {what}: {} {} lost",
-                        r.value,
-                        ops[r.complete].index,
-                        amount(lower - v, unit, "acknowledged increment"),
-                        if unit && lower - v == 1 {
-                            "was"
-                        } else {
-                            "were"
-                        },
-                    )
-                } else if v < r.lower {
-                    format!(
-                    "final read {} (index {}) is below the {what} of the whole history; {} had \
+            let on = counter_name(&r.key);
+            let note = if r.lower == lower {
+                format!(
+                    "final read{on} {} (index {}) is below the {what}: {} {} lost",
+                    r.value,
+                    ops[r.complete].index,
+                    amount(lower - v, unit, "acknowledged increment"),
+                    if unit && lower - v == 1 { "was" } else { "were" },
+                )
+            } else if v < r.lower {
+                format!(
+                    "final read{on} {} (index {}) is below the {what} of the whole history; {} had \
                      been acknowledged before it began, so at least {} {} lost",
                     r.value,
                     ops[r.complete].index,
@@ -146,27 +210,68 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
                     amount(r.lower - v, unit, "acknowledged increment"),
                     if unit && r.lower - v == 1 { "was" } else { "were" },
                 )
-                } else {
-                    // Below the final total only because some adds were acknowledged after the read
-                    // began: that is not a loss.
-                    String::new()
-                };
+            } else {
+                // Below the final total only because some adds were acknowledged after the read
+                // began: that is not a loss.
+                String::new()
+            };
             if !note.is_empty() {
                 f.notes.push(note);
             }
         }
     }
-
-    let kinds = AnomalySet::of(&[Anomaly::CounterTooLow, Anomaly::CounterTooHigh]);
-    Ok(LookedFor {
-        relevant: kinds,
-        searched: kinds,
-        nothing_to_check: reads.is_empty(),
-    })
 }
 
-/// An `ok` read of the counter and its lower bound (set when the pass reaches its invocation).
+/// Lost updates: acknowledged positive adds to one counter that left the same value. Each group
+/// of `n` such adds is one finding (`n - 1` increments lost).
+fn check_afters(ops: &[Op], ctr: &mut Counter, f: &mut Findings) {
+    ctr.afters.sort_unstable();
+    for group in ctr.afters.chunk_by(|a, b| a.0 == b.0) {
+        if group.len() < 2 {
+            continue;
+        }
+        f.add(Anomaly::LostUpdate, || {
+            let after = group[0].0;
+            let key = match &ops[group[0].1].value {
+                OpValue::Keyed { key, .. } => Some(key.clone()),
+                _ => None,
+            };
+            let names: Vec<String> = group
+                .iter()
+                .map(|&(_, p)| format!("index {} (process {})", ops[p].index, ops[p].process))
+                .collect();
+            Finding {
+                anomaly: Anomaly::LostUpdate,
+                explanation: format!(
+                    "{} acknowledged increments of counter{} each read the counter back as {after} \
+                     inside their own transaction: {}. In any serial order each increment sees the \
+                     ones before it, so no two could leave the same value; these overwrote each \
+                     other and {} of them {} lost.",
+                    group.len(),
+                    key.map(|k| format!(" {k}")).unwrap_or_default(),
+                    names.join(", "),
+                    group.len() - 1,
+                    if group.len() == 2 { "was" } else { "were" },
+                ),
+                ops: group.iter().map(|&(_, p)| ops[p].index).collect(),
+                txns: vec![],
+                steps: vec![],
+            }
+        });
+    }
+}
+
+/// " of counter k" for keyed counters, nothing for the single counter.
+fn counter_name(key: &Option<Atom>) -> String {
+    key.as_ref()
+        .map(|k| format!(" of counter {k}"))
+        .unwrap_or_default()
+}
+
+/// An `ok` read of a counter and its lower bound (set when the pass reaches its invocation).
 struct Read {
+    /// The counter read; `None` for the single counter.
+    key: Option<Atom>,
     /// Position of the invocation.
     invoke: usize,
     /// Position of the completion.
@@ -177,19 +282,25 @@ struct Read {
     lower: i128,
 }
 
-/// The amount an add adds, and the op that carries it: the invocation's value, or the
-/// completion's when the invocation has none. `None` for a failed add with no value at all.
+/// What an add adds, to which counter, the value it left (when acknowledged and recorded), and
+/// the op that carries the amount: the invocation's value, or the completion's when the
+/// invocation has none. `None` for a failed add with no value at all.
 fn add_value<'a>(
     inv: &'a Op,
     completion: Option<&'a Op>,
     outcome: OpType,
-) -> Result<Option<(i64, &'a Op)>, CheckError> {
-    if let OpValue::Int(v) = inv.value {
-        return Ok(Some((v, inv)));
-    }
-    if let Some(c) = completion {
-        if let OpValue::Int(v) = c.value {
-            return Ok(Some((v, c)));
+) -> Result<Option<(Option<Atom>, i64, Option<i64>, &'a Op)>, CheckError> {
+    let after = match completion.map(|c| &c.value) {
+        Some(OpValue::Keyed { after, .. }) if outcome == OpType::Ok => *after,
+        _ => None,
+    };
+    for op in std::iter::once(inv).chain(completion) {
+        match &op.value {
+            OpValue::Int(v) => return Ok(Some((None, *v, None, op))),
+            OpValue::Keyed { key, value, .. } => {
+                return Ok(Some((Some(key.clone()), *value, after, op)))
+            }
+            _ => {}
         }
     }
     if outcome == OpType::Fail {
@@ -220,8 +331,11 @@ fn read_intro(ops: &[Op], r: &Read) -> String {
         format!(", invoked at index {}", ops[r.invoke].index)
     };
     format!(
-        "Read at index {} (process {}{invoked}) returned {}",
-        done.index, done.process, r.value
+        "Read{} at index {} (process {}{invoked}) returned {}",
+        counter_name(&r.key),
+        done.index,
+        done.process,
+        r.value
     )
 }
 
@@ -522,5 +636,49 @@ mod tests {
             assert!(f.notes.is_empty(), "{name}: {:?}", f.notes);
             assert!(lf.nothing_to_check, "{name}");
         }
+    }
+
+    /// Two increments of counter 7 by processes 0 and 1, reading back `a` and `b`, then a read
+    /// of counter 7 returning `final_v` and a read of counter 8 returning 0.
+    fn keyed_adds(a: i64, b: i64, final_v: i64) -> String {
+        format!(
+            r#"{{"type":"invoke","f":"add","value":[7,1],"process":0,"index":0}}
+{{"type":"invoke","f":"add","value":[7,1],"process":1,"index":1}}
+{{"type":"ok","f":"add","value":[7,1,{a}],"process":0,"index":2}}
+{{"type":"ok","f":"add","value":[7,1,{b}],"process":1,"index":3}}
+{{"type":"invoke","f":"read","value":[7,null],"process":0,"index":4}}
+{{"type":"ok","f":"read","value":[7,{final_v}],"process":0,"index":5}}
+{{"type":"invoke","f":"read","value":[8,null],"process":1,"index":6}}
+{{"type":"ok","f":"read","value":[8,0],"process":1,"index":7}}
+"#
+        )
+    }
+
+    #[test]
+    fn equal_after_values_are_a_lost_update() {
+        let (f, lf) = run(&keyed_adds(1, 1, 1));
+        assert_eq!(
+            f.found(),
+            AnomalySet::of(&[Anomaly::LostUpdate, Anomaly::CounterTooLow])
+        );
+        assert!(lf.searched.contains(Anomaly::LostUpdate));
+        let ex = &f.groups[&Anomaly::LostUpdate].examples[0];
+        assert_eq!(ex.ops, vec![2, 3]);
+        assert!(ex.explanation.contains("counter 7"), "{}", ex.explanation);
+        let low = &f.groups[&Anomaly::CounterTooLow].examples[0];
+        assert!(low.explanation.contains("of counter 7"), "{}", low.explanation);
+    }
+
+    #[test]
+    fn distinct_after_values_and_separate_counters_are_valid() {
+        let (f, lf) = run(&keyed_adds(1, 2, 2));
+        assert!(f.found().is_empty(), "{:?}", f.found());
+        assert!(lf.searched.contains(Anomaly::LostUpdate));
+    }
+
+    #[test]
+    fn plain_counters_do_not_claim_to_search_lost_updates() {
+        let (_, lf) = run(&three_adds_then_read(3));
+        assert!(!lf.relevant.contains(Anomaly::LostUpdate));
     }
 }

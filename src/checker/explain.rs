@@ -72,6 +72,10 @@ pub fn value_edn(v: &OpValue, lists: &ListStore) -> String {
             format!("[{}]", parts.join(" "))
         }
         OpValue::Int(i) => i.to_string(),
+        OpValue::Keyed { key, value, after } => match after {
+            Some(a) => format!("[{} {value} {a}]", atom_edn(key)),
+            None => format!("[{} {value}]", atom_edn(key)),
+        },
         OpValue::Transfer { from, to, amount } => format!(
             "{{:from {}, :to {}, :amount {amount}}}",
             atom_edn(from),

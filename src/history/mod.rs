@@ -217,6 +217,19 @@ pub enum OpValue {
     Txn(Vec<Mop>),
     /// An integer: a counter increment or a counter read.
     Int(i64),
+    /// An op on one of several counters, as a `[key, value]` tuple (jepsen.independent's
+    /// shape): an add's amount or a read's result. An acknowledged add may carry a third
+    /// element, `after`: the counter's value its own transaction saw right after the add.
+    /// Every committed add of a positive amount must leave a distinct `after`; two equal ones
+    /// mean one increment overwrote the other (a lost update).
+    Keyed {
+        /// Which counter.
+        key: Atom,
+        /// The amount added, or the value read.
+        value: i64,
+        /// For an acknowledged add: the value the add left, as its transaction read it back.
+        after: Option<i64>,
+    },
     /// A bank transfer.
     Transfer {
         /// Account debited.

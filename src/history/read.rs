@@ -497,10 +497,12 @@ impl<'p> OpBuilder<'p> {
             }
             OpFn::Add => match v {
                 Datum::Int(i) => Ok(OpValue::Int(i)),
+                Datum::Ints(_) | Datum::List(_) => keyed(v),
                 other => Err(format!("an add's value must be an integer, found {other}")),
             },
             OpFn::Read => match v {
                 Datum::Int(i) => Ok(OpValue::Int(i)),
+                Datum::Ints(_) | Datum::List(_) if !looks_like_txn(&v) => keyed(v),
                 Datum::Map(kvs) => {
                     let mut balances = Vec::with_capacity(kvs.len());
                     for (k, b) in kvs {
@@ -577,6 +579,35 @@ impl<'p> OpBuilder<'p> {
             )),
         }
     }
+}
+
+/// A `[key, value]` or `[key, value, after]` tuple of a keyed counter op. `value` may be nil
+/// (a read's invocation), which is kept as 0: only completions' values are checked.
+fn keyed(v: Datum) -> Result<OpValue, String> {
+    let parts: Vec<Datum> = match v {
+        Datum::Ints(i) => i.into_iter().map(Datum::Int).collect(),
+        Datum::List(l) => l,
+        _ => unreachable!("keyed is called on lists only"),
+    };
+    if !(2..=3).contains(&parts.len()) {
+        return Err(format!(
+            "a keyed counter value must be [key, value] or [key, value, after], found {} elements",
+            parts.len()
+        ));
+    }
+    let mut it = parts.into_iter();
+    let key = numeric_atom(atom(it.next().unwrap()).map_err(|e| format!("counter key: {e}"))?);
+    let value = match it.next().unwrap() {
+        Datum::Int(i) => i,
+        Datum::Nil => 0,
+        other => return Err(format!("a counter value must be an integer, found {other}")),
+    };
+    let after = match it.next() {
+        None | Some(Datum::Nil) => None,
+        Some(Datum::Int(i)) => Some(i),
+        Some(other) => return Err(format!("a counter's after value must be an integer, found {other}")),
+    };
+    Ok(OpValue::Keyed { key, value, after })
 }
 
 fn looks_like_txn(v: &Datum) -> bool {

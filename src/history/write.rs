@@ -65,6 +65,15 @@ impl Serialize for ValueJson<'_> {
                 seq.end()
             }
             OpValue::Int(i) => s.serialize_i64(*i),
+            OpValue::Keyed { key, value, after } => {
+                let mut seq = s.serialize_seq(Some(if after.is_some() { 3 } else { 2 }))?;
+                seq.serialize_element(key)?;
+                seq.serialize_element(value)?;
+                if let Some(a) = after {
+                    seq.serialize_element(a)?;
+                }
+                seq.end()
+            }
             OpValue::Transfer { from, to, amount } => {
                 let mut map = s.serialize_map(Some(3))?;
                 map.serialize_entry("from", from)?;
