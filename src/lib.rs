@@ -15,4 +15,7 @@
 pub mod checker;
 pub mod cli;
 pub mod history;
+pub mod runner;
+pub mod server;
 pub mod sim;
+pub mod workload;

@@ -118,7 +118,11 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
                 let done = c.complete.unwrap_or(c.invoke);
                 let (key, value) = match &ops[done].value {
                     OpValue::Int(v) => (None, *v),
-                    OpValue::Keyed { key, value, .. } => (Some(key.clone()), *value),
+                    OpValue::Keyed {
+                        key,
+                        value: Some(value),
+                        ..
+                    } => (Some(key.clone()), *value),
                     _ => {
                         return Err(CheckError::BadOp {
                             index: ops[done].index,
@@ -297,9 +301,11 @@ fn add_value<'a>(
     for op in std::iter::once(inv).chain(completion) {
         match &op.value {
             OpValue::Int(v) => return Ok(Some((None, *v, None, op))),
-            OpValue::Keyed { key, value, .. } => {
-                return Ok(Some((Some(key.clone()), *value, after, op)))
-            }
+            OpValue::Keyed {
+                key,
+                value: Some(value),
+                ..
+            } => return Ok(Some((Some(key.clone()), *value, after, op))),
             _ => {}
         }
     }

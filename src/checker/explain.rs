@@ -72,10 +72,13 @@ pub fn value_edn(v: &OpValue, lists: &ListStore) -> String {
             format!("[{}]", parts.join(" "))
         }
         OpValue::Int(i) => i.to_string(),
-        OpValue::Keyed { key, value, after } => match after {
-            Some(a) => format!("[{} {value} {a}]", atom_edn(key)),
-            None => format!("[{} {value}]", atom_edn(key)),
-        },
+        OpValue::Keyed { key, value, after } => {
+            let v = value.map(|v| v.to_string()).unwrap_or_else(|| "nil".into());
+            match after {
+                Some(a) => format!("[{} {v} {a}]", atom_edn(key)),
+                None => format!("[{} {v}]", atom_edn(key)),
+            }
+        }
         OpValue::Transfer { from, to, amount } => format!(
             "{{:from {}, :to {}, :amount {amount}}}",
             atom_edn(from),

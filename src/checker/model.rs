@@ -114,6 +114,13 @@ impl serde::Serialize for Model {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Model {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Model::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown model {s:?}")))
+    }
+}
+
 /// The weakest models that forbid an anomaly; every stronger model forbids it too.
 pub fn weakest_forbidding(a: Anomaly) -> &'static [Model] {
     use Anomaly::*;

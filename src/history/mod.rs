@@ -225,8 +225,8 @@ pub enum OpValue {
     Keyed {
         /// Which counter.
         key: Atom,
-        /// The amount added, or the value read.
-        value: i64,
+        /// The amount added, or the value read; `None` (nil) on a read's invocation.
+        value: Option<i64>,
         /// For an acknowledged add: the value the add left, as its transaction read it back.
         after: Option<i64>,
     },

@@ -582,7 +582,7 @@ impl<'p> OpBuilder<'p> {
 }
 
 /// A `[key, value]` or `[key, value, after]` tuple of a keyed counter op. `value` may be nil
-/// (a read's invocation), which is kept as 0: only completions' values are checked.
+/// (a read's invocation).
 fn keyed(v: Datum) -> Result<OpValue, String> {
     let parts: Vec<Datum> = match v {
         Datum::Ints(i) => i.into_iter().map(Datum::Int).collect(),
@@ -598,8 +598,8 @@ fn keyed(v: Datum) -> Result<OpValue, String> {
     let mut it = parts.into_iter();
     let key = numeric_atom(atom(it.next().unwrap()).map_err(|e| format!("counter key: {e}"))?);
     let value = match it.next().unwrap() {
-        Datum::Int(i) => i,
-        Datum::Nil => 0,
+        Datum::Int(i) => Some(i),
+        Datum::Nil => None,
         other => return Err(format!("a counter value must be an integer, found {other}")),
     };
     let after = match it.next() {

@@ -1,0 +1,85 @@
+//! The `isoscope` command line: `run` a workload against a server, `check` a history,
+//! `gen`erate one. One submodule per command.
+//!
+//! Exit codes are part of the interface, as with Elle's tools: 0 valid, 1 anomalies found,
+//! 2 unknown, 3 bad input or usage. Bad input is reported in one line that names the file,
+//! the line or op, and the problem.
+
+pub mod check;
+pub mod gen;
+pub mod run;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: every history valid.
+pub const EXIT_VALID: i32 = 0;
+/// Exit code: anomalies found in some history.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code: some history could not be decided (and none was invalid).
+pub const EXIT_UNKNOWN: i32 = 2;
+/// Exit code: bad input or usage.
+pub const EXIT_ERROR: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "isoscope",
+    version,
+    about = "Finds isolation and durability anomalies in MySQL-compatible databases, Jepsen/Elle-style"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Drive a workload against a server (started by isoscope, or given by URL), record the
+    /// history, and check it.
+    Run(Box<run::RunArgs>),
+    /// Check histories (Jepsen EDN, Elle JSON, or isoscope JSON Lines) for anomalies.
+    Check(check::CheckArgs),
+    /// Generate a history from a simulated database, to try a checker on.
+    Gen(gen::GenArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_VALID
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Cmd::Run(args) => run::run(*args),
+        Cmd::Check(args) => check::run(args),
+        Cmd::Gen(args) => gen::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("isoscope: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+

@@ -1,0 +1,334 @@
+//! `isoscope run`: start (or reach) a server, drive a workload, record, check, summarize.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
+use crate::checker::{CheckResult, Validity};
+use crate::runner::{self, RunConfig, RunOutput, TargetInfo};
+use crate::server::dolt::Dolt;
+use crate::server::mariadb::MariaDb;
+use crate::server::{self, Endpoint, Flavor, Launcher, ManagedServer};
+use crate::workload::{CounterStyle, Isolation, WorkloadKind, WorkloadSpec};
+
+/// Arguments of `isoscope run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The server isoscope starts and manages: mariadb or dolt.
+    #[arg(long, conflicts_with = "url")]
+    pub db: Option<String>,
+    /// An external server instead: mysql://user:pass@host:port/db (no faults possible).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The external server's flavor: mariadb, mysql or dolt.
+    #[arg(long, default_value = "mysql", requires = "url")]
+    pub flavor: String,
+    /// counter, bank, register, list-append, or a preset file (workloads/*.toml).
+    #[arg(long, short = 'w', default_value = "list-append")]
+    pub workload: String,
+    /// Isolation level: read-uncommitted, read-committed, repeatable-read, serializable.
+    #[arg(long, short = 'i', default_value = "repeatable-read")]
+    pub isolation: String,
+    /// Concurrent clients.
+    #[arg(long, short = 'c', default_value_t = 10)]
+    pub clients: u32,
+    /// How long to run (10s, 1m ...); default 10s unless --ops is given.
+    #[arg(long, short = 't', value_parser = humantime::parse_duration)]
+    pub time: Option<Duration>,
+    /// Stop after this many ops.
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Ops per second across all clients (default: as fast as the server goes).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Abandon an op after this long (recorded as info).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub op_timeout: Duration,
+    /// Seed of the op stream (default: random, and recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Counters, accounts, registers or active list keys.
+    #[arg(long)]
+    pub keys: Option<u32>,
+    /// Fewest micro-ops per transaction.
+    #[arg(long)]
+    pub min_txn_len: Option<u32>,
+    /// Most micro-ops per transaction.
+    #[arg(long)]
+    pub max_txn_len: Option<u32>,
+    /// Fraction of reads.
+    #[arg(long)]
+    pub read_fraction: Option<f64>,
+    /// Counter increments: atomic or read-modify-write.
+    #[arg(long)]
+    pub counter_style: Option<String>,
+    /// Folder for history.jsonl, run.json and the server log (default histories/<run-id>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The mariadbd binary (default: PATH, /usr/sbin).
+    #[arg(long)]
+    pub mariadbd: Option<PathBuf>,
+    /// The dolt binary (default: PATH, ~/.cache/isoscope/bin).
+    #[arg(long)]
+    pub dolt: Option<PathBuf>,
+    /// Summary for people (text) or machines (json: run.json's content).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Builds the workload's parameters: the preset or the defaults, then the flags.
+pub fn spec_from(args: &RunArgs) -> Result<WorkloadSpec> {
+    let w = &args.workload;
+    let mut spec = if w.ends_with(".toml") || Path::new(w).is_file() {
+        WorkloadSpec::from_preset(Path::new(w)).map_err(anyhow::Error::msg)?
+    } else {
+        let kind = WorkloadKind::parse(w).with_context(|| {
+            format!("unknown workload {w:?}; use counter, bank, register, list-append or a .toml preset")
+        })?;
+        WorkloadSpec::default_for(kind)
+    };
+    if let Some(k) = args.keys {
+        spec.keys = k;
+    }
+    if let Some(n) = args.min_txn_len {
+        spec.min_txn_len = n;
+    }
+    if let Some(n) = args.max_txn_len {
+        spec.max_txn_len = n;
+        spec.min_txn_len = spec.min_txn_len.min(n);
+    }
+    if let Some(r) = args.read_fraction {
+        spec.read_fraction = r;
+    }
+    if let Some(s) = &args.counter_style {
+        spec.counter_style = match s.as_str() {
+            "atomic" => CounterStyle::Atomic,
+            "read-modify-write" | "rmw" => CounterStyle::ReadModifyWrite,
+            _ => bail!("unknown counter style {s:?}; use atomic or read-modify-write"),
+        };
+    }
+    spec.validate().map_err(anyhow::Error::msg)?;
+    Ok(spec)
+}
+
+/// The launcher for a managed flavor.
+pub fn launcher(flavor: Flavor, mariadbd: Option<&Path>, dolt: Option<&Path>) -> Result<Box<dyn Launcher>> {
+    Ok(match flavor {
+        Flavor::MariaDb => Box::new(MariaDb::locate(mariadbd)?),
+        Flavor::Dolt => Box::new(Dolt::locate(dolt)?),
+        Flavor::Mysql => bail!("isoscope does not manage MySQL servers; give one with --url"),
+    })
+}
+
+/// The command line, with any URL's password hidden, for run.json and reports.
+fn command_line(url: Option<&Endpoint>) -> String {
+    std::env::args()
+        .map(|a| match url {
+            Some(ep) if a.starts_with("mysql://") || a.starts_with("mariadb://") => ep.redacted(),
+            _ if a.contains(' ') => format!("'{a}'"),
+            _ => a,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `isoscope run` and returns the exit code.
+pub fn run(args: RunArgs) -> Result<i32> {
+    let spec = spec_from(&args)?;
+    let isolation = Isolation::parse(&args.isolation).with_context(|| {
+        format!(
+            "unknown isolation level {:?}; use read-uncommitted, read-committed, repeatable-read or serializable",
+            args.isolation
+        )
+    })?;
+    let external = match &args.url {
+        Some(u) => Some(Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?),
+        None => None,
+    };
+    let flavor = match (&args.db, &external) {
+        (Some(db), _) => Flavor::parse(db)
+            .filter(|f| *f != Flavor::Mysql)
+            .with_context(|| format!("unknown --db {db:?}; use mariadb or dolt (or --url)"))?,
+        (None, Some(_)) => Flavor::parse(&args.flavor)
+            .with_context(|| format!("unknown --flavor {:?}; use mariadb, mysql or dolt", args.flavor))?,
+        (None, None) => bail!("say which server: --db mariadb|dolt, or --url mysql://..."),
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let id = runner::run_id(flavor, spec.workload, isolation);
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("histories").join(&id));
+    let duration = match (args.time, args.ops) {
+        (Some(t), _) => Some(t),
+        (None, Some(_)) => None,
+        (None, None) => Some(Duration::from_secs(10)),
+    };
+    let cfg = RunConfig {
+        spec,
+        seed,
+        clients: args.clients.max(1),
+        duration,
+        max_ops: args.ops,
+        rate: args.rate,
+        op_timeout: args.op_timeout,
+        isolation,
+        out_dir: out_dir.clone(),
+        progress: !args.quiet && matches!(args.format, OutputFormat::Text),
+        command: command_line(external.as_ref()),
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let output = rt.block_on(async {
+        // The managed server lives until the run is checked; dropping it tears it down.
+        let (endpoint, target, server) = match external {
+            Some(ep) => {
+                let version = server::prepare_database(&ep).await?;
+                let t = TargetInfo {
+                    flavor,
+                    version,
+                    endpoint: ep.redacted(),
+                    managed: false,
+                };
+                (ep, t, None)
+            }
+            None => {
+                let l = launcher(flavor, args.mariadbd.as_deref(), args.dolt.as_deref())?;
+                std::fs::create_dir_all(&out_dir)
+                    .with_context(|| format!("creating {}", out_dir.display()))?;
+                let s = ManagedServer::start(
+                    l,
+                    &out_dir.join("server.log"),
+                    "isoscope",
+                    Duration::from_secs(60),
+                )?;
+                let ep = s.endpoint();
+                let version = server::prepare_database(&ep).await?;
+                let t = TargetInfo {
+                    flavor,
+                    version,
+                    endpoint: ep.redacted(),
+                    managed: true,
+                };
+                (ep, t, Some(s))
+            }
+        };
+        let out = runner::run(cfg, endpoint, target).await;
+        drop(server);
+        anyhow::Ok(out?)
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(2));
+
+    match args.format {
+        OutputFormat::Text => print_summary(&output, &out_dir),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&output.summary)?),
+    }
+    Ok(match output.check.valid {
+        Validity::Valid => EXIT_VALID,
+        Validity::Invalid => EXIT_INVALID,
+        Validity::Unknown => EXIT_UNKNOWN,
+    })
+}
+
+/// The summary for people: what ran, how it went, the verdict and one explanation per type.
+pub fn print_summary(o: &RunOutput, dir: &Path) {
+    let s = &o.summary;
+    let mut t = String::new();
+    let style = if s.spec.workload == WorkloadKind::Counter {
+        match s.spec.counter_style {
+            CounterStyle::Atomic => " (atomic increments)",
+            CounterStyle::ReadModifyWrite => " (read-modify-write increments)",
+        }
+    } else {
+        ""
+    };
+    t.push_str(&format!(
+        "{} {} ({}), {}{style}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
+        s.server.flavor,
+        s.server.version,
+        if s.server.managed { "managed" } else { "external" },
+        s.spec.workload.name(),
+        s.clients,
+        s.elapsed_s,
+        s.isolation_requested.name(),
+        s.isolation_reported,
+        s.seed,
+    ));
+    t.push_str(&format!(
+        "ops: {} ok, {} fail, {} info; {:.0} ok/s\n",
+        s.ok, s.fail, s.info, s.throughput
+    ));
+    for (f, l) in &s.latency {
+        t.push_str(&format!(
+            "latency {f}: p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms ({} ok)\n",
+            l.p50_ms, l.p99_ms, l.max_ms, l.count
+        ));
+    }
+    if !s.errors.is_empty() {
+        let e: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        t.push_str(&format!("errors: {}\n", e.join(", ")));
+    }
+    t.push_str(&verdict_text(&o.check, s.model.name()));
+    t.push_str(&format!(
+        "\nhistory: {}\nrun: {}\n",
+        dir.join("history.jsonl").display(),
+        dir.join("run.json").display()
+    ));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(t.as_bytes());
+}
+
+fn verdict_text(r: &CheckResult, model: &str) -> String {
+    let mut t = format!(
+        "\nverdict against {model}: {}\n",
+        match r.valid {
+            Validity::Valid => "VALID",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "UNKNOWN",
+        }
+    );
+    let names = |ms: &[crate::checker::Model]| {
+        ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    };
+    if !r.anomalies.is_empty() {
+        let found: Vec<String> = r
+            .anomalies
+            .iter()
+            .map(|(a, g)| format!("{a} ({})", g.count))
+            .collect();
+        t.push_str(&format!("found: {}\n", found.join(", ")));
+        t.push_str(&format!("rules out: {}\n", names(&r.not)));
+    }
+    t.push_str(&format!(
+        "strongest model consistent with the history: {}\n",
+        if r.strongest_model.is_empty() {
+            "none".to_string()
+        } else {
+            names(&r.strongest_model)
+        }
+    ));
+    for n in &r.notes {
+        t.push_str(&format!("note: {n}\n"));
+    }
+    for (a, g) in &r.anomalies {
+        if let Some(f) = g.examples.first() {
+            t.push_str(&format!("\n{a}, for example:\n"));
+            for line in f.explanation.lines() {
+                t.push_str("  ");
+                t.push_str(line);
+                t.push('\n');
+            }
+        }
+    }
+    t
+}

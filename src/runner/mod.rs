@@ -1,0 +1,639 @@
+//! The runner: many concurrent clients drive a workload against a server while every operation
+//! is recorded, then the history is checked.
+//!
+//! How a run goes:
+//! 1. prepare: create the database and the workload's table, read back the isolation level the
+//!    server reports for a session that asked for the requested one;
+//! 2. drive: `clients` tokio tasks, each with its own connection, take the next op from the
+//!    shared seeded [`Generator`], record the invoke, run the op as one transaction, and record
+//!    `ok`, `fail` or `info` ([`errors`]). After an `info` the client reconnects and goes on under
+//!    a new process number (the old one may still have a transaction in flight), as in Jepsen;
+//! 3. stop on the time limit, the op count, or Ctrl-C; then read every key once more (the final
+//!    reads) so the history ends with the database's final state;
+//! 4. check the history with the workload's checker against the model of the requested level, and
+//!    write `run.json` next to `history.jsonl`.
+//!
+//! Invariant: `history.jsonl` holds every op recorded so far at every moment ([`recorder`]), and
+//! `run.json` is written at the start (status `running`) and replaced at the end.
+
+pub mod errors;
+pub mod recorder;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+use serde::{Deserialize, Serialize};
+
+use crate::checker::{self, CheckOptions, CheckResult};
+use crate::history::{History, OpFn, OpType, Process};
+use crate::server::{Endpoint, Flavor};
+use crate::workload::{self, Generator, Invocation, Isolation, WorkloadKind, WorkloadSpec};
+
+use recorder::Recorder;
+use stats::{Latency, Stats};
+
+/// Everything a run needs besides the server.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The workload and its shape.
+    pub spec: WorkloadSpec,
+    /// Seed of the op stream.
+    pub seed: u64,
+    /// Concurrent clients, each with its own connection.
+    pub clients: u32,
+    /// Stop after this long (with `max_ops`, whichever comes first).
+    pub duration: Option<Duration>,
+    /// Stop after this many ops were invoked.
+    pub max_ops: Option<u64>,
+    /// Ops per second across all clients, when limited.
+    pub rate: Option<f64>,
+    /// An op that takes longer is abandoned and recorded `info` (or `fail` if read-only).
+    pub op_timeout: Duration,
+    /// The isolation level every session asks for.
+    pub isolation: Isolation,
+    /// Where `history.jsonl` and `run.json` go.
+    pub out_dir: PathBuf,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+    /// The command line that reproduces the run (credentials removed), for the report.
+    pub command: String,
+}
+
+/// The server a run talks to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Its flavor.
+    pub flavor: Flavor,
+    /// `VERSION()` as the server reports it.
+    pub version: String,
+    /// Where clients connected (password hidden).
+    pub endpoint: String,
+    /// Whether isoscope started the server itself.
+    pub managed: bool,
+}
+
+/// What `run.json` holds: enough to understand, compare and reproduce the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// `running` while the run goes, `done` when it ended normally, `interrupted` after Ctrl-C.
+    pub status: String,
+    /// isoscope's version.
+    pub isoscope_version: String,
+    /// The run's folder name.
+    pub run_id: String,
+    /// The command that reproduces the run.
+    pub command: String,
+    /// The server.
+    pub server: TargetInfo,
+    /// The level asked for.
+    pub isolation_requested: Isolation,
+    /// The level the server reported for a session that asked for it.
+    pub isolation_reported: String,
+    /// The model the history is held to.
+    pub model: checker::Model,
+    /// The workload's shape.
+    pub spec: WorkloadSpec,
+    /// Seed of the op stream.
+    pub seed: u64,
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Time limit in seconds, if any.
+    pub duration_s: Option<f64>,
+    /// Op limit, if any.
+    pub max_ops: Option<u64>,
+    /// Rate limit, if any.
+    pub rate: Option<f64>,
+    /// Per-op timeout in seconds.
+    pub op_timeout_s: f64,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Seconds the clients ran.
+    pub elapsed_s: f64,
+    /// Ops that completed `ok`.
+    pub ok: u64,
+    /// Ops that certainly failed.
+    pub fail: u64,
+    /// Ops whose outcome is unknown.
+    pub info: u64,
+    /// `ok` ops per second.
+    pub throughput: f64,
+    /// Failed and indeterminate ops by error.
+    pub errors: BTreeMap<String, u64>,
+    /// `ok` latency percentiles per op kind (`txn`, `add`, `read`, `transfer`).
+    pub latency: BTreeMap<String, Latency>,
+    /// The check, in the shape of `isoscope check --format json`.
+    pub check: Option<serde_json::Value>,
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Files of the run could not be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What isoscope was doing.
+        what: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The server refused the set-up.
+    #[error("{what}: {message}")]
+    Setup {
+        /// What isoscope was doing.
+        what: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// The history could not be checked.
+    #[error("checking the history: {0}")]
+    Check(#[from] checker::CheckError),
+}
+
+/// What a finished run hands back.
+pub struct RunOutput {
+    /// The summary written to `run.json`.
+    pub summary: RunSummary,
+    /// The check result.
+    pub check: CheckResult,
+    /// The recorded history.
+    pub history: History,
+}
+
+/// Shared by all clients while the run goes.
+struct Shared {
+    cfg: RunConfig,
+    endpoint: Endpoint,
+    generator: Mutex<Generator>,
+    recorder: Recorder,
+    stop: AtomicBool,
+    invoked: AtomicU64,
+    deadline: Option<Instant>,
+    /// Live counters for the progress bar: ok, fail, info.
+    live: [AtomicU64; 3],
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Claims the right to invoke one more op, unless the op limit is reached.
+    fn claim_op(&self) -> bool {
+        let n = self.invoked.fetch_add(1, Ordering::Relaxed);
+        match self.cfg.max_ops {
+            Some(m) if n >= m => {
+                self.stop.store(true, Ordering::Relaxed);
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Connects a session at the run's isolation level.
+async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Error> {
+    let mut conn = Conn::new(ep.opts(Some(&ep.database))).await?;
+    conn.query_drop(format!(
+        "SET SESSION TRANSACTION ISOLATION LEVEL {}",
+        iso.sql()
+    ))
+    .await?;
+    Ok(conn)
+}
+
+/// Connects, retrying with backoff until `give_up` (for a server that is restarting).
+async fn connect_retrying(
+    ep: &Endpoint,
+    iso: Isolation,
+    give_up: impl Fn() -> bool,
+) -> Option<Conn> {
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match connect(ep, iso).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::debug!("connect failed: {e}");
+                if give_up() {
+                    return None;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// The isolation level a session reports: `@@tx_isolation` (MariaDB 10.x, MySQL 5.7) or
+/// `@@transaction_isolation` (MySQL 8, Dolt).
+async fn reported_isolation(conn: &mut Conn) -> String {
+    for var in ["@@tx_isolation", "@@transaction_isolation"] {
+        if let Ok(Some(v)) = conn.query_first::<String, _>(format!("SELECT {var}")).await {
+            return v;
+        }
+    }
+    "unknown".into()
+}
+
+fn op_kind(f: &OpFn) -> &'static str {
+    match f {
+        OpFn::Txn => "txn",
+        OpFn::Add => "add",
+        OpFn::Read => "read",
+        OpFn::Transfer => "transfer",
+        OpFn::Other(_) => "other",
+    }
+}
+
+/// Runs one op on `conn` and records its outcome. Returns whether the connection must be
+/// replaced (and the process renumbered, for an `info`).
+async fn perform(
+    shared: &Shared,
+    conn: &mut Conn,
+    process: Process,
+    inv: Invocation,
+    stats: &mut Stats,
+) -> (bool, bool) {
+    let rec = &shared.recorder;
+    let read_only = workload::is_read_only(&inv);
+    rec.record(
+        OpType::Invoke,
+        process,
+        &inv.f,
+        inv.value.clone(),
+        None,
+        None,
+    );
+    let t0 = Instant::now();
+    let exec = workload::execute(conn, &shared.cfg.spec, &inv, &rec.lists);
+    let outcome = tokio::time::timeout(shared.cfg.op_timeout, exec).await;
+    let (class, sql) = match outcome {
+        Ok(Ok(done)) => {
+            stats.ok(op_kind(&inv.f), t0.elapsed());
+            shared.live[0].fetch_add(1, Ordering::Relaxed);
+            rec.record(
+                OpType::Ok,
+                process,
+                &inv.f,
+                done.value,
+                None,
+                Some(done.sql),
+            );
+            return (false, false);
+        }
+        Ok(Err(e)) => {
+            let c = errors::classify(&e, read_only);
+            let sql = match e {
+                workload::ExecError::Db { sql, .. } | workload::ExecError::Aborted { sql, .. } => {
+                    sql
+                }
+            };
+            (c, sql)
+        }
+        Err(_) => (errors::timeout(read_only, shared.cfg.op_timeout), Vec::new()),
+    };
+    stats.error(class.kind, class.definite);
+    let kind = if class.definite {
+        shared.live[1].fetch_add(1, Ordering::Relaxed);
+        OpType::Fail
+    } else {
+        shared.live[2].fetch_add(1, Ordering::Relaxed);
+        OpType::Info
+    };
+    rec.record(
+        kind,
+        process,
+        &inv.f,
+        inv.value,
+        Some(class.message),
+        (!sql.is_empty()).then_some(sql),
+    );
+    if class.definite && !class.reconnect {
+        // Make sure nothing of the failed transaction lingers on this connection.
+        if conn.query_drop("ROLLBACK").await.is_err() {
+            return (true, false);
+        }
+    }
+    (class.reconnect, !class.definite)
+}
+
+/// One logical client: its own connection, its own process numbers.
+async fn client(shared: Arc<Shared>, id: u32) -> Stats {
+    let clients = u64::from(shared.cfg.clients);
+    let mut process = u64::from(id);
+    let mut stats = Stats::default();
+    let pace = shared
+        .cfg
+        .rate
+        .map(|r| Duration::from_secs_f64(f64::from(shared.cfg.clients) / r.max(1e-9)));
+    let mut next_at = Instant::now();
+    let mut conn: Option<Conn> = None;
+    while !shared.stopping() {
+        if conn.is_none() {
+            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || {
+                shared.stopping()
+            })
+            .await;
+            if conn.is_none() {
+                break;
+            }
+        }
+        if let Some(p) = pace {
+            let now = Instant::now();
+            if next_at > now {
+                tokio::time::sleep(next_at - now).await;
+            }
+            next_at = next_at.max(now) + p;
+        }
+        if !shared.claim_op() {
+            break;
+        }
+        let inv = shared
+            .generator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_op();
+        let c = conn.as_mut().expect("connected above");
+        let (reconnect, renumber) = perform(&shared, c, Process::Client(process), inv, &mut stats).await;
+        if reconnect {
+            if let Some(c) = conn.take() {
+                // Best effort: the server may be gone.
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), c.disconnect()).await;
+                });
+            }
+        }
+        if renumber {
+            process += clients;
+        }
+    }
+    if let Some(c) = conn {
+        let _ = tokio::time::timeout(Duration::from_secs(2), c.disconnect()).await;
+    }
+    stats
+}
+
+/// Reads every key once more after the clients stopped, under a fresh process number.
+async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
+    let reads = shared
+        .generator
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .final_reads();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut process = process;
+    let mut conn = None;
+    for inv in reads {
+        if conn.is_none() {
+            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || {
+                Instant::now() > give_up
+            })
+            .await;
+        }
+        let Some(c) = conn.as_mut() else {
+            tracing::warn!("the server did not answer for the final reads");
+            return;
+        };
+        let (reconnect, renumber) = perform(shared, c, Process::Client(process), inv, stats).await;
+        if reconnect {
+            conn = None;
+        }
+        if renumber {
+            process += 1;
+        }
+    }
+}
+
+/// A run id: `20261121T124201-dolt-counter-repeatable-read`.
+pub fn run_id(flavor: Flavor, kind: WorkloadKind, iso: Isolation) -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let stamp: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    format!("{stamp}-{}-{}-{}", flavor.name(), kind.name(), iso.name())
+}
+
+fn write_summary(dir: &Path, s: &RunSummary) -> Result<(), RunError> {
+    let path = dir.join("run.json");
+    let tmp = dir.join("run.json.tmp");
+    let text = serde_json::to_string_pretty(s).expect("summaries serialize");
+    std::fs::write(&tmp, text + "\n")
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|source| RunError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        })
+}
+
+/// Drives the workload against `endpoint`, records the history, checks it, and writes
+/// `history.jsonl` and `run.json` into `cfg.out_dir`.
+pub async fn run(
+    cfg: RunConfig,
+    endpoint: Endpoint,
+    target: TargetInfo,
+) -> Result<RunOutput, RunError> {
+    cfg.spec
+        .validate()
+        .map_err(|message| RunError::Setup {
+            what: "the workload's parameters".into(),
+            message,
+        })?;
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
+        what: format!("creating {}", cfg.out_dir.display()),
+        source,
+    })?;
+    let setup_err = |what: &str| {
+        let what = what.to_string();
+        move |e: mysql_async::Error| RunError::Setup {
+            what,
+            message: e.to_string(),
+        }
+    };
+
+    // 1. Prepare.
+    let mut conn = connect(&endpoint, cfg.isolation)
+        .await
+        .map_err(setup_err(&format!("connecting to {endpoint}")))?;
+    let reported = reported_isolation(&mut conn).await;
+    workload::setup(&mut conn, &cfg.spec)
+        .await
+        .map_err(setup_err("creating the workload's table"))?;
+    let _ = conn.disconnect().await;
+
+    let run_id = cfg
+        .out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut summary = RunSummary {
+        status: "running".into(),
+        isoscope_version: env!("CARGO_PKG_VERSION").into(),
+        run_id,
+        command: cfg.command.clone(),
+        server: target,
+        isolation_requested: cfg.isolation,
+        isolation_reported: reported,
+        model: cfg.isolation.model(),
+        spec: cfg.spec.clone(),
+        seed: cfg.seed,
+        clients: cfg.clients,
+        duration_s: cfg.duration.map(|d| d.as_secs_f64()),
+        max_ops: cfg.max_ops,
+        rate: cfg.rate,
+        op_timeout_s: cfg.op_timeout.as_secs_f64(),
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        elapsed_s: 0.0,
+        ok: 0,
+        fail: 0,
+        info: 0,
+        throughput: 0.0,
+        errors: BTreeMap::new(),
+        latency: BTreeMap::new(),
+        check: None,
+    };
+    write_summary(&cfg.out_dir, &summary)?;
+
+    // 2. Drive.
+    let start = Instant::now();
+    let history_path = cfg.out_dir.join("history.jsonl");
+    let recorder = Recorder::create(&history_path, start).map_err(|source| RunError::Io {
+        what: format!("creating {}", history_path.display()),
+        source,
+    })?;
+    let shared = Arc::new(Shared {
+        generator: Mutex::new(Generator::new(&cfg.spec, cfg.seed)),
+        recorder,
+        stop: AtomicBool::new(false),
+        invoked: AtomicU64::new(0),
+        deadline: cfg.duration.map(|d| start + d),
+        live: Default::default(),
+        endpoint,
+        cfg,
+    });
+    let bar = progress_bar(&shared);
+    let ticker = {
+        let shared = shared.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                update_bar(&shared, &bar, start);
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for id in 0..shared.cfg.clients {
+        tasks.push(tokio::spawn(client(shared.clone(), id)));
+    }
+    let interrupted = {
+        let all = futures_join(tasks);
+        tokio::pin!(all);
+        tokio::select! {
+            stats = &mut all => (stats, false),
+            _ = tokio::signal::ctrl_c() => {
+                shared.stop.store(true, Ordering::Relaxed);
+                bar.println("interrupted: stopping the clients, then checking what was recorded");
+                (all.await, true)
+            }
+        }
+    };
+    let (client_stats, was_interrupted) = interrupted;
+    let elapsed = start.elapsed();
+    ticker.abort();
+    update_bar(&shared, &bar, start);
+    bar.finish_and_clear();
+
+    // 3. Final reads.
+    let mut stats = Stats::default();
+    for s in &client_stats {
+        stats.merge(s);
+    }
+    let mut final_stats = Stats::default();
+    let next_process = u64::from(shared.cfg.clients) * 1_000_000;
+    final_reads(&shared, next_process, &mut final_stats).await;
+
+    // 4. Check.
+    let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| panic!("clients have finished"));
+    let cfg = shared.cfg;
+    let history = shared.recorder.finish().map_err(|source| RunError::Io {
+        what: format!("writing {}", history_path.display()),
+        source,
+    })?;
+    let opts = CheckOptions {
+        models: vec![cfg.isolation.model()],
+        workload: Some(cfg.spec.workload.checker()),
+        bank_total: (cfg.spec.workload == WorkloadKind::Bank)
+            .then(|| cfg.spec.initial_balance * i64::from(cfg.spec.keys)),
+        ..CheckOptions::default()
+    };
+    let check = checker::check(&history, &opts)?;
+
+    summary.status = if was_interrupted { "interrupted" } else { "done" }.into();
+    summary.elapsed_s = elapsed.as_secs_f64();
+    summary.ok = stats.ok;
+    summary.fail = stats.fail;
+    summary.info = stats.info;
+    summary.throughput = stats.ok as f64 / elapsed.as_secs_f64().max(1e-9);
+    summary.errors = stats
+        .errors
+        .iter()
+        .map(|(k, n)| (k.label(), *n))
+        .collect();
+    summary.latency = stats.latencies();
+    summary.check = Some(serde_json::to_value(&check).expect("check results serialize"));
+    write_summary(&cfg.out_dir, &summary)?;
+    Ok(RunOutput {
+        summary,
+        check,
+        history,
+    })
+}
+
+/// Waits for every client and collects their statistics (a panicked client counts as none).
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Vec<Stats> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(s) = t.await {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn progress_bar(shared: &Shared) -> ProgressBar {
+    if !shared.cfg.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = match (shared.cfg.duration, shared.cfg.max_ops) {
+        (Some(d), _) => ProgressBar::new(d.as_secs().max(1)),
+        (None, Some(n)) => ProgressBar::new(n),
+        _ => ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn update_bar(shared: &Shared, bar: &ProgressBar, start: Instant) {
+    let [ok, fail, info] = [0, 1, 2].map(|i| shared.live[i].load(Ordering::Relaxed));
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    if shared.cfg.duration.is_some() {
+        bar.set_position(start.elapsed().as_secs());
+    } else if shared.cfg.max_ops.is_some() {
+        bar.set_position(ok + fail + info);
+    }
+    bar.set_message(format!(
+        "{} ops  ok {ok}  fail {fail}  info {info}  {:.0} ok/s",
+        ok + fail + info,
+        ok as f64 / secs
+    ));
+}

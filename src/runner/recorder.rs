@@ -1,0 +1,100 @@
+//! The recorder: the one place ops enter the history, in the order they happen.
+//!
+//! Clients call [`Recorder::record`] before they send a transaction (the invoke) and after its
+//! outcome is known (the completion). One lock orders every op, so the history's order is a real
+//! time order: if a completion is recorded before an invoke, the transaction had finished before
+//! the other began. Each op is written to `history.jsonl` as one line and handed to the OS before
+//! `record` returns, so a crash of isoscope (or the machine's power staying on while isoscope is
+//! killed) leaves every recorded op readable.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::history::write::HistoryWriter;
+use crate::history::{History, ListStore, Op, OpFn, OpType, OpValue, Process};
+
+/// Appends ops to the history file and keeps them for the check at the end.
+pub struct Recorder {
+    state: Mutex<State>,
+    /// Where list reads are interned; shared with the executors.
+    pub lists: Mutex<ListStore>,
+    start: Instant,
+}
+
+struct State {
+    ops: Vec<Op>,
+    writer: HistoryWriter,
+    failed: Option<std::io::Error>,
+}
+
+impl Recorder {
+    /// Creates `path` (truncating it); times are nanoseconds since `start`.
+    pub fn create(path: &Path, start: Instant) -> std::io::Result<Recorder> {
+        Ok(Recorder {
+            state: Mutex::new(State {
+                ops: Vec::new(),
+                writer: HistoryWriter::create(path, true)?,
+                failed: None,
+            }),
+            lists: Mutex::new(ListStore::default()),
+            start,
+        })
+    }
+
+    /// Records one op now and returns its index.
+    pub fn record(
+        &self,
+        kind: OpType,
+        process: Process,
+        f: &OpFn,
+        value: OpValue,
+        error: Option<String>,
+        sql: Option<Vec<String>>,
+    ) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let op = Op {
+            index: st.ops.len() as u64,
+            time: Some(self.start.elapsed().as_nanos() as i64),
+            kind,
+            process,
+            f: f.clone(),
+            value,
+            error,
+            sql,
+        };
+        if st.failed.is_none() {
+            let lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = st.writer.append(&op, &lists) {
+                st.failed = Some(e);
+            }
+        }
+        let i = op.index;
+        st.ops.push(op);
+        i
+    }
+
+    /// How many ops are recorded.
+    pub fn len(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).ops.len()
+    }
+
+    /// Whether nothing is recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends recording: flushes the file and returns the history, or the first write error.
+    pub fn finish(self) -> std::io::Result<History> {
+        let st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = st.failed {
+            return Err(e);
+        }
+        let mut writer = st.writer;
+        writer.flush()?;
+        Ok(History {
+            ops: st.ops,
+            lists: self.lists.into_inner().unwrap_or_else(|p| p.into_inner()),
+        })
+    }
+}

@@ -1,0 +1,625 @@
+//! The servers under test: private instances isoscope starts, breaks and stops, or an external
+//! server it only connects to.
+//!
+//! Why isoscope manages servers itself: faults (kill, pause, restart) need the process, and a
+//! comparison is only fair when every cell starts from a fresh server with the same settings.
+//! Each flavor ([`mariadb`], [`dolt`]) says how to lay out a data directory, which command starts
+//! it and which log line means it is ready; [`ManagedServer`] does the rest the same way for all:
+//! a free loopback port, a temporary data directory, the server's log in the run's folder,
+//! readiness with a timeout (the log tail in the error), SIGTERM / SIGKILL / SIGSTOP / SIGCONT,
+//! and a restart on the same data.
+//!
+//! Invariants:
+//! - a managed server never outlives isoscope: it is killed on drop, and the kernel kills it if
+//!   isoscope dies first (`PR_SET_PDEATHSIG`); it runs in its own process group, so Ctrl-C reaches
+//!   isoscope only, which then stops it in order;
+//! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
+
+pub mod dolt;
+pub mod mariadb;
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The kind of server, which decides how isoscope starts it and what SQL it speaks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// MariaDB (InnoDB).
+    MariaDb,
+    /// Oracle MySQL; reachable as an external server only.
+    Mysql,
+    /// Dolt's sql-server.
+    Dolt,
+}
+
+impl Flavor {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "mariadb",
+            Flavor::Mysql => "mysql",
+            Flavor::Dolt => "dolt",
+        }
+    }
+
+    /// Parses a flavor name.
+    pub fn parse(s: &str) -> Option<Flavor> {
+        Some(match s {
+            "mariadb" => Flavor::MariaDb,
+            "mysql" => Flavor::Mysql,
+            "dolt" => Flavor::Dolt,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a server could not be found, started, or driven.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A binary is on neither PATH nor in the install cache.
+    #[error("{binary} not found (looked in {looked}); run scripts/install-servers or pass --{flag}")]
+    NotFound {
+        /// The binary looked for.
+        binary: &'static str,
+        /// Where it looked.
+        looked: String,
+        /// The flag that points at it.
+        flag: &'static str,
+    },
+    /// An OS-level failure around the server process or its files.
+    #[error("{what}: {source}")]
+    Io {
+        /// What isoscope was doing.
+        what: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The server did not get ready in time, or exited while starting.
+    #[error("{flavor} {problem}; last lines of {log}:\n{tail}")]
+    NotReady {
+        /// The server.
+        flavor: Flavor,
+        /// What went wrong.
+        problem: String,
+        /// Its log file.
+        log: String,
+        /// The end of the log.
+        tail: String,
+    },
+    /// The operation needs a managed server (e.g. a fault on an external one).
+    #[error("{0}")]
+    Unsupported(String),
+    /// An SQL-level failure while preparing the server.
+    #[error("{what}: {message}")]
+    Sql {
+        /// What isoscope was doing.
+        what: String,
+        /// The driver's message (never holds a password).
+        message: String,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let what = what.into();
+    move |source| ServerError::Io { what, source }
+}
+
+/// Where to connect: host, port, user, password and database, parsed from a
+/// `mysql://user:pass@host:port/db` URL or made for a managed server.
+///
+/// Invariant: the password is only ever given to the driver; `Display` shows `***` instead.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// User name.
+    pub user: String,
+    /// Password, if any.
+    password: Option<String>,
+    /// Database the workload uses.
+    pub database: String,
+}
+
+impl Endpoint {
+    /// An endpoint on the loopback for root with no password (how managed servers are set up).
+    pub fn local(port: u16, database: &str) -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+            user: "root".into(),
+            password: None,
+            database: database.into(),
+        }
+    }
+
+    /// Parses `mysql://[user[:password]@]host[:port][/database]`. The database defaults to
+    /// `isoscope`, the port to 3306, the user to root.
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let rest = url
+            .strip_prefix("mysql://")
+            .or_else(|| url.strip_prefix("mariadb://"))
+            .ok_or_else(|| "the URL must start with mysql://".to_string())?;
+        let (auth, rest) = match rest.rsplit_once('@') {
+            Some((a, r)) => (Some(a), r),
+            None => (None, rest),
+        };
+        let (hostport, db) = match rest.split_once('/') {
+            Some((h, d)) => (h, d.split('?').next().unwrap_or("")),
+            None => (rest, ""),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| format!("bad port {p:?} in the URL"))?,
+            ),
+            None => (hostport, 3306),
+        };
+        if host.is_empty() {
+            return Err("the URL has no host".into());
+        }
+        let (user, password) = match auth {
+            Some(a) => match a.split_once(':') {
+                Some((u, p)) => (u.to_string(), Some(p.to_string())),
+                None => (a.to_string(), None),
+            },
+            None => ("root".to_string(), None),
+        };
+        Ok(Endpoint {
+            host: host.into(),
+            port,
+            user,
+            password,
+            database: if db.is_empty() {
+                "isoscope".into()
+            } else {
+                db.into()
+            },
+        })
+    }
+
+    /// The URL without its password, safe for logs, histories and reports.
+    pub fn redacted(&self) -> String {
+        let pw = if self.password.is_some() { ":***" } else { "" };
+        format!(
+            "mysql://{}{pw}@{}:{}/{}",
+            self.user, self.host, self.port, self.database
+        )
+    }
+
+    /// Driver options for this endpoint, connecting to `database` (or to no database).
+    pub fn opts(&self, database: Option<&str>) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(self.password.clone())
+            .db_name(database.map(str::to_string))
+            .prefer_socket(false)
+            .tcp_nodelay(true)
+            .into()
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Creates the workload's database if it is missing, and checks that the server answers.
+/// Returns the server's `VERSION()`.
+pub async fn prepare_database(ep: &Endpoint) -> Result<String, ServerError> {
+    use mysql_async::prelude::*;
+    let sql = |what: &str| {
+        let what = what.to_string();
+        move |e: mysql_async::Error| ServerError::Sql {
+            what,
+            message: e.to_string(),
+        }
+    };
+    let mut conn = mysql_async::Conn::new(ep.opts(None))
+        .await
+        .map_err(sql(&format!("connecting to {ep}")))?;
+    conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{}`", ep.database))
+        .await
+        .map_err(sql("creating the database"))?;
+    // Dolt's VERSION() imitates MySQL's; its own version is dolt_version().
+    let dolt: Option<String> = conn.query_first("SELECT dolt_version()").await.unwrap_or(None);
+    let version: Option<String> = match dolt {
+        Some(v) => Some(format!("dolt {v}")),
+        None => conn
+            .query_first("SELECT VERSION()")
+            .await
+            .map_err(sql("reading the version"))?,
+    };
+    let _ = conn.disconnect().await;
+    Ok(version.unwrap_or_default())
+}
+
+/// How one flavor of server is laid out and started. [`ManagedServer`] does everything else.
+pub trait Launcher: Send + Sync {
+    /// Which flavor this is.
+    fn flavor(&self) -> Flavor;
+    /// Lays out a fresh data directory under `dir` (runs once, before the first start).
+    fn init(&self, dir: &Path, log: &File) -> Result<(), ServerError>;
+    /// The command that runs the server on `port` with its data under `dir`.
+    fn command(&self, dir: &Path, port: u16) -> Command;
+    /// A log line that means the server accepts connections.
+    fn ready_line(&self) -> &'static str;
+    /// The binary's version, as it reports it.
+    fn version(&self) -> String;
+}
+
+/// Finds a binary: an explicit path first, then PATH, then the given extra folders (the install
+/// cache, `/usr/sbin`).
+pub fn find_binary(
+    explicit: Option<&Path>,
+    name: &'static str,
+    extra: &[PathBuf],
+    flag: &'static str,
+) -> Result<PathBuf, ServerError> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(ServerError::NotFound {
+                binary: name,
+                looked: p.display().to_string(),
+                flag,
+            })
+        };
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(extra.iter().cloned());
+    for d in &dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(ServerError::NotFound {
+        binary: name,
+        looked: format!("PATH, {}", {
+            let e: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
+            e.join(", ")
+        }),
+        flag,
+    })
+}
+
+/// isoscope's install cache, where `scripts/install-servers` puts Dolt: `~/.cache/isoscope`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("ISOSCOPE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/isoscope")))
+        .unwrap_or_else(|| PathBuf::from("/tmp/isoscope-cache"))
+}
+
+/// A free TCP port on the loopback (the OS picks it; it is free when this returns).
+pub fn free_port() -> Result<u16, ServerError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("finding a free port"))?;
+    Ok(l.local_addr().map_err(io_err("finding a free port"))?.port())
+}
+
+/// Whether a managed server's process is up, paused, or down.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum State {
+    /// Running and (after start) answering.
+    Running,
+    /// Stopped with SIGSTOP.
+    Paused,
+    /// No process.
+    Down,
+}
+
+/// A private server instance: its own port, data directory and log, torn down on drop.
+pub struct ManagedServer {
+    launcher: Box<dyn Launcher>,
+    /// Holds the data; removed on drop.
+    data: tempfile::TempDir,
+    log_path: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    state: State,
+    database: String,
+    start_timeout: Duration,
+}
+
+impl ManagedServer {
+    /// Lays out a fresh instance and starts it. The data goes in a new temporary directory, the
+    /// log (appended to across restarts) at `log_path`. Returns once the server logs that it is
+    /// ready, or fails after `start_timeout` with the log's tail.
+    pub fn start(
+        launcher: Box<dyn Launcher>,
+        log_path: &Path,
+        database: &str,
+        start_timeout: Duration,
+    ) -> Result<ManagedServer, ServerError> {
+        let data = tempfile::Builder::new()
+            .prefix("isoscope-")
+            .tempdir()
+            .map_err(io_err("creating a data directory"))?;
+        if let Some(parent) = log_path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(format!(
+                "creating {}",
+                parent.display()
+            )))?;
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path)
+            .map_err(io_err(format!("opening {}", log_path.display())))?;
+        launcher.init(data.path(), &log)?;
+        let mut s = ManagedServer {
+            launcher,
+            data,
+            log_path: log_path.to_path_buf(),
+            port: free_port()?,
+            child: None,
+            state: State::Down,
+            database: database.into(),
+            start_timeout,
+        };
+        s.spawn()?;
+        Ok(s)
+    }
+
+    /// Which flavor runs.
+    pub fn flavor(&self) -> Flavor {
+        self.launcher.flavor()
+    }
+
+    /// The binary's version.
+    pub fn version(&self) -> String {
+        self.launcher.version()
+    }
+
+    /// Where clients connect.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::local(self.port, &self.database)
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The data directory (for tests that tamper with it while the server is down).
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Up, paused or down.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The process id while a process exists.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Starts the process on the same data and port and waits until it is ready.
+    pub fn spawn(&mut self) -> Result<(), ServerError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(io_err(format!("opening {}", self.log_path.display())))?;
+        let offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut cmd = self.launcher.command(self.data.path(), self.port);
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(io_err("cloning the log handle"))?)
+            .stderr(log)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(io_err(format!(
+            "starting {}",
+            self.launcher.flavor()
+        )))?;
+        self.child = Some(child);
+        self.state = State::Running;
+        self.wait_ready(offset)
+    }
+
+    /// Waits for the ready line in the log after `offset`.
+    fn wait_ready(&mut self, offset: u64) -> Result<(), ServerError> {
+        let deadline = Instant::now() + self.start_timeout;
+        let line = self.launcher.ready_line();
+        loop {
+            if log_since(&self.log_path, offset).contains(line) {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    self.state = State::Down;
+                    return Err(self.not_ready(format!("exited while starting ({status})")));
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = self.kill();
+                return Err(self.not_ready(format!(
+                    "was not ready after {:.0?}",
+                    self.start_timeout
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn not_ready(&self, problem: String) -> ServerError {
+        ServerError::NotReady {
+            flavor: self.flavor(),
+            problem,
+            log: self.log_path.display().to_string(),
+            tail: self.log_tail(15),
+        }
+    }
+
+    /// The last `n` lines of the server's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = log_since(&self.log_path, 0);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    fn signal(&self, sig: libc::c_int) -> Result<(), ServerError> {
+        let Some(pid) = self.pid() else {
+            return Ok(());
+        };
+        // SAFETY: kill(2) on a child we own and have not reaped.
+        if unsafe { libc::kill(pid as libc::pid_t, sig) } != 0 {
+            return Err(ServerError::Io {
+                what: format!("signalling {} (pid {pid})", self.flavor()),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill(&mut self) -> Result<(), ServerError> {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.state = State::Down;
+        Ok(())
+    }
+
+    /// SIGTERM, then waits up to `grace` for a clean exit, then SIGKILL.
+    pub fn stop(&mut self, grace: Duration) -> Result<(), ServerError> {
+        if self.state == State::Paused {
+            self.resume()?;
+        }
+        if self.child.is_none() {
+            return Ok(());
+        }
+        self.signal(libc::SIGTERM)?;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    self.child = None;
+                    self.state = State::Down;
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill()
+    }
+
+    /// SIGSTOP: the server stops answering but keeps its connections.
+    pub fn pause(&mut self) -> Result<(), ServerError> {
+        if self.state == State::Running {
+            self.signal(libc::SIGSTOP)?;
+            self.state = State::Paused;
+        }
+        Ok(())
+    }
+
+    /// SIGCONT after [`ManagedServer::pause`].
+    pub fn resume(&mut self) -> Result<(), ServerError> {
+        if self.state == State::Paused {
+            self.signal(libc::SIGCONT)?;
+            self.state = State::Running;
+        }
+        Ok(())
+    }
+
+    /// Stops cleanly and starts again on the same data.
+    pub fn restart(&mut self) -> Result<(), ServerError> {
+        self.stop(Duration::from_secs(30))?;
+        self.spawn()
+    }
+
+    /// Whether the process has exited on its own since it was started. Reaps it if so.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        self.state = State::Down;
+        Some(status)
+    }
+}
+
+impl Drop for ManagedServer {
+    fn drop(&mut self) {
+        if self.state == State::Paused {
+            let _ = self.resume();
+        }
+        let _ = self.stop(Duration::from_secs(10));
+    }
+}
+
+/// The log's text after byte `offset` (lossy UTF-8; empty if unreadable).
+fn log_since(path: &Path, offset: u64) -> String {
+    let mut buf = Vec::new();
+    if let Ok(mut f) = File::open(path) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.read_to_end(&mut buf);
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Whether this process runs as root (servers then need `--user=root`).
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_never_show_the_password() {
+        let e = Endpoint::parse("mysql://bob:s3cret@db.example:3307/shop").unwrap();
+        assert_eq!(
+            (e.host.as_str(), e.port, e.user.as_str(), e.database.as_str()),
+            ("db.example", 3307, "bob", "shop")
+        );
+        assert_eq!(e.to_string(), "mysql://bob:***@db.example:3307/shop");
+        assert!(!format!("{e:?}").contains("s3cret"));
+        let d = Endpoint::parse("mysql://127.0.0.1").unwrap();
+        assert_eq!((d.port, d.user.as_str(), d.database.as_str()), (3306, "root", "isoscope"));
+        assert!(Endpoint::parse("http://x").is_err());
+        assert!(Endpoint::parse("mysql://h:notaport/x").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! List-append: Elle's workload over rows `(k, v TEXT)`, v a comma-separated list.
+//!
+//! An append is one upsert that concatenates (`CONCAT(v, ',', e)`), a read is `SELECT v` of the
+//! whole list. Elements are unique per key, so every read names the writes it saw and their
+//! order: the richest evidence of the four workloads. A one-micro-op transaction runs as a
+//! single autocommit statement.
+
+use std::sync::Mutex;
+
+use mysql_async::Conn;
+use rand_chacha::ChaCha8Rng;
+
+use super::{txn_mops, ExecError, Executed, Invocation, KeyPool, Session, WorkloadSpec};
+use crate::history::{Atom, ListStore, Mop, OpFn, OpValue, ReadResult};
+
+/// Drops and recreates `lists` (empty: a key never appended to reads as the empty list).
+pub fn schema() -> Vec<String> {
+    vec![
+        "DROP TABLE IF EXISTS lists".into(),
+        "CREATE TABLE lists (k INT PRIMARY KEY, v LONGTEXT NOT NULL)".into(),
+    ]
+}
+
+/// Generator state: the key pool.
+pub struct Gen {
+    pool: KeyPool,
+}
+
+impl Gen {
+    /// A fresh pool for `spec`.
+    pub fn new(spec: &WorkloadSpec) -> Gen {
+        Gen {
+            pool: KeyPool::new(spec),
+        }
+    }
+
+    /// The next transaction.
+    pub fn generate(&mut self, spec: &WorkloadSpec, rng: &mut ChaCha8Rng) -> Invocation {
+        let mops = txn_mops(spec, rng, &mut self.pool, |key, elem| Mop::Append {
+            key,
+            elem,
+        });
+        Invocation {
+            f: OpFn::Txn,
+            value: OpValue::Txn(mops),
+        }
+    }
+
+    /// One read of every key used.
+    pub fn final_reads(&self) -> Vec<Invocation> {
+        self.pool
+            .all_keys()
+            .map(|k| Invocation {
+                f: OpFn::Txn,
+                value: OpValue::Txn(vec![Mop::Read {
+                    key: Atom::Int(k),
+                    value: ReadResult::Nil,
+                }]),
+            })
+            .collect()
+    }
+}
+
+/// Parses a stored list (`"1,2,3"`; empty string or no row is the empty list).
+fn parse_list(text: Option<&str>) -> Result<Vec<Atom>, String> {
+    match text {
+        None | Some("") => Ok(Vec::new()),
+        Some(t) => t
+            .split(',')
+            .map(|e| {
+                e.trim()
+                    .parse::<i64>()
+                    .map(Atom::Int)
+                    .map_err(|_| format!("the stored list {t:?} holds a non-integer {e:?}"))
+            })
+            .collect(),
+    }
+}
+
+/// Runs one transaction; list reads are interned into `lists`.
+pub async fn execute(
+    conn: &mut Conn,
+    inv: &Invocation,
+    lists: &Mutex<ListStore>,
+) -> Result<Executed, ExecError> {
+    let OpValue::Txn(mops) = &inv.value else {
+        unreachable!("list-append ops are transactions")
+    };
+    let mut s = Session::new(conn);
+    if mops.len() > 1 {
+        s.begin().await?;
+    }
+    let mut out = Vec::with_capacity(mops.len());
+    for m in mops {
+        match m {
+            Mop::Read { key, .. } => {
+                let v: Vec<String> = s
+                    .query(format!("SELECT v FROM lists WHERE k = {key}"))
+                    .await?;
+                let elems = match parse_list(v.first().map(String::as_str)) {
+                    Ok(e) => e,
+                    Err(reason) => return Err(s.abort(reason).await),
+                };
+                let r = lists
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .intern(key, &elems);
+                out.push(Mop::Read {
+                    key: key.clone(),
+                    value: ReadResult::List(r),
+                });
+            }
+            Mop::Append { key, elem } => {
+                s.exec(format!(
+                    "INSERT INTO lists (k, v) VALUES ({key}, '{elem}') \
+                     ON DUPLICATE KEY UPDATE v = CONCAT(v, ',', '{elem}')"
+                ))
+                .await?;
+                out.push(m.clone());
+            }
+            Mop::Write { .. } => unreachable!("lists are appended to, not written"),
+        }
+    }
+    s.commit(OpValue::Txn(out)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_lists_parse() {
+        assert_eq!(parse_list(None).unwrap(), vec![]);
+        assert_eq!(parse_list(Some("")).unwrap(), vec![]);
+        assert_eq!(
+            parse_list(Some("1,2,30")).unwrap(),
+            vec![Atom::Int(1), Atom::Int(2), Atom::Int(30)]
+        );
+        assert!(parse_list(Some("1,x")).unwrap_err().contains("\"x\""));
+    }
+}
