@@ -532,3 +532,20 @@ fn a_tiny_cycle_search_budget_gives_unknown_never_valid() {
     let r = check(&hist, &opts).unwrap();
     assert_eq!(r.valid, Validity::Invalid);
 }
+
+/// A failed transaction's reads are not evidence: it may have read its own append, which never
+/// committed. Only when an ok transaction reads the same thing is the order incompatible.
+#[test]
+fn failed_transactions_reads_do_not_make_orders() {
+    let h = |kind: &str| {
+        H::default()
+            .txn(1, "[[:append :x 1]]")
+            .invoke(2, "[[:append :x 9] [:r :x nil]]")
+            .op(kind, 2, "[[:append :x 9] [:r :x [1 9]]]")
+            .txn(3, "[[:append :x 2]]")
+            .txn(4, "[[:r :x [1 2]]]")
+    };
+    valid(&h("fail"));
+    valid(&h("info"));
+    shows(&h("ok"), Anomaly::IncompatibleOrder);
+}

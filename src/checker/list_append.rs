@@ -18,7 +18,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::history::{Atom, ListRef, Mop, OpType, ReadResult};
+use crate::history::{Atom, History, ListRef, Mop, OpType, OpValue, ReadResult};
 
 use super::anomaly::{Anomaly, AnomalySet};
 use super::explain::{atom_edn, list_edn, op_edn};
@@ -81,13 +81,58 @@ pub fn relevant() -> AnomalySet {
     s
 }
 
+/// Whether some op other than an `ok` completion carries a list read (a failed or
+/// indeterminate transaction's reads, which some recorders keep).
+fn has_unsure_list_reads(h: &History) -> bool {
+    h.ops.iter().any(|op| {
+        op.kind != OpType::Ok
+            && matches!(&op.value, OpValue::Txn(mops) if mops.iter().any(|m| matches!(m, Mop::Read { value: ReadResult::List(_), .. })))
+    })
+}
+
+/// A copy of `h` whose list store holds only what `ok` transactions read; other ops' list reads
+/// become nil. Why: the store's chains are the evidence for version orders, and a failed
+/// transaction may have read its own appends, which never committed.
+fn without_unsure_list_reads(h: &History) -> History {
+    let mut lists = crate::history::ListStore::default();
+    let ops = h
+        .ops
+        .iter()
+        .map(|op| {
+            let mut op = op.clone();
+            if let OpValue::Txn(mops) = &mut op.value {
+                for m in mops {
+                    if let Mop::Read { key, value } = m {
+                        if let ReadResult::List(r) = *value {
+                            *value = if op.kind == OpType::Ok {
+                                ReadResult::List(lists.intern(key, h.lists.get(r)))
+                            } else {
+                                ReadResult::Nil
+                            };
+                        }
+                    }
+                }
+            }
+            op
+        })
+        .collect();
+    History { ops, lists }
+}
+
 /// Checks a list-append history, recording findings; returns what it looked for.
 pub fn check(
-    h: &crate::history::History,
+    h: &History,
     opts: &CheckOptions,
     f: &mut Findings,
 ) -> Result<LookedFor, CheckError> {
     let started = std::time::Instant::now();
+    let cleaned;
+    let h = if has_unsure_list_reads(h) {
+        cleaned = without_unsure_list_reads(h);
+        &cleaned
+    } else {
+        h
+    };
     let txns = Txns::new(h);
     let mut a = Analysis {
         txns: &txns,

@@ -267,11 +267,12 @@ async fn perform(
         process,
         &inv.f,
         inv.value.clone(),
+        Vec::new(),
         None,
         None,
     );
     let t0 = Instant::now();
-    let exec = workload::execute(conn, &shared.cfg.spec, &inv, &rec.lists);
+    let exec = workload::execute(conn, &shared.cfg.spec, &inv);
     let outcome = tokio::time::timeout(shared.cfg.op_timeout, exec).await;
     let (class, sql) = match outcome {
         Ok(Ok(done)) => {
@@ -282,6 +283,7 @@ async fn perform(
                 process,
                 &inv.f,
                 done.value,
+                done.lists,
                 None,
                 Some(done.sql),
             );
@@ -311,6 +313,7 @@ async fn perform(
         process,
         &inv.f,
         inv.value,
+        Vec::new(),
         Some(class.message),
         (!sql.is_empty()).then_some(sql),
     );

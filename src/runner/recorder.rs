@@ -12,18 +12,18 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::history::write::HistoryWriter;
-use crate::history::{History, ListStore, Op, OpFn, OpType, OpValue, Process};
+use crate::history::{Atom, History, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 /// Appends ops to the history file and keeps them for the check at the end.
 pub struct Recorder {
     state: Mutex<State>,
-    /// Where list reads are interned; shared with the executors.
-    pub lists: Mutex<ListStore>,
     start: Instant,
 }
 
 struct State {
     ops: Vec<Op>,
+    /// Where list reads are stored; only `ok` reads go in, so that every chain is evidence.
+    lists: ListStore,
     writer: HistoryWriter,
     failed: Option<std::io::Error>,
 }
@@ -34,25 +34,35 @@ impl Recorder {
         Ok(Recorder {
             state: Mutex::new(State {
                 ops: Vec::new(),
+                lists: ListStore::default(),
                 writer: HistoryWriter::create(path, true)?,
                 failed: None,
             }),
-            lists: Mutex::new(ListStore::default()),
             start,
         })
     }
 
-    /// Records one op now and returns its index.
+    /// Records one op now and returns its index. `lists` are the list reads of an `ok`
+    /// completion, by micro-op position; they are stored and filled into `value`.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         kind: OpType,
         process: Process,
         f: &OpFn,
-        value: OpValue,
+        mut value: OpValue,
+        lists: Vec<(usize, Vec<Atom>)>,
         error: Option<String>,
         sql: Option<Vec<String>>,
     ) -> u64 {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let OpValue::Txn(mops) = &mut value {
+            for (i, elems) in lists {
+                if let Some(Mop::Read { key, value }) = mops.get_mut(i) {
+                    *value = ReadResult::List(st.lists.intern(key, &elems));
+                }
+            }
+        }
         let op = Op {
             index: st.ops.len() as u64,
             time: Some(self.start.elapsed().as_nanos() as i64),
@@ -64,8 +74,8 @@ impl Recorder {
             sql,
         };
         if st.failed.is_none() {
-            let lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = st.writer.append(&op, &lists) {
+            let st = &mut *st;
+            if let Err(e) = st.writer.append(&op, &st.lists) {
                 st.failed = Some(e);
             }
         }
@@ -94,7 +104,7 @@ impl Recorder {
         writer.flush()?;
         Ok(History {
             ops: st.ops,
-            lists: self.lists.into_inner().unwrap_or_else(|p| p.into_inner()),
+            lists: st.lists,
         })
     }
 }

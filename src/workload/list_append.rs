@@ -5,13 +5,11 @@
 //! order: the richest evidence of the four workloads. A one-micro-op transaction runs as a
 //! single autocommit statement.
 
-use std::sync::Mutex;
-
 use mysql_async::Conn;
 use rand_chacha::ChaCha8Rng;
 
 use super::{txn_mops, ExecError, Executed, Invocation, KeyPool, Session, WorkloadSpec};
-use crate::history::{Atom, ListStore, Mop, OpFn, OpValue, ReadResult};
+use crate::history::{Atom, Mop, OpFn, OpValue, ReadResult};
 
 /// Drops and recreates `lists` (empty: a key never appended to reads as the empty list).
 pub fn schema() -> Vec<String> {
@@ -77,12 +75,9 @@ fn parse_list(text: Option<&str>) -> Result<Vec<Atom>, String> {
     }
 }
 
-/// Runs one transaction; list reads are interned into `lists`.
-pub async fn execute(
-    conn: &mut Conn,
-    inv: &Invocation,
-    lists: &Mutex<ListStore>,
-) -> Result<Executed, ExecError> {
+/// Runs one transaction. Each read's list goes into [`Executed::lists`]; its micro-op holds nil
+/// until the recorder stores the list (only an `ok` transaction's reads are evidence).
+pub async fn execute(conn: &mut Conn, inv: &Invocation) -> Result<Executed, ExecError> {
     let OpValue::Txn(mops) = &inv.value else {
         unreachable!("list-append ops are transactions")
     };
@@ -91,7 +86,8 @@ pub async fn execute(
         s.begin().await?;
     }
     let mut out = Vec::with_capacity(mops.len());
-    for m in mops {
+    let mut lists = Vec::new();
+    for (i, m) in mops.iter().enumerate() {
         match m {
             Mop::Read { key, .. } => {
                 let v: Vec<String> = s
@@ -101,13 +97,10 @@ pub async fn execute(
                     Ok(e) => e,
                     Err(reason) => return Err(s.abort(reason).await),
                 };
-                let r = lists
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .intern(key, &elems);
+                lists.push((i, elems));
                 out.push(Mop::Read {
                     key: key.clone(),
-                    value: ReadResult::List(r),
+                    value: ReadResult::Nil,
                 });
             }
             Mop::Append { key, elem } => {
@@ -121,7 +114,9 @@ pub async fn execute(
             Mop::Write { .. } => unreachable!("lists are appended to, not written"),
         }
     }
-    s.commit(OpValue::Txn(out)).await
+    let mut done = s.commit(OpValue::Txn(out)).await?;
+    done.lists = lists;
+    Ok(done)
 }
 
 #[cfg(test)]

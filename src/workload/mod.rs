@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::checker;
-use crate::history::{Atom, ListStore, Mop, OpFn, OpValue, ReadResult};
+use crate::history::{Atom, Mop, OpFn, OpValue, ReadResult};
 
 /// Which workload runs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -395,8 +395,10 @@ fn txn_mops(
 
 /// What executing an op produced: the completion's value and the SQL statements it ran.
 pub struct Executed {
-    /// The completion's value (reads filled in).
+    /// The completion's value (reads filled in, except list reads: see `lists`).
     pub value: OpValue,
+    /// List reads, by micro-op position: the recorder stores them and fills in the micro-op.
+    pub lists: Vec<(usize, Vec<Atom>)>,
     /// Every statement sent, in order.
     pub sql: Vec<String>,
 }
@@ -485,6 +487,7 @@ impl<'a> Session<'a> {
         }
         Ok(Executed {
             value,
+            lists: Vec::new(),
             sql: self.sql,
         })
     }
@@ -517,19 +520,17 @@ pub async fn setup(conn: &mut Conn, spec: &WorkloadSpec) -> Result<Vec<String>, 
     Ok(statements)
 }
 
-/// Runs one op as one transaction on `conn` and returns what it observed. List reads are
-/// interned into `lists`, which the recorder shares.
+/// Runs one op as one transaction on `conn` and returns what it observed.
 pub async fn execute(
     conn: &mut Conn,
     spec: &WorkloadSpec,
     inv: &Invocation,
-    lists: &std::sync::Mutex<ListStore>,
 ) -> Result<Executed, ExecError> {
     match spec.workload {
         WorkloadKind::Counter => counter::execute(conn, spec, inv).await,
         WorkloadKind::Bank => bank::execute(conn, spec, inv).await,
         WorkloadKind::Register => register::execute(conn, inv).await,
-        WorkloadKind::ListAppend => list_append::execute(conn, inv, lists).await,
+        WorkloadKind::ListAppend => list_append::execute(conn, inv).await,
     }
 }
 
