@@ -230,10 +230,11 @@ async fn connect_retrying(
     }
 }
 
-/// The isolation level a session reports: `@@tx_isolation` (MariaDB 10.x, MySQL 5.7) or
-/// `@@transaction_isolation` (MySQL 8, Dolt).
+/// The isolation level a session reports: `@@transaction_isolation` (MySQL 8, Dolt, MariaDB 11)
+/// or, where that is unknown, `@@tx_isolation` (MariaDB 10.x, MySQL 5.7). Dolt keeps the old
+/// name at its default whatever the session asked for, so the new name goes first.
 async fn reported_isolation(conn: &mut Conn) -> String {
-    for var in ["@@tx_isolation", "@@transaction_isolation"] {
+    for var in ["@@transaction_isolation", "@@tx_isolation"] {
         if let Ok(Some(v)) = conn.query_first::<String, _>(format!("SELECT {var}")).await {
             return v;
         }

@@ -248,7 +248,7 @@ pub async fn prepare_database(ep: &Endpoint) -> Result<String, ServerError> {
     // Dolt's VERSION() imitates MySQL's; its own version is dolt_version().
     let dolt: Option<String> = conn.query_first("SELECT dolt_version()").await.unwrap_or(None);
     let version: Option<String> = match dolt {
-        Some(v) => Some(format!("dolt {v}")),
+        Some(v) => Some(v),
         None => conn
             .query_first("SELECT VERSION()")
             .await
@@ -385,8 +385,21 @@ impl ManagedServer {
             database: database.into(),
             start_timeout,
         };
-        s.spawn()?;
-        Ok(s)
+        // Another process may take the port between our probe and the server's bind: try a
+        // fresh port a few times before giving up.
+        let mut attempts = 0;
+        loop {
+            let offset = std::fs::metadata(&s.log_path).map(|m| m.len()).unwrap_or(0);
+            match s.spawn() {
+                Ok(()) => return Ok(s),
+                Err(e) if attempts < 3 && log_since(&s.log_path, offset).contains("in use") => {
+                    tracing::warn!("port {} was taken, trying another: {e}", s.port);
+                    attempts += 1;
+                    s.port = free_port()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Which flavor runs.
