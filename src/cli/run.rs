@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Fraction of reads.
     #[arg(long)]
     pub read_fraction: Option<f64>,
+    /// Register and list-append: writes to a key before it is retired for a fresh one.
+    #[arg(long)]
+    pub max_writes_per_key: Option<u32>,
     /// Counter increments: atomic or read-modify-write.
     #[arg(long)]
     pub counter_style: Option<String>,
@@ -106,6 +109,9 @@ pub fn spec_from(args: &RunArgs) -> Result<WorkloadSpec> {
     }
     if let Some(r) = args.read_fraction {
         spec.read_fraction = r;
+    }
+    if let Some(m) = args.max_writes_per_key {
+        spec.max_writes_per_key = m;
     }
     if let Some(s) = &args.counter_style {
         spec.counter_style = match s.as_str() {

@@ -579,6 +579,20 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_preset_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                WorkloadSpec::from_preset(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "only {n} presets in {}", dir.display());
+    }
+
+    #[test]
     fn isolation_names_round_trip() {
         for i in Isolation::ALL {
             assert_eq!(Isolation::parse(i.name()), Some(i));
