@@ -40,8 +40,21 @@ fn types(run: &Value) -> Vec<String> {
 fn counter_run(db: &str, style: &str, out: &Path) -> (Output, Value) {
     isoscope(
         &[
-            "run", "--db", db, "--workload", "counter", "--counter-style", style,
-            "--isolation", "repeatable-read", "--clients", "10", "--time", "4s", "--seed", "1",
+            "run",
+            "--db",
+            db,
+            "--workload",
+            "counter",
+            "--counter-style",
+            style,
+            "--isolation",
+            "repeatable-read",
+            "--clients",
+            "10",
+            "--time",
+            "4s",
+            "--seed",
+            "1",
         ],
         out,
     )
@@ -52,7 +65,11 @@ fn mariadb_repeatable_read_loses_read_modify_write_increments_but_not_atomic_one
     let dir = tempfile::tempdir().unwrap();
     let (o, run) = counter_run("mariadb", "read-modify-write", &dir.path().join("rmw"));
     assert_eq!(o.status.code(), Some(1), "{run:#}");
-    assert!(types(&run).contains(&"lost-update".to_string()), "{:?}", types(&run));
+    assert!(
+        types(&run).contains(&"lost-update".to_string()),
+        "{:?}",
+        types(&run)
+    );
     assert!(run["ok"].as_u64().unwrap() > 100);
 
     let (o, run) = counter_run("mariadb", "atomic", &dir.path().join("atomic"));
@@ -67,7 +84,11 @@ fn dolt_loses_atomic_increments() {
     let dir = tempfile::tempdir().unwrap();
     let (o, run) = counter_run("dolt", "atomic", dir.path());
     assert_eq!(o.status.code(), Some(1), "{run:#}");
-    assert!(types(&run).contains(&"lost-update".to_string()), "{:?}", types(&run));
+    assert!(
+        types(&run).contains(&"lost-update".to_string()),
+        "{:?}",
+        types(&run)
+    );
     assert_eq!(run["server"]["flavor"], "dolt");
 }
 
@@ -76,8 +97,19 @@ fn mariadb_serializable_list_append_shows_nothing_serializable_forbids() {
     let dir = tempfile::tempdir().unwrap();
     let (o, run) = isoscope(
         &[
-            "run", "--db", "mariadb", "--workload", "list-append", "--isolation", "serializable",
-            "--clients", "10", "--time", "5s", "--seed", "2",
+            "run",
+            "--db",
+            "mariadb",
+            "--workload",
+            "list-append",
+            "--isolation",
+            "serializable",
+            "--clients",
+            "10",
+            "--time",
+            "5s",
+            "--seed",
+            "2",
         ],
         dir.path(),
     );
@@ -91,7 +123,12 @@ fn mariadb_serializable_list_append_shows_nothing_serializable_forbids() {
         .arg(dir.path().join("history.jsonl"))
         .output()
         .unwrap();
-    assert_eq!(c.status.code(), Some(0), "{}", String::from_utf8_lossy(&c.stdout));
+    assert_eq!(
+        c.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&c.stdout)
+    );
 }
 
 #[test]
@@ -100,8 +137,17 @@ fn a_run_killed_midway_leaves_a_history_that_checks() {
     let history = dir.path().join("history.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_isoscope"))
         .args([
-            "run", "--db", "mariadb", "--workload", "list-append", "--clients", "8", "--time",
-            "120s", "--quiet", "--out",
+            "run",
+            "--db",
+            "mariadb",
+            "--workload",
+            "list-append",
+            "--clients",
+            "8",
+            "--time",
+            "120s",
+            "--quiet",
+            "--out",
         ])
         .arg(dir.path())
         .spawn()
@@ -114,7 +160,10 @@ fn a_run_killed_midway_leaves_a_history_that_checks() {
         if lines > 2000 {
             break;
         }
-        assert!(Instant::now() < deadline, "the run recorded only {lines} ops in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "the run recorded only {lines} ops in 60 s"
+        );
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -143,11 +192,22 @@ fn a_run_killed_midway_leaves_a_history_that_checks() {
 fn a_missing_server_binary_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
-        .args(["run", "--db", "dolt", "--dolt", "/nonexistent/dolt", "--quiet", "--out"])
+        .args([
+            "run",
+            "--db",
+            "dolt",
+            "--dolt",
+            "/nonexistent/dolt",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("dolt not found") && err.contains("install-servers"), "{err}");
+    assert!(
+        err.contains("dolt not found") && err.contains("install-servers"),
+        "{err}"
+    );
 }

@@ -202,7 +202,11 @@ fn check_bounds(ops: &[Op], ctr: &mut Counter, unit: bool, f: &mut Findings) {
                     r.value,
                     ops[r.complete].index,
                     amount(lower - v, unit, "acknowledged increment"),
-                    if unit && lower - v == 1 { "was" } else { "were" },
+                    if unit && lower - v == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    },
                 )
             } else if v < r.lower {
                 format!(
@@ -286,6 +290,10 @@ struct Read {
     lower: i128,
 }
 
+/// An add's counter (`None`: the single counter), amount, the value it left, and the op that
+/// carries the amount.
+type AddValue<'a> = (Option<Atom>, i64, Option<i64>, &'a Op);
+
 /// What an add adds, to which counter, the value it left (when acknowledged and recorded), and
 /// the op that carries the amount: the invocation's value, or the completion's when the
 /// invocation has none. `None` for a failed add with no value at all.
@@ -293,7 +301,7 @@ fn add_value<'a>(
     inv: &'a Op,
     completion: Option<&'a Op>,
     outcome: OpType,
-) -> Result<Option<(Option<Atom>, i64, Option<i64>, &'a Op)>, CheckError> {
+) -> Result<Option<AddValue<'a>>, CheckError> {
     let after = match completion.map(|c| &c.value) {
         Some(OpValue::Keyed { after, .. }) if outcome == OpType::Ok => *after,
         _ => None,
@@ -672,7 +680,11 @@ mod tests {
         assert_eq!(ex.ops, vec![2, 3]);
         assert!(ex.explanation.contains("counter 7"), "{}", ex.explanation);
         let low = &f.groups[&Anomaly::CounterTooLow].examples[0];
-        assert!(low.explanation.contains("of counter 7"), "{}", low.explanation);
+        assert!(
+            low.explanation.contains("of counter 7"),
+            "{}",
+            low.explanation
+        );
     }
 
     #[test]

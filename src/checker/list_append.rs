@@ -120,11 +120,7 @@ fn without_unsure_list_reads(h: &History) -> History {
 }
 
 /// Checks a list-append history, recording findings; returns what it looked for.
-pub fn check(
-    h: &History,
-    opts: &CheckOptions,
-    f: &mut Findings,
-) -> Result<LookedFor, CheckError> {
+pub fn check(h: &History, opts: &CheckOptions, f: &mut Findings) -> Result<LookedFor, CheckError> {
     let started = std::time::Instant::now();
     let cleaned;
     let h = if has_unsure_list_reads(h) {

@@ -267,4 +267,3 @@ pub fn write_out(dir: &Path, r: &CheckResult) -> Result<()> {
     }
     Ok(())
 }
-

@@ -125,7 +125,11 @@ pub fn spec_from(args: &RunArgs) -> Result<WorkloadSpec> {
 }
 
 /// The launcher for a managed flavor.
-pub fn launcher(flavor: Flavor, mariadbd: Option<&Path>, dolt: Option<&Path>) -> Result<Box<dyn Launcher>> {
+pub fn launcher(
+    flavor: Flavor,
+    mariadbd: Option<&Path>,
+    dolt: Option<&Path>,
+) -> Result<Box<dyn Launcher>> {
     Ok(match flavor {
         Flavor::MariaDb => Box::new(MariaDb::locate(mariadbd)?),
         Flavor::Dolt => Box::new(Dolt::locate(dolt)?),
@@ -162,8 +166,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         (Some(db), _) => Flavor::parse(db)
             .filter(|f| *f != Flavor::Mysql)
             .with_context(|| format!("unknown --db {db:?}; use mariadb or dolt (or --url)"))?,
-        (None, Some(_)) => Flavor::parse(&args.flavor)
-            .with_context(|| format!("unknown --flavor {:?}; use mariadb, mysql or dolt", args.flavor))?,
+        (None, Some(_)) => Flavor::parse(&args.flavor).with_context(|| {
+            format!(
+                "unknown --flavor {:?}; use mariadb, mysql or dolt",
+                args.flavor
+            )
+        })?,
         (None, None) => bail!("say which server: --db mariadb|dolt, or --url mysql://..."),
     };
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -262,7 +270,11 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
         "{} {} ({}), {}{style}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
         s.server.flavor,
         s.server.version,
-        if s.server.managed { "managed" } else { "external" },
+        if s.server.managed {
+            "managed"
+        } else {
+            "external"
+        },
         s.spec.workload.name(),
         s.clients,
         s.elapsed_s,
@@ -303,9 +315,8 @@ fn verdict_text(r: &CheckResult, model: &str) -> String {
             Validity::Unknown => "UNKNOWN",
         }
     );
-    let names = |ms: &[crate::checker::Model]| {
-        ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
-    };
+    let names =
+        |ms: &[crate::checker::Model]| ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
     if !r.anomalies.is_empty() {
         let found: Vec<String> = r
             .anomalies

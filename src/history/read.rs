@@ -605,7 +605,11 @@ fn keyed(v: Datum) -> Result<OpValue, String> {
     let after = match it.next() {
         None | Some(Datum::Nil) => None,
         Some(Datum::Int(i)) => Some(i),
-        Some(other) => return Err(format!("a counter's after value must be an integer, found {other}")),
+        Some(other) => {
+            return Err(format!(
+                "a counter's after value must be an integer, found {other}"
+            ))
+        }
     };
     Ok(OpValue::Keyed { key, value, after })
 }

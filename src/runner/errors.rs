@@ -142,7 +142,10 @@ mod tests {
         let io = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::other("x")));
         let c = classify_db(&io, false, false);
         assert!(!c.definite && c.reconnect && c.kind == ErrorKind::Connection);
-        assert!(classify_db(&io, false, true).definite, "reads change nothing");
+        assert!(
+            classify_db(&io, false, true).definite,
+            "reads change nothing"
+        );
         assert!(!timeout(false, std::time::Duration::from_secs(1)).definite);
     }
 }

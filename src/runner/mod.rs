@@ -299,7 +299,10 @@ async fn perform(
             };
             (c, sql)
         }
-        Err(_) => (errors::timeout(read_only, shared.cfg.op_timeout), Vec::new()),
+        Err(_) => (
+            errors::timeout(read_only, shared.cfg.op_timeout),
+            Vec::new(),
+        ),
     };
     stats.error(class.kind, class.definite);
     let kind = if class.definite {
@@ -340,10 +343,8 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     let mut conn: Option<Conn> = None;
     while !shared.stopping() {
         if conn.is_none() {
-            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || {
-                shared.stopping()
-            })
-            .await;
+            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || shared.stopping())
+                .await;
             if conn.is_none() {
                 break;
             }
@@ -364,7 +365,8 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
             .unwrap_or_else(|p| p.into_inner())
             .next_op();
         let c = conn.as_mut().expect("connected above");
-        let (reconnect, renumber) = perform(&shared, c, Process::Client(process), inv, &mut stats).await;
+        let (reconnect, renumber) =
+            perform(&shared, c, Process::Client(process), inv, &mut stats).await;
         if reconnect {
             if let Some(c) = conn.take() {
                 // Best effort: the server may be gone.
@@ -443,12 +445,10 @@ pub async fn run(
     endpoint: Endpoint,
     target: TargetInfo,
 ) -> Result<RunOutput, RunError> {
-    cfg.spec
-        .validate()
-        .map_err(|message| RunError::Setup {
-            what: "the workload's parameters".into(),
-            message,
-        })?;
+    cfg.spec.validate().map_err(|message| RunError::Setup {
+        what: "the workload's parameters".into(),
+        message,
+    })?;
     std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
         what: format!("creating {}", cfg.out_dir.display()),
         source,
@@ -579,17 +579,18 @@ pub async fn run(
     };
     let check = checker::check(&history, &opts)?;
 
-    summary.status = if was_interrupted { "interrupted" } else { "done" }.into();
+    summary.status = if was_interrupted {
+        "interrupted"
+    } else {
+        "done"
+    }
+    .into();
     summary.elapsed_s = elapsed.as_secs_f64();
     summary.ok = stats.ok;
     summary.fail = stats.fail;
     summary.info = stats.info;
     summary.throughput = stats.ok as f64 / elapsed.as_secs_f64().max(1e-9);
-    summary.errors = stats
-        .errors
-        .iter()
-        .map(|(k, n)| (k.label(), *n))
-        .collect();
+    summary.errors = stats.errors.iter().map(|(k, n)| (k.label(), *n)).collect();
     summary.latency = stats.latencies();
     summary.check = Some(serde_json::to_value(&check).expect("check results serialize"));
     write_summary(&cfg.out_dir, &summary)?;

@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::history::write::HistoryWriter;
-use crate::history::{Atom, History, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
+use crate::history::{
+    Atom, History, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult,
+};
 
 /// Appends ops to the history file and keeps them for the check at the end.
 pub struct Recorder {
@@ -86,7 +88,11 @@ impl Recorder {
 
     /// How many ops are recorded.
     pub fn len(&self) -> usize {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).ops.len()
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ops
+            .len()
     }
 
     /// Whether nothing is recorded yet.
@@ -106,5 +112,81 @@ impl Recorder {
             ops: st.ops,
             lists: st.lists,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(key: i64) -> Mop {
+        Mop::Read {
+            key: Atom::Int(key),
+            value: ReadResult::Nil,
+        }
+    }
+
+    #[test]
+    fn the_file_holds_what_was_recorded_as_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let r = Recorder::create(&path, Instant::now()).unwrap();
+        let txn = OpValue::Txn(vec![read(1), read(2)]);
+        let p = Process::Client(0);
+        r.record(
+            OpType::Invoke,
+            p,
+            &OpFn::Txn,
+            txn.clone(),
+            vec![],
+            None,
+            None,
+        );
+        // Readable before the recorder finishes: every op is in the file at once.
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+        let lists = vec![(0, vec![Atom::Int(5)]), (1, vec![])];
+        let sql = Some(vec!["SELECT v FROM lists WHERE k = 1".to_string()]);
+        r.record(OpType::Ok, p, &OpFn::Txn, txn.clone(), lists, None, sql);
+        r.record(
+            OpType::Invoke,
+            p,
+            &OpFn::Txn,
+            txn.clone(),
+            vec![],
+            None,
+            None,
+        );
+        r.record(
+            OpType::Fail,
+            p,
+            &OpFn::Txn,
+            txn,
+            vec![],
+            Some("1213: deadlock".into()),
+            None,
+        );
+        let h = r.finish().unwrap();
+        let back = crate::history::read_history(&path).unwrap();
+        assert_eq!(back.ops.len(), 4);
+        for (a, b) in h.ops.iter().zip(&back.ops) {
+            assert_eq!(
+                (a.index, a.kind, &a.error, &a.sql),
+                (b.index, b.kind, &b.error, &b.sql)
+            );
+        }
+        let OpValue::Txn(mops) = &back.ops[1].value else {
+            panic!("a txn")
+        };
+        let Mop::Read {
+            value: ReadResult::List(l),
+            ..
+        } = &mops[0]
+        else {
+            panic!("a list read: {mops:?}")
+        };
+        assert_eq!(back.list(*l), &[Atom::Int(5)]);
+        // Only the ok read is stored: the failed op's reads stay nil.
+        assert_eq!(h.lists.chains().len(), 2);
+        assert!(h.ops.windows(2).all(|w| w[0].time <= w[1].time));
     }
 }

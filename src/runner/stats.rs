@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::errors::ErrorKind;
 
 /// Statistics one client gathers.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Stats {
     latency: BTreeMap<&'static str, Histogram<u64>>,
     /// `ok` completions.
@@ -22,18 +22,6 @@ pub struct Stats {
     pub info: u64,
     /// Failed and indeterminate ops by kind of error.
     pub errors: BTreeMap<ErrorKind, u64>,
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            latency: BTreeMap::new(),
-            ok: 0,
-            fail: 0,
-            info: 0,
-            errors: BTreeMap::new(),
-        }
-    }
 }
 
 fn histogram() -> Histogram<u64> {

@@ -70,7 +70,9 @@ impl fmt::Display for Flavor {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A binary is on neither PATH nor in the install cache.
-    #[error("{binary} not found (looked in {looked}); run scripts/install-servers or pass --{flag}")]
+    #[error(
+        "{binary} not found (looked in {looked}); run scripts/install-servers or pass --{flag}"
+    )]
     NotFound {
         /// The binary looked for.
         binary: &'static str,
@@ -246,7 +248,10 @@ pub async fn prepare_database(ep: &Endpoint) -> Result<String, ServerError> {
         .await
         .map_err(sql("creating the database"))?;
     // Dolt's VERSION() imitates MySQL's; its own version is dolt_version().
-    let dolt: Option<String> = conn.query_first("SELECT dolt_version()").await.unwrap_or(None);
+    let dolt: Option<String> = conn
+        .query_first("SELECT dolt_version()")
+        .await
+        .unwrap_or(None);
     let version: Option<String> = match dolt {
         Some(v) => Some(v),
         None => conn
@@ -322,7 +327,9 @@ pub fn cache_dir() -> PathBuf {
 /// A free TCP port on the loopback (the OS picks it; it is free when this returns).
 pub fn free_port() -> Result<u16, ServerError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(io_err("finding a free port"))?;
-    Ok(l.local_addr().map_err(io_err("finding a free port"))?.port())
+    Ok(l.local_addr()
+        .map_err(io_err("finding a free port"))?
+        .port())
 }
 
 /// Whether a managed server's process is up, paused, or down.
@@ -364,10 +371,8 @@ impl ManagedServer {
             .tempdir()
             .map_err(io_err("creating a data directory"))?;
         if let Some(parent) = log_path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(format!(
-                "creating {}",
-                parent.display()
-            )))?;
+            std::fs::create_dir_all(parent)
+                .map_err(io_err(format!("creating {}", parent.display())))?;
         }
         let log = OpenOptions::new()
             .create(true)
@@ -460,10 +465,9 @@ impl ManagedServer {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(io_err(format!(
-            "starting {}",
-            self.launcher.flavor()
-        )))?;
+        let child = cmd
+            .spawn()
+            .map_err(io_err(format!("starting {}", self.launcher.flavor())))?;
         self.child = Some(child);
         self.state = State::Running;
         self.wait_ready(offset)
@@ -486,10 +490,9 @@ impl ManagedServer {
             }
             if Instant::now() > deadline {
                 let _ = self.kill();
-                return Err(self.not_ready(format!(
-                    "was not ready after {:.0?}",
-                    self.start_timeout
-                )));
+                return Err(
+                    self.not_ready(format!("was not ready after {:.0?}", self.start_timeout))
+                );
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -625,13 +628,21 @@ mod tests {
     fn urls_parse_and_never_show_the_password() {
         let e = Endpoint::parse("mysql://bob:s3cret@db.example:3307/shop").unwrap();
         assert_eq!(
-            (e.host.as_str(), e.port, e.user.as_str(), e.database.as_str()),
+            (
+                e.host.as_str(),
+                e.port,
+                e.user.as_str(),
+                e.database.as_str()
+            ),
             ("db.example", 3307, "bob", "shop")
         );
         assert_eq!(e.to_string(), "mysql://bob:***@db.example:3307/shop");
         assert!(!format!("{e:?}").contains("s3cret"));
         let d = Endpoint::parse("mysql://127.0.0.1").unwrap();
-        assert_eq!((d.port, d.user.as_str(), d.database.as_str()), (3306, "root", "isoscope"));
+        assert_eq!(
+            (d.port, d.user.as_str(), d.database.as_str()),
+            (3306, "root", "isoscope")
+        );
         assert!(Endpoint::parse("http://x").is_err());
         assert!(Endpoint::parse("mysql://h:notaport/x").is_err());
     }

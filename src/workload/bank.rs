@@ -20,7 +20,10 @@ pub fn schema(spec: &WorkloadSpec) -> Vec<String> {
     vec![
         "DROP TABLE IF EXISTS accounts".into(),
         "CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL)".into(),
-        format!("INSERT INTO accounts (id, balance) VALUES {}", rows.join(", ")),
+        format!(
+            "INSERT INTO accounts (id, balance) VALUES {}",
+            rows.join(", ")
+        ),
     ]
 }
 

@@ -201,9 +201,8 @@ impl WorkloadSpec {
         struct Kind {
             workload: WorkloadKind,
         }
-        let kind: Kind = toml::from_str(&text).map_err(|e| {
-            format!("{}: {}", path.display(), e.message().trim())
-        })?;
+        let kind: Kind = toml::from_str(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e.message().trim()))?;
         let mut table: toml::Table =
             toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
         let defaults = toml::Table::try_from(WorkloadSpec::default_for(kind.workload))
@@ -214,7 +213,8 @@ impl WorkloadSpec {
         let spec: WorkloadSpec = table
             .try_into()
             .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), e.message().trim()))?;
-        spec.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        spec.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(spec)
     }
 
@@ -507,7 +507,10 @@ impl<'a> Session<'a> {
 }
 
 /// Creates the workload's table and its starting rows, dropping what a previous run left.
-pub async fn setup(conn: &mut Conn, spec: &WorkloadSpec) -> Result<Vec<String>, mysql_async::Error> {
+pub async fn setup(
+    conn: &mut Conn,
+    spec: &WorkloadSpec,
+) -> Result<Vec<String>, mysql_async::Error> {
     let statements = match spec.workload {
         WorkloadKind::Counter => counter::schema(spec),
         WorkloadKind::Bank => bank::schema(spec),
@@ -570,12 +573,17 @@ mod tests {
         let p = dir.path().join("w.toml");
         std::fs::write(&p, "workload = \"bank\"\nkeys = 9\n").unwrap();
         let s = WorkloadSpec::from_preset(&p).unwrap();
-        assert_eq!((s.workload, s.keys, s.max_transfer), (WorkloadKind::Bank, 9, 5));
+        assert_eq!(
+            (s.workload, s.keys, s.max_transfer),
+            (WorkloadKind::Bank, 9, 5)
+        );
         std::fs::write(&p, "workload = \"bank\"\nkeyz = 9\n").unwrap();
         let e = WorkloadSpec::from_preset(&p).unwrap_err();
         assert!(e.contains("keyz") && e.contains("w.toml"), "{e}");
         std::fs::write(&p, "workload = \"bank\"\nread_fraction = 2.0\n").unwrap();
-        assert!(WorkloadSpec::from_preset(&p).unwrap_err().contains("read_fraction"));
+        assert!(WorkloadSpec::from_preset(&p)
+            .unwrap_err()
+            .contains("read_fraction"));
     }
 
     #[test]
