@@ -118,6 +118,13 @@ impl Serialize for OpJson<'_> {
     }
 }
 
+/// Appends one op to `buf` as one JSON line (with its newline).
+pub fn op_line(op: &Op, lists: &ListStore, buf: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, and every op serializes.
+    let _ = serde_json::to_writer(&mut *buf, &OpJson { op, lists });
+    buf.push(b'\n');
+}
+
 /// Appends ops to a JSON Lines file as they happen.
 pub struct HistoryWriter {
     out: BufWriter<File>,
