@@ -15,6 +15,7 @@
 pub mod checker;
 pub mod cli;
 pub mod history;
+pub mod report;
 pub mod runner;
 pub mod server;
 pub mod sim;

@@ -1,11 +1,13 @@
-//! The `isoscope` command line: `run` a workload against a server, `check` a history,
-//! `gen`erate one. One submodule per command.
+//! The `isoscope` command line: `run` a workload against a server, `compare` servers and
+//! levels side by side (and `report` on recorded runs), `check` a history, `gen`erate one. One
+//! submodule per command.
 //!
 //! Exit codes are part of the interface, as with Elle's tools: 0 valid, 1 anomalies found,
 //! 2 unknown, 3 bad input or usage. Bad input is reported in one line that names the file,
 //! the line or op, and the problem.
 
 pub mod check;
+pub mod compare;
 pub mod gen;
 pub mod run;
 
@@ -36,6 +38,11 @@ enum Cmd {
     /// Drive a workload against a server (started by isoscope, or given by URL), record the
     /// history, and check it.
     Run(Box<run::RunArgs>),
+    /// Run servers x isolation levels x workloads, a fresh server per cell, and write the
+    /// side-by-side report (HTML, Markdown, JSON).
+    Compare(compare::CompareArgs),
+    /// Build the side-by-side report from recorded runs.
+    Report(compare::ReportArgs),
     /// Check histories (Jepsen EDN, Elle JSON, or isoscope JSON Lines) for anomalies.
     Check(check::CheckArgs),
     /// Generate a history from a simulated database, to try a checker on.
@@ -71,6 +78,8 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Cmd::Run(args) => run::run(*args),
+        Cmd::Compare(args) => compare::compare(args),
+        Cmd::Report(args) => compare::report(args),
         Cmd::Check(args) => check::run(args),
         Cmd::Gen(args) => gen::run(args),
     };

@@ -137,6 +137,60 @@ pub fn launcher(
     })
 }
 
+/// Where the server binaries are, when not found on PATH or in the install cache.
+#[derive(Clone, Debug, Default)]
+pub struct Binaries {
+    /// `--mariadbd`.
+    pub mariadbd: Option<PathBuf>,
+    /// `--dolt`.
+    pub dolt: Option<PathBuf>,
+}
+
+/// Runs `cfg` against an external server (`external`), or against a fresh managed server of
+/// `flavor` whose log goes into the run's folder and which is torn down when the run is checked.
+pub async fn run_on(
+    cfg: RunConfig,
+    flavor: Flavor,
+    external: Option<Endpoint>,
+    binaries: &Binaries,
+) -> Result<RunOutput> {
+    let (endpoint, target, server) = match external {
+        Some(ep) => {
+            let version = server::prepare_database(&ep).await?;
+            let t = TargetInfo {
+                flavor,
+                version,
+                endpoint: ep.redacted(),
+                managed: false,
+            };
+            (ep, t, None)
+        }
+        None => {
+            let l = launcher(flavor, binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
+            std::fs::create_dir_all(&cfg.out_dir)
+                .with_context(|| format!("creating {}", cfg.out_dir.display()))?;
+            let s = ManagedServer::start(
+                l,
+                &cfg.out_dir.join("server.log"),
+                "isoscope",
+                Duration::from_secs(60),
+            )?;
+            let ep = s.endpoint();
+            let version = server::prepare_database(&ep).await?;
+            let t = TargetInfo {
+                flavor,
+                version,
+                endpoint: ep.redacted(),
+                managed: true,
+            };
+            (ep, t, Some(s))
+        }
+    };
+    let out = runner::run(cfg, endpoint, target).await;
+    drop(server);
+    Ok(out?)
+}
+
 /// The command line, with any URL's password hidden, for run.json and reports.
 fn command_line(url: Option<&Endpoint>) -> String {
     std::env::args()
@@ -203,44 +257,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let output = rt.block_on(async {
-        // The managed server lives until the run is checked; dropping it tears it down.
-        let (endpoint, target, server) = match external {
-            Some(ep) => {
-                let version = server::prepare_database(&ep).await?;
-                let t = TargetInfo {
-                    flavor,
-                    version,
-                    endpoint: ep.redacted(),
-                    managed: false,
-                };
-                (ep, t, None)
-            }
-            None => {
-                let l = launcher(flavor, args.mariadbd.as_deref(), args.dolt.as_deref())?;
-                std::fs::create_dir_all(&out_dir)
-                    .with_context(|| format!("creating {}", out_dir.display()))?;
-                let s = ManagedServer::start(
-                    l,
-                    &out_dir.join("server.log"),
-                    "isoscope",
-                    Duration::from_secs(60),
-                )?;
-                let ep = s.endpoint();
-                let version = server::prepare_database(&ep).await?;
-                let t = TargetInfo {
-                    flavor,
-                    version,
-                    endpoint: ep.redacted(),
-                    managed: true,
-                };
-                (ep, t, Some(s))
-            }
-        };
-        let out = runner::run(cfg, endpoint, target).await;
-        drop(server);
-        anyhow::Ok(out?)
-    })?;
+    let binaries = Binaries {
+        mariadbd: args.mariadbd.clone(),
+        dolt: args.dolt.clone(),
+    };
+    let output = rt.block_on(run_on(cfg, flavor, external, &binaries))?;
     rt.shutdown_timeout(Duration::from_secs(2));
 
     match args.format {

@@ -86,7 +86,7 @@ pub enum CounterStyle {
 }
 
 /// The SQL isolation level clients ask for.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
     /// READ UNCOMMITTED.

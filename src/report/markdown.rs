@@ -1,0 +1,242 @@
+//! The report as Markdown: the same content as the HTML page, without the plots.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use super::{verdict_word, Cell, Report, WorkedExample};
+use crate::checker::{Model, Validity};
+
+/// The matrix's columns: (server, isolation) pairs present in the report, in order.
+pub fn columns(r: &Report) -> Vec<(String, String)> {
+    let set: BTreeSet<(String, crate::workload::Isolation)> = r
+        .cells
+        .iter()
+        .map(|c| (c.summary.server.flavor.name().to_string(), c.summary.isolation_requested))
+        .collect();
+    set.into_iter().map(|(s, i)| (s, i.name().to_string())).collect()
+}
+
+/// The matrix's rows: workload labels in order of first appearance.
+pub fn rows(r: &Report) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in &r.cells {
+        if !out.contains(&c.workload_label) {
+            out.push(c.workload_label.clone());
+        }
+    }
+    out
+}
+
+/// The cell of the matrix at (workload, server, isolation).
+pub fn cell<'r>(r: &'r Report, w: &str, server: &str, iso: &str) -> Option<&'r Cell> {
+    r.cells.iter().find(|c| {
+        c.workload_label == w
+            && c.summary.server.flavor.name() == server
+            && c.summary.isolation_requested.name() == iso
+    })
+}
+
+/// `lost-update (12), G2-item (3)`.
+pub fn anomaly_list(c: &Cell) -> String {
+    c.anomalies
+        .iter()
+        .map(|(a, n)| format!("{a} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `snapshot-isolation`, `none` ...
+pub fn models(ms: &[Model]) -> String {
+    if ms.is_empty() {
+        "none".into()
+    } else {
+        ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn mark(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "✅",
+        Validity::Invalid => "❌",
+        Validity::Unknown => "❔",
+    }
+}
+
+fn matrix_cell(c: &Cell) -> String {
+    let mut s = format!("{} {}", mark(c.valid), verdict_word(c.valid));
+    if !c.anomalies.is_empty() {
+        let _ = write!(s, ": {}", anomaly_list(c));
+    }
+    let _ = write!(s, "<br>consistent with: {}", models(&c.strongest));
+    s
+}
+
+/// One worked example as Markdown.
+pub fn example(out: &mut String, e: &WorkedExample) {
+    let _ = writeln!(out, "#### {}\n", e.anomaly);
+    for line in e.explanation.lines() {
+        let _ = writeln!(out, "> {line}  ");
+    }
+    out.push('\n');
+    for t in &e.txns {
+        let _ = writeln!(
+            out,
+            "**{}** (process {}, op {}, {}):\n",
+            t.name, t.process, t.index, t.outcome
+        );
+        if t.statements.is_empty() {
+            out.push_str("_(no SQL recorded)_\n\n");
+            continue;
+        }
+        out.push_str("```sql\n");
+        for st in &t.statements {
+            match &st.returned {
+                Some(r) => {
+                    let _ = writeln!(out, "{};  -- returned {r}", st.sql);
+                }
+                None => {
+                    let _ = writeln!(out, "{};", st.sql);
+                }
+            }
+        }
+        out.push_str("```\n\n");
+    }
+    if !e.edges.is_empty() {
+        out.push_str("Dependencies:\n\n");
+        for d in &e.edges {
+            let _ = writeln!(out, "- {} → {} ({}): {}", d.from, d.to, d.kind, d.why);
+        }
+        out.push('\n');
+    }
+}
+
+/// Renders the whole report.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# isoscope report\n");
+    let _ = writeln!(
+        out,
+        "Generated {} by isoscope {} on {} CPUs{}, {}.\n",
+        r.generated_at,
+        r.isoscope_version,
+        r.machine.cpus,
+        r.machine
+            .memory_gb
+            .map(|g| format!(", {g} GB"))
+            .unwrap_or_default(),
+        r.machine.os
+    );
+    let cols = columns(r);
+    let _ = writeln!(out, "## Verdicts\n");
+    out.push_str(
+        "Each cell: the verdict against the isolation level asked for, the anomalies found (with \
+         counts), and the strongest model the history is consistent with.\n\n",
+    );
+    out.push_str("| workload |");
+    for (s, i) in &cols {
+        let _ = write!(out, " {s} {i} |");
+    }
+    out.push_str("\n|---|");
+    for _ in &cols {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for w in rows(r) {
+        let _ = write!(out, "| {w} |");
+        for (s, i) in &cols {
+            match cell(r, &w, s, i) {
+                Some(c) => {
+                    let _ = write!(out, " {} |", matrix_cell(c));
+                }
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+
+    let _ = writeln!(out, "## Anomalies, with worked examples\n");
+    let mut any = false;
+    for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
+        any = true;
+        let s = &c.summary;
+        let _ = writeln!(
+            out,
+            "### {} {} · {} · {}: {}\n",
+            s.server.flavor,
+            s.server.version,
+            c.workload_label,
+            s.isolation_requested.name(),
+            verdict_word(c.valid)
+        );
+        let _ = writeln!(
+            out,
+            "Found {}; rules out {}.\n",
+            anomaly_list(c),
+            models(&c.not)
+        );
+        for n in &c.notes {
+            let _ = writeln!(out, "- note: {n}");
+        }
+        if !c.notes.is_empty() {
+            out.push('\n');
+        }
+        for e in &c.examples {
+            example(&mut out, e);
+        }
+    }
+    if !any {
+        out.push_str("No anomalies in any run.\n\n");
+    }
+
+    let _ = writeln!(out, "## Runs\n");
+    out.push_str("| server | isolation asked / reported | workload | seconds | ok | fail | info | ok/s | latency p50 / p99 (ms) | errors |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for c in &r.cells {
+        let s = &c.summary;
+        let lat = s
+            .latency
+            .iter()
+            .map(|(f, l)| format!("{f} {:.1} / {:.1}", l.p50_ms, l.p99_ms))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let errors = if s.errors.is_empty() {
+            "none".to_string()
+        } else {
+            s.errors
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} {} | {} / {} | {} | {:.1} | {} | {} | {} | {:.0} | {lat} | {errors} |",
+            s.server.flavor,
+            s.server.version,
+            s.isolation_requested.name(),
+            s.isolation_reported,
+            c.workload_label,
+            s.elapsed_s,
+            s.ok,
+            s.fail,
+            s.info,
+            s.throughput
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(out, "## Reproducing a run\n");
+    for c in &r.cells {
+        let s = &c.summary;
+        let _ = writeln!(
+            out,
+            "- {} · {} · {} (seed {}): `{}`",
+            s.server.flavor,
+            c.workload_label,
+            s.isolation_requested.name(),
+            s.seed,
+            s.command
+        );
+    }
+    out
+}

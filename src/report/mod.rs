@@ -1,0 +1,235 @@
+//! The side-by-side report: many runs (servers x isolation levels x workloads) in one HTML page,
+//! one Markdown file and one JSON file.
+//!
+//! A report is built from run folders alone (`run.json` + `history.jsonl`), so `isoscope compare`
+//! and `isoscope report RUN_DIR...` give the same result. Each history is checked again with the
+//! options the run used, which gives typed findings to tell in SQL ([`examples`]) and the time
+//! series to plot ([`series`]).
+//!
+//! Invariant: everything shown is computed from the recorded files; nothing in a report is typed
+//! in by hand, and the HTML needs nothing from the network (inline CSS and SVG, no scripts).
+
+pub mod examples;
+pub mod html;
+pub mod markdown;
+pub mod series;
+pub mod svg;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checker::{self, Anomaly, CheckOptions, Model, Validity};
+use crate::history::read_history;
+use crate::runner::RunSummary;
+use crate::workload::{CounterStyle, WorkloadKind};
+
+pub use examples::WorkedExample;
+pub use series::Series;
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A run folder's files could not be read.
+    #[error("{path}: {message}")]
+    Run {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The report could not be written.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// One run in the report: what was asked, what happened, what it proves.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    /// The run's folder.
+    pub run_dir: String,
+    /// Its `run.json`.
+    pub summary: RunSummary,
+    /// The workload as shown in the matrix (`counter (atomic)`).
+    pub workload_label: String,
+    /// The verdict against the level asked for.
+    pub valid: Validity,
+    /// Anomaly types found and how many of each.
+    pub anomalies: Vec<(Anomaly, usize)>,
+    /// Models the anomalies rule out.
+    pub not: Vec<Model>,
+    /// The strongest models the history is consistent with.
+    pub strongest: Vec<Model>,
+    /// The checker's notes (lost increments, undecided searches ...).
+    pub notes: Vec<String>,
+    /// One worked example per anomaly type.
+    pub examples: Vec<WorkedExample>,
+    /// Per-second throughput and latency.
+    pub series: Series,
+}
+
+/// The machine the runs ran on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// CPUs available.
+    pub cpus: usize,
+    /// Total memory in GB, when known.
+    pub memory_gb: Option<f64>,
+    /// Kernel and OS, when known.
+    pub os: String,
+}
+
+/// A whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// When the report was built (RFC 3339).
+    pub generated_at: String,
+    /// isoscope's version.
+    pub isoscope_version: String,
+    /// The machine.
+    pub machine: Machine,
+    /// The runs, in matrix order.
+    pub cells: Vec<Cell>,
+}
+
+fn machine() -> Machine {
+    let memory_gb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| (kb / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+    });
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|s| s.trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gb,
+        os: format!("{os}, Linux {}", kernel.trim()),
+    }
+}
+
+/// `counter (atomic)`, `list-append` ...
+pub fn workload_label(s: &RunSummary) -> String {
+    workload_label_of(&s.spec)
+}
+
+/// The label of a workload spec.
+pub fn workload_label_of(s: &crate::workload::WorkloadSpec) -> String {
+    match (s.workload, s.counter_style) {
+        (WorkloadKind::Counter, CounterStyle::Atomic) => "counter (atomic)".into(),
+        (WorkloadKind::Counter, CounterStyle::ReadModifyWrite) => {
+            "counter (read-modify-write)".into()
+        }
+        (w, _) => w.name().into(),
+    }
+}
+
+/// Reads one run folder and checks its history again.
+pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
+    let run_path = dir.join("run.json");
+    let bad = |path: &Path, message: String| ReportError::Run {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(&run_path).map_err(|e| bad(&run_path, e.to_string()))?;
+    let summary: RunSummary =
+        serde_json::from_str(&text).map_err(|e| bad(&run_path, e.to_string()))?;
+    let hist_path = dir.join("history.jsonl");
+    let h = read_history(&hist_path).map_err(|e| bad(&hist_path, e.to_string()))?;
+    let opts = CheckOptions {
+        models: vec![summary.model],
+        workload: Some(summary.spec.workload.checker()),
+        bank_total: (summary.spec.workload == WorkloadKind::Bank)
+            .then(|| summary.spec.initial_balance * i64::from(summary.spec.keys)),
+        examples: 8,
+        ..CheckOptions::default()
+    };
+    let r = checker::check(&h, &opts).map_err(|e| bad(&hist_path, e.to_string()))?;
+    let examples = r
+        .anomalies
+        .values()
+        // The smallest example of each type reads best: fewest transactions, then shortest.
+        .filter_map(|g| {
+            g.examples
+                .iter()
+                .min_by_key(|f| (f.txns.len().max(f.ops.len()), f.explanation.len()))
+        })
+        .map(|f| examples::worked_example(&h, f))
+        .collect();
+    Ok(Cell {
+        run_dir: dir.display().to_string(),
+        workload_label: workload_label(&summary),
+        valid: r.valid,
+        anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
+        not: r.not.clone(),
+        strongest: r.strongest_model.clone(),
+        notes: r.notes.clone(),
+        examples,
+        series: series::series(&h),
+        summary,
+    })
+}
+
+/// Builds a report from run folders, ordered by workload, then server, then isolation level.
+pub fn build(dirs: &[PathBuf]) -> Result<Report, ReportError> {
+    let mut cells = dirs
+        .iter()
+        .map(|d| load_cell(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    cells.sort_by(|a, b| {
+        (
+            &a.workload_label,
+            a.summary.server.flavor.name(),
+            a.summary.isolation_requested,
+        )
+            .cmp(&(
+                &b.workload_label,
+                b.summary.server.flavor.name(),
+                b.summary.isolation_requested,
+            ))
+    });
+    Ok(Report {
+        generated_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        isoscope_version: env!("CARGO_PKG_VERSION").into(),
+        machine: machine(),
+        cells,
+    })
+}
+
+/// Writes `index.html`, `report.md` and `report.json` into `dir`.
+pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
+    let put = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| ReportError::Write { path, source })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    put("report.json", serde_json::to_string_pretty(report).expect("reports serialize"))?;
+    put("report.md", markdown::render(report))?;
+    put("index.html", html::render(report))?;
+    Ok(())
+}
+
+/// Short words for a verdict.
+pub fn verdict_word(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "invalid",
+        Validity::Unknown => "unknown",
+    }
+}
