@@ -22,7 +22,11 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',', default_value = "mariadb,dolt")]
     pub dbs: Vec<String>,
     /// Isolation levels.
-    #[arg(long, value_delimiter = ',', default_value = "repeatable-read,serializable")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "repeatable-read,serializable"
+    )]
     pub isolation: Vec<String>,
     /// Workloads: counter (atomic increments), counter-rmw (read-modify-write), bank, register,
     /// list-append, or preset files.
@@ -68,7 +72,10 @@ fn workload(name: &str) -> Result<(WorkloadSpec, String)> {
     if name == "counter-rmw" {
         let mut s = WorkloadSpec::default_for(WorkloadKind::Counter);
         s.counter_style = CounterStyle::ReadModifyWrite;
-        return Ok((s, "--workload counter --counter-style read-modify-write".into()));
+        return Ok((
+            s,
+            "--workload counter --counter-style read-modify-write".into(),
+        ));
     }
     if name.ends_with(".toml") {
         let s = WorkloadSpec::from_preset(Path::new(name)).map_err(anyhow::Error::msg)?;
@@ -77,7 +84,10 @@ fn workload(name: &str) -> Result<(WorkloadSpec, String)> {
     let kind = WorkloadKind::parse(name).with_context(|| {
         format!("unknown workload {name:?}; use counter, counter-rmw, bank, register, list-append or a .toml preset")
     })?;
-    Ok((WorkloadSpec::default_for(kind), format!("--workload {name}")))
+    Ok((
+        WorkloadSpec::default_for(kind),
+        format!("--workload {name}"),
+    ))
 }
 
 fn stamp() -> String {
@@ -137,7 +147,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 let name = format!(
                     "{}-{}-{}",
                     db.name(),
-                    label.replace([' ', '(', ')'], "-").replace("--", "-").trim_end_matches('-'),
+                    label
+                        .replace([' ', '(', ')'], "-")
+                        .replace("--", "-")
+                        .trim_end_matches('-'),
                     iso.name()
                 );
                 let dir = out.join("runs").join(&name);
@@ -218,7 +231,14 @@ fn run_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         walk(p, &mut out).with_context(|| format!("{}", p.display()))?;
     }
     if out.is_empty() {
-        bail!("no run folders (with a run.json) under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no run folders (with a run.json) under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(out)
 }

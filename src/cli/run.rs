@@ -166,7 +166,11 @@ pub async fn run_on(
             (ep, t, None)
         }
         None => {
-            let l = launcher(flavor, binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
+            let l = launcher(
+                flavor,
+                binaries.mariadbd.as_deref(),
+                binaries.dolt.as_deref(),
+            )?;
             std::fs::create_dir_all(&cfg.out_dir)
                 .with_context(|| format!("creating {}", cfg.out_dir.display()))?;
             let s = ManagedServer::start(

@@ -216,7 +216,11 @@ mod tests {
         assert_eq!(s[1].returned, None);
         assert_eq!(s[2].returned.as_deref(), Some("'4,5'"));
         let c = statements(&h, &h.ops[3]);
-        assert_eq!(c[1].returned.as_deref(), Some("6"), "read-modify-write reads the value before");
+        assert_eq!(
+            c[1].returned.as_deref(),
+            Some("6"),
+            "read-modify-write reads the value before"
+        );
         assert_eq!(c[2].returned, None);
     }
 }

@@ -34,7 +34,7 @@ table.matrix td.cell { width:22%; }
 .verdict { font-weight:700; display:inline-block; padding:1px 8px; border-radius:10px; font-size:12.5px; }
 .valid { color:#fff; background:var(--ok); } .invalid { color:#fff; background:var(--bad); } .unknown { color:#fff; background:var(--unk); }
 td.cell.invalid-bg { background:#fdf0f0; } td.cell.valid-bg { background:#f1f8f2; } td.cell.unknown-bg { background:#fdf8e8; }
-.types { margin-top:4px; } .types code { background:#fff; border:1px solid #efc9c9; color:#8e1c1c; }
+.types { margin-top:4px; } .types code { white-space:nowrap; background:#fff; border:1px solid #efc9c9; color:#8e1c1c; }
 .muted { color:var(--muted); font-size:12.5px; }
 code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#eef1f6; padding:1px 4px; border-radius:3px; }
 pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#0f1722; color:#e6edf3; padding:10px 12px; border-radius:6px; overflow-x:auto; margin:6px 0 12px; }
@@ -57,7 +57,12 @@ fn matrix(out: &mut String, r: &Report) {
     let cols = columns(r);
     out.push_str(r#"<table class="matrix"><thead><tr><th>workload</th>"#);
     for (s, i) in &cols {
-        let _ = write!(out, "<th>{} <span class=\"muted\">{}</span></th>", esc(s), esc(i));
+        let _ = write!(
+            out,
+            "<th>{} <span class=\"muted\">{}</span></th>",
+            esc(s),
+            esc(i)
+        );
     }
     out.push_str("</tr></thead><tbody>");
     for w in rows(r) {
@@ -94,7 +99,11 @@ fn matrix(out: &mut String, r: &Report) {
 }
 
 fn example(out: &mut String, e: &WorkedExample) {
-    let _ = write!(out, r#"<h4><code>{}</code></h4><div class="example"><div>"#, e.anomaly);
+    let _ = write!(
+        out,
+        r#"<h4><code>{}</code></h4><div class="example"><div>"#,
+        e.anomaly
+    );
     let _ = write!(out, "<blockquote>{}</blockquote>", esc(&e.explanation));
     for t in &e.txns {
         let _ = write!(

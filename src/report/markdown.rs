@@ -11,9 +11,16 @@ pub fn columns(r: &Report) -> Vec<(String, String)> {
     let set: BTreeSet<(String, crate::workload::Isolation)> = r
         .cells
         .iter()
-        .map(|c| (c.summary.server.flavor.name().to_string(), c.summary.isolation_requested))
+        .map(|c| {
+            (
+                c.summary.server.flavor.name().to_string(),
+                c.summary.isolation_requested,
+            )
+        })
         .collect();
-    set.into_iter().map(|(s, i)| (s, i.name().to_string())).collect()
+    set.into_iter()
+        .map(|(s, i)| (s, i.name().to_string()))
+        .collect()
 }
 
 /// The matrix's rows: workload labels in order of first appearance.

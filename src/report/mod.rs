@@ -219,7 +219,10 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    put("report.json", serde_json::to_string_pretty(report).expect("reports serialize"))?;
+    put(
+        "report.json",
+        serde_json::to_string_pretty(report).expect("reports serialize"),
+    )?;
     put("report.md", markdown::render(report))?;
     put("index.html", html::render(report))?;
     Ok(())

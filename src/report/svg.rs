@@ -58,9 +58,9 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[(&str, RGBColor, Vec<f
                 s.t.iter().zip(values).map(|(&t, &v)| (t + 0.5, v)),
                 colour.stroke_width(2),
             )) {
-                series
-                    .label(*label)
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2)));
+                series.label(*label).legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
+                });
             }
         }
         let _ = c
@@ -82,7 +82,11 @@ pub fn throughput(s: &Series) -> String {
         "Throughput",
         "ops/s",
         s,
-        &[("ok", OK, f(&s.ok)), ("fail", FAIL, f(&s.fail)), ("info", INFO, f(&s.info))],
+        &[
+            ("ok", OK, f(&s.ok)),
+            ("fail", FAIL, f(&s.fail)),
+            ("info", INFO, f(&s.info)),
+        ],
     )
 }
 
@@ -92,7 +96,10 @@ pub fn latency(s: &Series) -> String {
         "Latency of ok ops",
         "ms",
         s,
-        &[("p50", P50, s.p50_ms.clone()), ("p99", P99, s.p99_ms.clone())],
+        &[
+            ("p50", P50, s.p50_ms.clone()),
+            ("p99", P99, s.p99_ms.clone()),
+        ],
     )
 }
 
