@@ -178,7 +178,11 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         strongest: r.strongest_model.clone(),
         notes: r.notes.clone(),
         examples,
-        series: series::series(&h),
+        series: {
+            let mut s = series::series(&h);
+            s.truncate((summary.elapsed_s.floor() as usize).max(1));
+            s
+        },
         summary,
     })
 }

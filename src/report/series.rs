@@ -99,6 +99,19 @@ pub fn series(h: &History) -> Series {
     s
 }
 
+impl Series {
+    /// Keeps only the first `secs` whole seconds: the last partial second and the final reads
+    /// after the clients stopped would show as a misleading drop.
+    pub fn truncate(&mut self, secs: usize) {
+        for v in [&mut self.ok, &mut self.fail, &mut self.info] {
+            v.truncate(secs);
+        }
+        self.t.truncate(secs);
+        self.p50_ms.truncate(secs);
+        self.p99_ms.truncate(secs);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
