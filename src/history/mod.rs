@@ -13,6 +13,7 @@
 //!   million reads of long lists cost a few bytes each ([`ListRef`]).
 
 pub mod datum;
+mod json_ops;
 pub mod lists;
 pub mod pairs;
 pub mod read;

@@ -8,6 +8,10 @@
 //! transaction; `time` and `index` may be missing (the index is then the op's position).
 //! Anything else that is off is a [`ReadError`] that names the file, the line or op, and the
 //! problem, in one line.
+//!
+//! Values are parsed into a [`Datum`] tree and then typed, except in JSON Lines, where a line of
+//! the common transaction shape goes straight to an [`Op`] (see `json_ops`); a line that fast
+//! path declines takes the `Datum` route, which gives any error.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 use super::datum::{from_edn, Datum};
+use super::json_ops::FastLine;
 use super::{Atom, History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 /// Why a history could not be read. Each variant names the file and where in it.
@@ -128,15 +133,15 @@ pub fn read_history_from(path: &Path, mut source: impl Read) -> Result<History, 
         message: "not a history: expected EDN or JSON maps such as {:type :invoke ...} or {\"type\":\"invoke\",...}".into(),
     })?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let reader = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(source));
+    let source = std::io::Cursor::new(head).chain(source);
     let mut b = OpBuilder::new(path);
     match (format, first) {
-        (Format::Json, Some(b'[')) => read_json_array(reader, &mut b)?,
-        (Format::Json, _) => read_lines(reader, &mut b, |line| {
-            serde_json::from_str::<Datum>(line).map_err(|e| (e.line(), e.to_string()))
-        })?,
-        (Format::Edn, Some(b'[')) => read_edn_vector(reader, &mut b)?,
-        (Format::Edn, _) => read_edn_lines(reader, &mut b)?,
+        (Format::Json, Some(b'[')) => {
+            read_json_array(BufReader::with_capacity(1 << 20, source), &mut b)?
+        }
+        (Format::Json, _) => read_json_lines(source, &mut b, true)?,
+        (Format::Edn, Some(b'[')) => read_edn_vector(BufReader::new(source), &mut b)?,
+        (Format::Edn, _) => read_edn_lines(BufReader::with_capacity(1 << 20, source), &mut b)?,
     }
     b.finish()
 }
@@ -144,52 +149,103 @@ pub fn read_history_from(path: &Path, mut source: impl Read) -> Result<History, 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(n)
 }
 
-fn read_lines(
-    mut reader: impl BufRead,
+/// Reads JSON Lines in large blocks, without a string per line. With `fast`, each line is first
+/// offered to [`FastLine`]; the lines it declines (and all lines without `fast`) go through
+/// [`Datum`], which gives the errors.
+fn read_json_lines(source: impl Read, b: &mut OpBuilder, fast: bool) -> Result<(), ReadError> {
+    read_json_blocks(source, b, fast, 1 << 22)
+}
+
+/// [`read_json_lines`] with blocks of `block` bytes (more for a longer line).
+fn read_json_blocks(
+    mut source: impl Read,
     b: &mut OpBuilder,
-    parse: impl Fn(&str) -> Result<Datum, (usize, String)>,
+    fast: bool,
+    block: usize,
 ) -> Result<(), ReadError> {
-    let mut line = String::new();
+    let mut buf = vec![0u8; block.max(1)];
+    let mut filled = 0;
     let mut lineno = 0usize;
+    let mut scratch = FastLine::default();
     loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|source| ReadError::Io {
+        if filled == buf.len() {
+            // A line longer than the buffer.
+            buf.resize(2 * buf.len(), 0);
+        }
+        let n = read_up_to(&mut source, &mut buf[filled..]).map_err(|source| ReadError::Io {
+            path: b.path.to_owned(),
+            source,
+        })?;
+        filled += n;
+        let eof = filled < buf.len();
+        // Whole lines only, but all of what is left at the end of the file.
+        let end = match buf[..filled].iter().rposition(|&c| c == b'\n') {
+            _ if eof => filled,
+            Some(p) => p + 1,
+            None => continue,
+        };
+        let data = &buf[..end];
+        let mut pos = 0;
+        while pos < data.len() {
+            lineno += 1;
+            let rest = &data[pos..];
+            if fast {
+                let position = b.history.ops.len();
+                if let Some((op, used)) = scratch.parse(rest, position, &mut b.history.lists) {
+                    b.accept(op, Some(lineno))?;
+                    b.fast_lines += 1;
+                    pos += used;
+                    continue;
+                }
+            }
+            let (line, newline) = match rest.iter().position(|&c| c == b'\n') {
+                Some(p) => (&rest[..p], true),
+                None => (rest, false),
+            };
+            pos += line.len() + usize::from(newline);
+            let line = std::str::from_utf8(line).map_err(|_| ReadError::Io {
                 path: b.path.to_owned(),
-                source,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                ),
             })?;
-        if n == 0 {
+            let text = line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Datum>(text) {
+                Ok(d) => b.push(d, Some(lineno))?,
+                Err(_) if !newline && lineno > 1 => {
+                    // A crash mid-write tears at most the last line: keep everything before it.
+                    tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
+                    break;
+                }
+                Err(e) => {
+                    return Err(ReadError::Syntax {
+                        path: b.path.to_owned(),
+                        line: lineno,
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        if eof {
+            tracing::debug!(lines = lineno, fast = b.fast_lines, "JSON Lines read");
             return Ok(());
         }
-        lineno += 1;
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match parse(text) {
-            Ok(d) => b.push(d, Some(lineno))?,
-            Err(_) if !line.ends_with('\n') && lineno > 1 => {
-                // A crash mid-write tears at most the last line: keep everything before it.
-                tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
-                return Ok(());
-            }
-            Err((_, message)) => {
-                return Err(ReadError::Syntax {
-                    path: b.path.to_owned(),
-                    line: lineno,
-                    message,
-                })
-            }
-        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
     }
 }
 
@@ -332,6 +388,8 @@ struct OpBuilder<'p> {
     history: History,
     scratch: Vec<Atom>,
     last_index: Option<u64>,
+    /// Lines taken by the JSON Lines fast path.
+    fast_lines: usize,
 }
 
 impl<'p> OpBuilder<'p> {
@@ -341,6 +399,7 @@ impl<'p> OpBuilder<'p> {
             history: History::default(),
             scratch: Vec::new(),
             last_index: None,
+            fast_lines: 0,
         }
     }
 
@@ -361,6 +420,12 @@ impl<'p> OpBuilder<'p> {
             line,
             message,
         })?;
+        self.accept(op, line)
+    }
+
+    /// Appends a typed op, checking that its index follows the previous op's.
+    fn accept(&mut self, op: Op, line: Option<usize>) -> Result<(), ReadError> {
+        let position = self.history.ops.len();
         if let Some(last) = self.last_index {
             if op.index <= last {
                 return Err(ReadError::Op {
@@ -642,6 +707,7 @@ fn numeric_atom(a: Atom) -> Atom {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::ListStore;
 
     #[test]
     fn edn_and_json_lines_give_the_same_ops() {
@@ -701,5 +767,236 @@ mod tests {
         assert!(e.to_string().contains("index 5 is not greater"), "{e}");
         let e = read_history_str("h.txt", "hello").unwrap_err();
         assert!(e.to_string().starts_with("h.txt:1: not a history"), "{e}");
+    }
+
+    /// Reads JSON Lines with or without the fast path; also says how many lines it took.
+    fn read_jsonl(text: &[u8], fast: bool) -> (Result<History, String>, usize) {
+        read_jsonl_blocks(text, fast, 1 << 22)
+    }
+
+    fn read_jsonl_blocks(
+        text: &[u8],
+        fast: bool,
+        block: usize,
+    ) -> (Result<History, String>, usize) {
+        let mut b = OpBuilder::new(Path::new("h.jsonl"));
+        let r = read_json_blocks(text, &mut b, fast, block);
+        let fast_lines = b.fast_lines;
+        (
+            r.and_then(|()| b.finish()).map_err(|e| e.to_string()),
+            fast_lines,
+        )
+    }
+
+    fn same_history(a: &History, b: &History) {
+        assert_eq!(a.ops, b.ops);
+        let (ca, cb) = (a.lists.chains(), b.lists.chains());
+        assert_eq!(ca.len(), cb.len());
+        for (x, y) in ca.iter().zip(cb) {
+            assert_eq!((&x.key, &x.elems), (&y.key, &y.elems));
+        }
+    }
+
+    /// Both paths on one text, in blocks of several sizes: the same ops and lists, or the same
+    /// error. Returns the lines the fast path took.
+    fn both_paths_agree(text: &[u8]) -> usize {
+        let (generic, _) = read_jsonl(text, false);
+        let (fast, n) = read_jsonl(text, true);
+        for (block, (other, fast_lines)) in [
+            (1 << 22, (fast, n)),
+            (1, read_jsonl_blocks(text, true, 1)),
+            (100, read_jsonl_blocks(text, true, 100)),
+            (4096, read_jsonl_blocks(text, true, 4096)),
+            (4096, read_jsonl_blocks(text, false, 4096)),
+        ] {
+            assert!(fast_lines <= n);
+            match (&other, &generic) {
+                (Ok(a), Ok(b)) => same_history(a, b),
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                _ => panic!(
+                    "paths disagree on {:?} (block {block}): {:?}, generic {:?}",
+                    String::from_utf8_lossy(text),
+                    other.map(|h| h.ops),
+                    generic.as_ref().map(|h| &h.ops)
+                ),
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn fast_and_generic_json_lines_agree_on_a_generated_history() {
+        use crate::checker::{check, CheckOptions, Model};
+        use crate::history::write::OpJson;
+        use crate::sim::{generate, Isolation, SimParams, SimWorkload};
+        // Lines the fast path declines, put between the others; indices are left out so that
+        // each op's is its position.
+        let generic_only = [
+            "{\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"kill\",\"value\":\"n1\"}",
+            "{\"type\":\"invoke\",\"process\":1000,\"f\":\"txn\",\"value\":[[\"r\",\"k\\u0031\",null]]}",
+            "{\"type\":\"ok\",\"process\":1000,\"f\":\"txn\",\"value\":[[\"r\",\"k\\u0031\",null]]}",
+        ];
+        for (workload, isolation) in [
+            (SimWorkload::ListAppend, Isolation::ReadCommitted),
+            (SimWorkload::RwRegister, Isolation::SnapshotIsolation),
+        ] {
+            let h = generate(&SimParams {
+                workload,
+                isolation,
+                txns: 3000,
+                keys: 4,
+                max_writes_per_key: 40,
+                fail_fraction: 0.1,
+                info_fraction: 0.1,
+                seed: 7,
+                ..SimParams::default()
+            });
+            let mut text = String::new();
+            for (i, op) in h.ops.iter().enumerate() {
+                let line = serde_json::to_string(&OpJson {
+                    op,
+                    lists: &h.lists,
+                })
+                .unwrap();
+                let rest = line.strip_prefix(&format!("{{\"index\":{i},")).unwrap();
+                text.push('{');
+                text.push_str(rest);
+                text.push('\n');
+                if i % 97 == 0 {
+                    for l in generic_only {
+                        text.push_str(l);
+                        text.push('\n');
+                    }
+                    text.push('\n');
+                }
+            }
+            let mut needles = vec![
+                "\"type\":\"ok\"",
+                "\"type\":\"fail\"",
+                "\"type\":\"info\"",
+                "null]",
+            ];
+            needles.extend(match workload {
+                SimWorkload::ListAppend => ["[\"append\",", ",[]]"],
+                SimWorkload::RwRegister => ["[\"w\",", "[\"r\","],
+            });
+            for needle in needles {
+                assert!(text.contains(needle), "{workload:?}: no {needle}");
+            }
+            let fast_lines = both_paths_agree(text.as_bytes());
+            assert_eq!(fast_lines, h.ops.len(), "{workload:?}");
+            let (fast, generic) = (
+                read_jsonl(text.as_bytes(), true).0.unwrap(),
+                read_jsonl(text.as_bytes(), false).0.unwrap(),
+            );
+            assert!(fast.ops.len() > fast_lines);
+            let opts = CheckOptions {
+                models: vec![Model::Serializable, Model::StrictSerializable],
+                ..CheckOptions::default()
+            };
+            let verdict = |h: &History| serde_json::to_value(check(h, &opts).unwrap()).unwrap();
+            let v = verdict(&fast);
+            assert_eq!(v, verdict(&generic));
+            // Both simulations allow anomalies, so there is something to agree on.
+            assert_eq!(v["valid"], false, "{workload:?}");
+        }
+    }
+
+    #[test]
+    fn fast_and_generic_json_lines_agree_on_odd_lines() {
+        let plain = "{\"type\":\"ok\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",1,1],[\"r\",1,[1]]]}";
+        let odd = [
+            // Taken by the fast path.
+            " { \"type\" : \"ok\" ,\t\"process\" : 0 , \"value\" : [ [ \"r\" , 1 , [ 1 , 2 ] ] , [\"r\",2,[ ]] ] } \r",
+            "{\"index\":null,\"time\":null,\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"txn\",\"value\":null,\"error\":\"timed out\"}",
+            "{\"type\":\"fail\",\"process\":2,\"f\":\"txn\",\"value\":[],\"error\":null}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"w\",\"x\",-5],[\"r\",\"x\",\"v\"],[\"r\",-3,7]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,22,333,4444,55555,666666,7777777,88888888,999999999]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[123456789012345678,1234567890123456789,9223372036854775807]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[0,-1,-9223372036854775807]]]}",
+            "{\"index\":0,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":null,\"value\":[[\"r\",1,null]]}",
+            // Declined: the generic path gives the op or the error.
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2]],[\"r\",9,[1.5]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[9223372036854775808]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-9223372036854775808]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-9223372036854775809]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[18446744073709551616]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-0]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[01]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1.5]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1e3]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1,]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[,1]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1 2]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1,\"a\"]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[[1]]]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,true]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,1.5]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,null,1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"x\",9,1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",null,1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",1,null]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"a\\\"b\",1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"\\u00e9\",1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"\u{e9}\",1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"a\tb\",1]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[1,2]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":5}",
+            "{\"type\":\"ok\",\"process\":2,\"value\":[]}",
+            "{\"type\":\"ok\",\"process\":2,\"value\":null}",
+            "{\"type\":\"info\",\"process\":\"nemesis\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"add\",\"value\":1}",
+            "{\"type\":\"invoke\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"bogus\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"extra\":{\"a\":[1]}}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"sql\":[\"BEGIN\"]}",
+            "{\"type\":\"ok\",\"process\":-1,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":\"x\",\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"f\":\"txn\",\"value\":null}",
+            "{\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"index\":-1,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"time\":1.5,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"time\":\"x\",\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null,\"error\":5}",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null} x",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}}",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":nul}",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2",
+            "{\"type\":\"ok\",}",
+            "{}",
+            "[]",
+            "",
+            "   ",
+            "\u{a0}",
+            "\u{feff}{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\u{c}",
+        ];
+        let taken = 9;
+        for (i, line) in odd.iter().enumerate() {
+            let mut lists = ListStore::default();
+            let op = FastLine::default().parse(line.as_bytes(), 0, &mut lists);
+            assert_eq!(op.is_some(), i < taken, "{line}");
+            if op.is_none() {
+                assert!(lists.chains().is_empty(), "{line}");
+            }
+        }
+        let mut fast_taken = 0;
+        for line in odd {
+            for text in [
+                format!("{plain}\n{line}\n{plain}\n"),
+                format!("{plain}\n{line}"),
+                format!("{line}\n{plain}"),
+            ] {
+                fast_taken += both_paths_agree(text.as_bytes());
+            }
+        }
+        assert!(fast_taken > 0);
+        // Not UTF-8.
+        both_paths_agree(
+            b"{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"r\",\"\xff\",1]]}\n",
+        );
+        both_paths_agree(b"{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\n\xff\n");
     }
 }
