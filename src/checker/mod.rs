@@ -320,6 +320,17 @@ pub struct CheckResult {
     pub anomalies: BTreeMap<Anomaly, AnomalyGroup>,
 }
 
+impl CheckResult {
+    /// The anomaly types found with their counts, for people: `G2-item (3), lost-update (1)`.
+    pub fn found_counts(&self) -> String {
+        self.anomalies
+            .iter()
+            .map(|(a, g)| format!("{a} ({})", g.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Checks a history against the requested models.
 pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let workload = match opts.workload {

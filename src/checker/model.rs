@@ -121,6 +121,11 @@ impl<'de> serde::Deserialize<'de> for Model {
     }
 }
 
+/// Model names joined for people: `repeatable-read, serializable`.
+pub fn names(ms: &[Model]) -> String {
+    ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+}
+
 /// The weakest models that forbid an anomaly; every stronger model forbids it too.
 pub fn weakest_forbidding(a: Anomaly) -> &'static [Model] {
     use Anomaly::*;

@@ -161,7 +161,7 @@ pub fn combine(a: i32, b: i32) -> i32 {
 
 pub fn print_text(file: &Path, r: &CheckResult) {
     let mut s = String::new();
-    let names = |ms: &[Model]| ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let names = checker::model::names;
     s.push_str(&format!(
         "{}: {} ({}, held to {})\n",
         file.display(),
@@ -174,12 +174,7 @@ pub fn print_text(file: &Path, r: &CheckResult) {
         r.ops.invoke, r.ops.ok, r.ops.fail, r.ops.info
     ));
     if !r.anomaly_types.is_empty() {
-        let found: Vec<String> = r
-            .anomalies
-            .iter()
-            .map(|(a, g)| format!("{a} ({})", g.count))
-            .collect();
-        s.push_str(&format!("  found: {}\n", found.join(", ")));
+        s.push_str(&format!("  found: {}\n", r.found_counts()));
         s.push_str(&format!("  rules out: {}\n", names(&r.not)));
     }
     if !r.undecided.is_empty() {

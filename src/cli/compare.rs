@@ -11,9 +11,9 @@ use clap::Args;
 use super::run::{run_on, Binaries};
 use super::EXIT_VALID;
 use crate::report;
-use crate::runner::RunConfig;
+use crate::runner::{self, RunConfig};
 use crate::server::Flavor;
-use crate::workload::{CounterStyle, Isolation, WorkloadKind, WorkloadSpec};
+use crate::workload::{Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope compare`.
 #[derive(Args, Debug)]
@@ -48,12 +48,9 @@ pub struct CompareArgs {
     /// Report folder (default reports/<stamp>); runs go in its runs/ folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The mariadbd binary.
-    #[arg(long)]
-    pub mariadbd: Option<PathBuf>,
-    /// The dolt binary.
-    #[arg(long)]
-    pub dolt: Option<PathBuf>,
+    /// Where the server binaries are.
+    #[command(flatten)]
+    pub binaries: Binaries,
 }
 
 /// Arguments of `isoscope report`.
@@ -65,37 +62,6 @@ pub struct ReportArgs {
     /// Where to write index.html, report.md and report.json.
     #[arg(long, short = 'o', default_value = "reports/latest")]
     pub out: PathBuf,
-}
-
-/// A workload of the matrix: its spec and the flags that reproduce it.
-fn workload(name: &str) -> Result<(WorkloadSpec, String)> {
-    if name == "counter-rmw" {
-        let mut s = WorkloadSpec::default_for(WorkloadKind::Counter);
-        s.counter_style = CounterStyle::ReadModifyWrite;
-        return Ok((
-            s,
-            "--workload counter --counter-style read-modify-write".into(),
-        ));
-    }
-    if name.ends_with(".toml") {
-        let s = WorkloadSpec::from_preset(Path::new(name)).map_err(anyhow::Error::msg)?;
-        return Ok((s, format!("--workload {name}")));
-    }
-    let kind = WorkloadKind::parse(name).with_context(|| {
-        format!("unknown workload {name:?}; use counter, counter-rmw, bank, register, list-append or a .toml preset")
-    })?;
-    Ok((
-        WorkloadSpec::default_for(kind),
-        format!("--workload {name}"),
-    ))
-}
-
-fn stamp() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect()
 }
 
 /// Runs `isoscope compare`.
@@ -113,16 +79,12 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     }
     let mut workloads = Vec::new();
     for w in &args.workloads {
-        workloads.push(workload(w)?);
+        workloads.push((WorkloadSpec::named(w).map_err(anyhow::Error::msg)?, w));
     }
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(stamp()));
-    let binaries = Binaries {
-        mariadbd: args.mariadbd.clone(),
-        dolt: args.dolt.clone(),
-    };
+        .unwrap_or_else(|| PathBuf::from("reports").join(runner::stamp()));
     let total = dbs.len() * levels.len() * workloads.len();
     eprintln!(
         "isoscope compare: {total} runs of {:?} each ({} servers x {} levels x {} workloads), report in {}",
@@ -139,11 +101,11 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     let started = std::time::Instant::now();
     let mut dirs = Vec::new();
     let mut n = 0;
-    for (spec, flags) in &workloads {
+    for (spec, workload_name) in &workloads {
         for &db in &dbs {
             for &iso in &levels {
                 n += 1;
-                let label = report::workload_label_of(spec);
+                let label = spec.label();
                 let name = format!(
                     "{}-{}-{}",
                     db.name(),
@@ -156,7 +118,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 let dir = out.join("runs").join(&name);
                 let seed = args.seed.unwrap_or_else(rand::random);
                 let command = format!(
-                    "isoscope run --db {} {flags} --isolation {} --clients {} --time {} --seed {seed}",
+                    "isoscope run --db {} --workload {workload_name} --isolation {} --clients {} --time {} --seed {seed}",
                     db.name(),
                     iso.name(),
                     args.clients,
@@ -177,7 +139,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 };
                 eprint!("[{n}/{total}] {} · {label} · {}: ", db.name(), iso.name());
                 let o = rt
-                    .block_on(run_on(cfg, db, None, &binaries))
+                    .block_on(run_on(cfg, db, None, &args.binaries))
                     .with_context(|| format!("run {name}"))?;
                 let found: Vec<String> = o
                     .check

@@ -13,7 +13,7 @@ use crate::runner::{self, RunConfig, RunOutput, TargetInfo};
 use crate::server::dolt::Dolt;
 use crate::server::mariadb::MariaDb;
 use crate::server::{self, Endpoint, Flavor, Launcher, ManagedServer};
-use crate::workload::{CounterStyle, Isolation, WorkloadKind, WorkloadSpec};
+use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope run`.
 #[derive(Args, Debug)]
@@ -27,7 +27,7 @@ pub struct RunArgs {
     /// The external server's flavor: mariadb, mysql or dolt.
     #[arg(long, default_value = "mysql", requires = "url")]
     pub flavor: String,
-    /// counter, bank, register, list-append, or a preset file (workloads/*.toml).
+    /// counter, counter-rmw, bank, register, list-append, or a preset file (workloads/*.toml).
     #[arg(long, short = 'w', default_value = "list-append")]
     pub workload: String,
     /// Isolation level: read-uncommitted, read-committed, repeatable-read, serializable.
@@ -72,12 +72,9 @@ pub struct RunArgs {
     /// Folder for history.jsonl, run.json and the server log (default histories/<run-id>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The mariadbd binary (default: PATH, /usr/sbin).
-    #[arg(long)]
-    pub mariadbd: Option<PathBuf>,
-    /// The dolt binary (default: PATH, ~/.cache/isoscope/bin).
-    #[arg(long)]
-    pub dolt: Option<PathBuf>,
+    /// Where the server binaries are.
+    #[command(flatten)]
+    pub binaries: Binaries,
     /// Summary for people (text) or machines (json: run.json's content).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -88,15 +85,7 @@ pub struct RunArgs {
 
 /// Builds the workload's parameters: the preset or the defaults, then the flags.
 pub fn spec_from(args: &RunArgs) -> Result<WorkloadSpec> {
-    let w = &args.workload;
-    let mut spec = if w.ends_with(".toml") || Path::new(w).is_file() {
-        WorkloadSpec::from_preset(Path::new(w)).map_err(anyhow::Error::msg)?
-    } else {
-        let kind = WorkloadKind::parse(w).with_context(|| {
-            format!("unknown workload {w:?}; use counter, bank, register, list-append or a .toml preset")
-        })?;
-        WorkloadSpec::default_for(kind)
-    };
+    let mut spec = WorkloadSpec::named(&args.workload).map_err(anyhow::Error::msg)?;
     if let Some(k) = args.keys {
         spec.keys = k;
     }
@@ -138,11 +127,13 @@ pub fn launcher(
 }
 
 /// Where the server binaries are, when not found on PATH or in the install cache.
-#[derive(Clone, Debug, Default)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct Binaries {
-    /// `--mariadbd`.
+    /// The mariadbd binary (default: PATH, /usr/sbin).
+    #[arg(long)]
     pub mariadbd: Option<PathBuf>,
-    /// `--dolt`.
+    /// The dolt binary (default: PATH, ~/.cache/isoscope/bin).
+    #[arg(long)]
     pub dolt: Option<PathBuf>,
 }
 
@@ -261,11 +252,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let binaries = Binaries {
-        mariadbd: args.mariadbd.clone(),
-        dolt: args.dolt.clone(),
-    };
-    let output = rt.block_on(run_on(cfg, flavor, external, &binaries))?;
+    let output = rt.block_on(run_on(cfg, flavor, external, &args.binaries))?;
     rt.shutdown_timeout(Duration::from_secs(2));
 
     match args.format {
@@ -283,16 +270,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
 pub fn print_summary(o: &RunOutput, dir: &Path) {
     let s = &o.summary;
     let mut t = String::new();
-    let style = if s.spec.workload == WorkloadKind::Counter {
-        match s.spec.counter_style {
-            CounterStyle::Atomic => " (atomic increments)",
-            CounterStyle::ReadModifyWrite => " (read-modify-write increments)",
-        }
-    } else {
-        ""
-    };
     t.push_str(&format!(
-        "{} {} ({}), {}{style}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
+        "{} {} ({}), {}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
         s.server.flavor,
         s.server.version,
         if s.server.managed {
@@ -300,7 +279,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
         } else {
             "external"
         },
-        s.spec.workload.name(),
+        s.spec.label(),
         s.clients,
         s.elapsed_s,
         s.isolation_requested.name(),
@@ -340,15 +319,9 @@ fn verdict_text(r: &CheckResult, model: &str) -> String {
             Validity::Unknown => "UNKNOWN",
         }
     );
-    let names =
-        |ms: &[crate::checker::Model]| ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ");
+    let names = crate::checker::model::names;
     if !r.anomalies.is_empty() {
-        let found: Vec<String> = r
-            .anomalies
-            .iter()
-            .map(|(a, g)| format!("{a} ({})", g.count))
-            .collect();
-        t.push_str(&format!("found: {}\n", found.join(", ")));
+        t.push_str(&format!("found: {}\n", r.found_counts()));
         t.push_str(&format!("rules out: {}\n", names(&r.not)));
     }
     t.push_str(&format!(

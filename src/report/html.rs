@@ -3,8 +3,9 @@
 
 use std::fmt::Write;
 
-use super::markdown::{anomaly_list, cell, columns, models, rows};
-use super::{svg, verdict_word, Cell, Report, WorkedExample};
+use super::{
+    anomaly_list, cell, columns, models, rows, svg, verdict_word, Cell, Report, WorkedExample,
+};
 use crate::checker::Validity;
 
 /// Escapes text for HTML.
@@ -152,11 +153,8 @@ fn run_card(out: &mut String, c: &Cell) {
     let s = &c.summary;
     let _ = write!(
         out,
-        r#"<div class="card"><h3>{} {} · {} · {} {}</h3>"#,
-        s.server.flavor,
-        esc(&s.server.version),
-        esc(&c.workload_label),
-        s.isolation_requested.name(),
+        r#"<div class="card"><h3>{} {}</h3>"#,
+        esc(&c.title()),
         verdict_badge(c.valid)
     );
     let _ = write!(
@@ -229,14 +227,10 @@ pub fn render(r: &Report) -> String {
     let mut any = false;
     for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
         any = true;
-        let s = &c.summary;
         let _ = write!(
             out,
-            r#"<div class="card"><h3>{} {} · {} · {} {}</h3><p>Found {}; rules out {}.</p>"#,
-            s.server.flavor,
-            esc(&s.server.version),
-            esc(&c.workload_label),
-            s.isolation_requested.name(),
+            r#"<div class="card"><h3>{} {}</h3><p>Found {}; rules out {}.</p>"#,
+            esc(&c.title()),
             verdict_badge(c.valid),
             esc(&anomaly_list(c)),
             esc(&models(&c.not))

@@ -1,65 +1,9 @@
 //! The report as Markdown: the same content as the HTML page, without the plots.
 
-use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::{verdict_word, Cell, Report, WorkedExample};
-use crate::checker::{Model, Validity};
-
-/// The matrix's columns: (server, isolation) pairs present in the report, in order.
-pub fn columns(r: &Report) -> Vec<(String, String)> {
-    let set: BTreeSet<(String, crate::workload::Isolation)> = r
-        .cells
-        .iter()
-        .map(|c| {
-            (
-                c.summary.server.flavor.name().to_string(),
-                c.summary.isolation_requested,
-            )
-        })
-        .collect();
-    set.into_iter()
-        .map(|(s, i)| (s, i.name().to_string()))
-        .collect()
-}
-
-/// The matrix's rows: workload labels in order of first appearance.
-pub fn rows(r: &Report) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for c in &r.cells {
-        if !out.contains(&c.workload_label) {
-            out.push(c.workload_label.clone());
-        }
-    }
-    out
-}
-
-/// The cell of the matrix at (workload, server, isolation).
-pub fn cell<'r>(r: &'r Report, w: &str, server: &str, iso: &str) -> Option<&'r Cell> {
-    r.cells.iter().find(|c| {
-        c.workload_label == w
-            && c.summary.server.flavor.name() == server
-            && c.summary.isolation_requested.name() == iso
-    })
-}
-
-/// `lost-update (12), G2-item (3)`.
-pub fn anomaly_list(c: &Cell) -> String {
-    c.anomalies
-        .iter()
-        .map(|(a, n)| format!("{a} ({n})"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `snapshot-isolation`, `none` ...
-pub fn models(ms: &[Model]) -> String {
-    if ms.is_empty() {
-        "none".into()
-    } else {
-        ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
-    }
-}
+use super::{anomaly_list, cell, columns, models, rows, verdict_word, Cell, Report, WorkedExample};
+use crate::checker::Validity;
 
 fn mark(v: Validity) -> &'static str {
     match v {
@@ -166,16 +110,7 @@ pub fn render(r: &Report) -> String {
     let mut any = false;
     for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
         any = true;
-        let s = &c.summary;
-        let _ = writeln!(
-            out,
-            "### {} {} · {} · {}: {}\n",
-            s.server.flavor,
-            s.server.version,
-            c.workload_label,
-            s.isolation_requested.name(),
-            verdict_word(c.valid)
-        );
+        let _ = writeln!(out, "### {}: {}\n", c.title(), verdict_word(c.valid));
         let _ = writeln!(
             out,
             "Found {}; rules out {}.\n",

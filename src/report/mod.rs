@@ -15,14 +15,14 @@ pub mod markdown;
 pub mod series;
 pub mod svg;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checker::{self, Anomaly, CheckOptions, Model, Validity};
+use crate::checker::{self, Anomaly, Model, Validity};
 use crate::history::read_history;
 use crate::runner::RunSummary;
-use crate::workload::{CounterStyle, WorkloadKind};
 
 pub use examples::WorkedExample;
 pub use series::Series;
@@ -73,6 +73,75 @@ pub struct Cell {
     pub series: Series,
 }
 
+impl Cell {
+    /// `dolt 1.86.4 · counter (atomic) · repeatable-read`: the heading of the run's sections.
+    pub fn title(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} {} · {} · {}",
+            s.server.flavor,
+            s.server.version,
+            self.workload_label,
+            s.isolation_requested.name()
+        )
+    }
+}
+
+/// The matrix's columns: (server, isolation) pairs present in the report, in order.
+pub fn columns(r: &Report) -> Vec<(String, String)> {
+    let set: BTreeSet<(String, crate::workload::Isolation)> = r
+        .cells
+        .iter()
+        .map(|c| {
+            (
+                c.summary.server.flavor.name().to_string(),
+                c.summary.isolation_requested,
+            )
+        })
+        .collect();
+    set.into_iter()
+        .map(|(s, i)| (s, i.name().to_string()))
+        .collect()
+}
+
+/// The matrix's rows: workload labels in order of first appearance.
+pub fn rows(r: &Report) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in &r.cells {
+        if !out.contains(&c.workload_label) {
+            out.push(c.workload_label.clone());
+        }
+    }
+    out
+}
+
+/// The cell of the matrix at (workload, server, isolation).
+pub fn cell<'r>(r: &'r Report, w: &str, server: &str, iso: &str) -> Option<&'r Cell> {
+    r.cells.iter().find(|c| {
+        c.workload_label == w
+            && c.summary.server.flavor.name() == server
+            && c.summary.isolation_requested.name() == iso
+    })
+}
+
+/// `lost-update (12), G2-item (3)`.
+pub fn anomaly_list(c: &Cell) -> String {
+    c.anomalies
+        .iter()
+        .map(|(a, n)| format!("{a} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `snapshot-isolation`, `none` ...
+pub fn models(ms: &[Model]) -> String {
+    if ms.is_empty() {
+        "none".into()
+    } else {
+        crate::checker::model::names(ms)
+    }
+}
+
 /// The machine the runs ran on.
 #[derive(Clone, Debug, Serialize)]
 pub struct Machine {
@@ -121,22 +190,6 @@ fn machine() -> Machine {
     }
 }
 
-/// `counter (atomic)`, `list-append` ...
-pub fn workload_label(s: &RunSummary) -> String {
-    workload_label_of(&s.spec)
-}
-
-/// The label of a workload spec.
-pub fn workload_label_of(s: &crate::workload::WorkloadSpec) -> String {
-    match (s.workload, s.counter_style) {
-        (WorkloadKind::Counter, CounterStyle::Atomic) => "counter (atomic)".into(),
-        (WorkloadKind::Counter, CounterStyle::ReadModifyWrite) => {
-            "counter (read-modify-write)".into()
-        }
-        (w, _) => w.name().into(),
-    }
-}
-
 /// Reads one run folder and checks its history again.
 pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     let run_path = dir.join("run.json");
@@ -149,14 +202,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         serde_json::from_str(&text).map_err(|e| bad(&run_path, e.to_string()))?;
     let hist_path = dir.join("history.jsonl");
     let h = read_history(&hist_path).map_err(|e| bad(&hist_path, e.to_string()))?;
-    let opts = CheckOptions {
-        models: vec![summary.model],
-        workload: Some(summary.spec.workload.checker()),
-        bank_total: (summary.spec.workload == WorkloadKind::Bank)
-            .then(|| summary.spec.initial_balance * i64::from(summary.spec.keys)),
-        examples: 8,
-        ..CheckOptions::default()
-    };
+    let opts = summary.spec.check_options(summary.model);
     let r = checker::check(&h, &opts).map_err(|e| bad(&hist_path, e.to_string()))?;
     let examples = r
         .anomalies
@@ -171,7 +217,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         .collect();
     Ok(Cell {
         run_dir: dir.display().to_string(),
-        workload_label: workload_label(&summary),
+        workload_label: summary.spec.label(),
         valid: r.valid,
         anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
         not: r.not.clone(),

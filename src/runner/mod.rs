@@ -31,7 +31,7 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
-use crate::checker::{self, CheckOptions, CheckResult};
+use crate::checker::{self, CheckResult};
 use crate::history::{History, OpFn, OpType, Process};
 use crate::server::{Endpoint, Flavor};
 use crate::workload::{self, Generator, Invocation, Isolation, WorkloadKind, WorkloadSpec};
@@ -418,12 +418,22 @@ async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
 
 /// A run id: `20261121T124201-dolt-counter-repeatable-read`.
 pub fn run_id(flavor: Flavor, kind: WorkloadKind, iso: Isolation) -> String {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let stamp: String = stamp
+    format!(
+        "{}-{}-{}-{}",
+        stamp(),
+        flavor.name(),
+        kind.name(),
+        iso.name()
+    )
+}
+
+/// The time now as a compact UTC stamp for folder names: `20261121T124201`.
+pub fn stamp() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect();
-    format!("{stamp}-{}-{}-{}", flavor.name(), kind.name(), iso.name())
+        .collect()
 }
 
 fn write_summary(dir: &Path, s: &RunSummary) -> Result<(), RunError> {
@@ -536,8 +546,8 @@ pub async fn run(
     for id in 0..shared.cfg.clients {
         tasks.push(tokio::spawn(client(shared.clone(), id)));
     }
-    let interrupted = {
-        let all = futures_join(tasks);
+    let (client_stats, was_interrupted) = {
+        let all = join_clients(tasks);
         tokio::pin!(all);
         tokio::select! {
             stats = &mut all => (stats, false),
@@ -548,7 +558,6 @@ pub async fn run(
             }
         }
     };
-    let (client_stats, was_interrupted) = interrupted;
     let elapsed = start.elapsed();
     ticker.abort();
     update_bar(&shared, &bar, start);
@@ -570,14 +579,7 @@ pub async fn run(
         what: format!("writing {}", history_path.display()),
         source,
     })?;
-    let opts = CheckOptions {
-        models: vec![cfg.isolation.model()],
-        workload: Some(cfg.spec.workload.checker()),
-        bank_total: (cfg.spec.workload == WorkloadKind::Bank)
-            .then(|| cfg.spec.initial_balance * i64::from(cfg.spec.keys)),
-        ..CheckOptions::default()
-    };
-    let check = checker::check(&history, &opts)?;
+    let check = checker::check(&history, &cfg.spec.check_options(cfg.isolation.model()))?;
 
     summary.status = if was_interrupted {
         "interrupted"
@@ -602,7 +604,7 @@ pub async fn run(
 }
 
 /// Waits for every client and collects their statistics (a panicked client counts as none).
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Vec<Stats> {
+async fn join_clients(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Vec<Stats> {
     let mut out = Vec::with_capacity(tasks.len());
     for t in tasks {
         if let Ok(s) = t.await {

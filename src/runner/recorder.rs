@@ -38,7 +38,6 @@ struct State {
     ops: Vec<Op>,
     /// Where list reads are stored; only `ok` reads go in, so that every chain is evidence.
     lists: ListStore,
-    line: Vec<u8>,
 }
 
 /// The writer thread: every [`WRITE_EVERY`], writes what is pending; stops after the last write
@@ -77,7 +76,6 @@ impl Recorder {
             state: Mutex::new(State {
                 ops: Vec::new(),
                 lists: ListStore::default(),
-                line: Vec::with_capacity(256),
             }),
             pending,
             start,
@@ -116,31 +114,15 @@ impl Recorder {
             error,
             sql,
         };
-        let st = &mut *st;
-        st.line.clear();
-        op_line(&op, &st.lists, &mut st.line);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .extend_from_slice(&st.line);
+        // Serialized straight into the pending buffer; the state lock keeps lines in op order.
+        op_line(
+            &op,
+            &st.lists,
+            &mut self.pending.lock().unwrap_or_else(|e| e.into_inner()).0,
+        );
         let i = op.index;
         st.ops.push(op);
         i
-    }
-
-    /// How many ops are recorded.
-    pub fn len(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .ops
-            .len()
-    }
-
-    /// Whether nothing is recorded yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Ends recording: waits until every line is written and returns the history, or the

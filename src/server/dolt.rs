@@ -60,20 +60,4 @@ impl Launcher for Dolt {
     fn ready_line(&self) -> &'static str {
         "Server ready. Accepting connections."
     }
-
-    fn version(&self) -> String {
-        Command::new(&self.dolt)
-            .arg("version")
-            .env("DOLT_ROOT_PATH", std::env::temp_dir())
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string()
-            })
-            .unwrap_or_default()
-    }
 }

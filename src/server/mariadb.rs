@@ -91,12 +91,4 @@ impl Launcher for MariaDb {
     fn ready_line(&self) -> &'static str {
         "ready for connections"
     }
-
-    fn version(&self) -> String {
-        Command::new(&self.mariadbd)
-            .arg("--version")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    }
 }

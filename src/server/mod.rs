@@ -273,8 +273,6 @@ pub trait Launcher: Send + Sync {
     fn command(&self, dir: &Path, port: u16) -> Command;
     /// A log line that means the server accepts connections.
     fn ready_line(&self) -> &'static str;
-    /// The binary's version, as it reports it.
-    fn version(&self) -> String;
 }
 
 /// Finds a binary: an explicit path first, then PATH, then the given extra folders (the install
@@ -410,11 +408,6 @@ impl ManagedServer {
     /// Which flavor runs.
     pub fn flavor(&self) -> Flavor {
         self.launcher.flavor()
-    }
-
-    /// The binary's version.
-    pub fn version(&self) -> String {
-        self.launcher.version()
     }
 
     /// Where clients connect.

@@ -6,10 +6,9 @@
 //! single autocommit statement.
 
 use mysql_async::Conn;
-use rand_chacha::ChaCha8Rng;
 
-use super::{txn_mops, ExecError, Executed, Invocation, KeyPool, Session, WorkloadSpec};
-use crate::history::{Atom, Mop, OpFn, OpValue, ReadResult};
+use super::{ExecError, Executed, Invocation, Session};
+use crate::history::{Atom, Mop, OpValue, ReadResult};
 
 /// Drops and recreates `lists` (empty: a key never appended to reads as the empty list).
 pub fn schema() -> Vec<String> {
@@ -19,44 +18,9 @@ pub fn schema() -> Vec<String> {
     ]
 }
 
-/// Generator state: the key pool.
-pub struct Gen {
-    pool: KeyPool,
-}
-
-impl Gen {
-    /// A fresh pool for `spec`.
-    pub fn new(spec: &WorkloadSpec) -> Gen {
-        Gen {
-            pool: KeyPool::new(spec),
-        }
-    }
-
-    /// The next transaction.
-    pub fn generate(&mut self, spec: &WorkloadSpec, rng: &mut ChaCha8Rng) -> Invocation {
-        let mops = txn_mops(spec, rng, &mut self.pool, |key, elem| Mop::Append {
-            key,
-            elem,
-        });
-        Invocation {
-            f: OpFn::Txn,
-            value: OpValue::Txn(mops),
-        }
-    }
-
-    /// One read of every key used.
-    pub fn final_reads(&self) -> Vec<Invocation> {
-        self.pool
-            .all_keys()
-            .map(|k| Invocation {
-                f: OpFn::Txn,
-                value: OpValue::Txn(vec![Mop::Read {
-                    key: Atom::Int(k),
-                    value: ReadResult::Nil,
-                }]),
-            })
-            .collect()
-    }
+/// An append of a fresh element: the list-append micro-op the key pool builds transactions from.
+pub fn append(key: Atom, elem: Atom) -> Mop {
+    Mop::Append { key, elem }
 }
 
 /// Parses a stored list (`"1,2,3"`; empty string or no row is the empty list).

@@ -218,6 +218,50 @@ impl WorkloadSpec {
         Ok(spec)
     }
 
+    /// The spec a name stands for: a workload (`counter`, `bank`, `register`, `list-append`),
+    /// `counter-rmw` (the counter with read-modify-write increments), or a preset file.
+    pub fn named(name: &str) -> Result<WorkloadSpec, String> {
+        if name.ends_with(".toml") || Path::new(name).is_file() {
+            return WorkloadSpec::from_preset(Path::new(name));
+        }
+        if name == "counter-rmw" {
+            let mut s = WorkloadSpec::default_for(WorkloadKind::Counter);
+            s.counter_style = CounterStyle::ReadModifyWrite;
+            return Ok(s);
+        }
+        WorkloadKind::parse(name)
+            .map(WorkloadSpec::default_for)
+            .ok_or_else(|| {
+                format!(
+                    "unknown workload {name:?}; use counter, counter-rmw, bank, register, \
+                     list-append or a .toml preset"
+                )
+            })
+    }
+
+    /// How reports and summaries name it: `counter (atomic)`, `list-append` ...
+    pub fn label(&self) -> String {
+        match (self.workload, self.counter_style) {
+            (WorkloadKind::Counter, CounterStyle::Atomic) => "counter (atomic)".into(),
+            (WorkloadKind::Counter, CounterStyle::ReadModifyWrite) => {
+                "counter (read-modify-write)".into()
+            }
+            (w, _) => w.name().into(),
+        }
+    }
+
+    /// How to check a history of this workload against `model`: its checker, and for the bank
+    /// the total the accounts started with.
+    pub fn check_options(&self, model: checker::Model) -> checker::CheckOptions {
+        checker::CheckOptions {
+            models: vec![model],
+            workload: Some(self.workload.checker()),
+            bank_total: (self.workload == WorkloadKind::Bank)
+                .then(|| self.initial_balance * i64::from(self.keys)),
+            ..checker::CheckOptions::default()
+        }
+    }
+
     /// Checks that the numbers make sense together.
     pub fn validate(&self) -> Result<(), String> {
         if self.keys == 0 {
@@ -265,29 +309,17 @@ pub struct Invocation {
 pub struct Generator {
     spec: WorkloadSpec,
     rng: ChaCha8Rng,
-    state: GenState,
-}
-
-enum GenState {
-    Counter,
-    Bank,
-    Register(register::Gen),
-    ListAppend(list_append::Gen),
+    /// The keys register and list-append transactions touch (unused by counter and bank).
+    pool: KeyPool,
 }
 
 impl Generator {
     /// A generator for `spec`, seeded.
     pub fn new(spec: &WorkloadSpec, seed: u64) -> Generator {
-        let state = match spec.workload {
-            WorkloadKind::Counter => GenState::Counter,
-            WorkloadKind::Bank => GenState::Bank,
-            WorkloadKind::Register => GenState::Register(register::Gen::new(spec)),
-            WorkloadKind::ListAppend => GenState::ListAppend(list_append::Gen::new(spec)),
-        };
         Generator {
             spec: spec.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            state,
+            pool: KeyPool::new(spec),
         }
     }
 
@@ -295,29 +327,23 @@ impl Generator {
     pub fn next_op(&mut self) -> Invocation {
         let spec = &self.spec;
         let rng = &mut self.rng;
-        match &mut self.state {
-            GenState::Counter => counter::generate(spec, rng),
-            GenState::Bank => bank::generate(spec, rng),
-            GenState::Register(g) => g.generate(spec, rng),
-            GenState::ListAppend(g) => g.generate(spec, rng),
+        match spec.workload {
+            WorkloadKind::Counter => counter::generate(spec, rng),
+            WorkloadKind::Bank => bank::generate(spec, rng),
+            WorkloadKind::Register => self.pool.txn(spec, rng, register::write),
+            WorkloadKind::ListAppend => self.pool.txn(spec, rng, list_append::append),
         }
     }
 
     /// The reads that end a run, one per key the run may have touched, so that the history
     /// closes with the database's final state.
     pub fn final_reads(&self) -> Vec<Invocation> {
-        match &self.state {
-            GenState::Counter => counter::final_reads(&self.spec),
-            GenState::Bank => vec![bank::read()],
-            GenState::Register(g) => g.final_reads(),
-            GenState::ListAppend(g) => g.final_reads(),
+        match self.spec.workload {
+            WorkloadKind::Counter => counter::final_reads(&self.spec),
+            WorkloadKind::Bank => vec![bank::read()],
+            WorkloadKind::Register | WorkloadKind::ListAppend => self.pool.final_reads(),
         }
     }
-}
-
-/// Draws a transaction length in the spec's range.
-fn txn_len(spec: &WorkloadSpec, rng: &mut ChaCha8Rng) -> usize {
-    rng.random_range(spec.min_txn_len..=spec.max_txn_len) as usize
 }
 
 /// The keys a transactional workload writes: `keys` active at a time, each retired for a fresh
@@ -326,10 +352,9 @@ fn txn_len(spec: &WorkloadSpec, rng: &mut ChaCha8Rng) -> usize {
 pub struct KeyPool {
     /// Active keys and how many writes each has had.
     active: Vec<(i64, u32)>,
+    /// The next fresh key; every key below it has been handed out.
     next_key: i64,
     max_writes: u32,
-    /// Every key ever handed out, for the final reads.
-    used: i64,
 }
 
 impl KeyPool {
@@ -339,18 +364,17 @@ impl KeyPool {
             active: (0..spec.keys as i64).map(|k| (k, 0)).collect(),
             next_key: spec.keys as i64,
             max_writes: spec.max_writes_per_key,
-            used: spec.keys as i64,
         }
     }
 
     /// A random active key, to read.
-    pub fn pick(&self, rng: &mut ChaCha8Rng) -> i64 {
+    fn pick(&self, rng: &mut ChaCha8Rng) -> i64 {
         self.active[rng.random_range(0..self.active.len())].0
     }
 
     /// A random active key and a value never written to it before; retires the key when it has
     /// had its share of writes.
-    pub fn write(&mut self, rng: &mut ChaCha8Rng) -> (i64, i64) {
+    fn write(&mut self, rng: &mut ChaCha8Rng) -> (i64, i64) {
         let slot = rng.random_range(0..self.active.len());
         let (key, writes) = &mut self.active[slot];
         *writes += 1;
@@ -358,39 +382,50 @@ impl KeyPool {
         if *writes >= self.max_writes {
             self.active[slot] = (self.next_key, 0);
             self.next_key += 1;
-            self.used = self.next_key;
         }
         out
     }
 
-    /// Every key handed out so far.
-    pub fn all_keys(&self) -> std::ops::Range<i64> {
-        0..self.used
-    }
-}
-
-/// A transaction of `txn_len` micro-ops, each a read (with `read_fraction`) or a write made by
-/// `write`.
-fn txn_mops(
-    spec: &WorkloadSpec,
-    rng: &mut ChaCha8Rng,
-    pool: &mut KeyPool,
-    write: impl Fn(Atom, Atom) -> Mop,
-) -> Vec<Mop> {
-    let n = txn_len(spec, rng);
-    (0..n)
-        .map(|_| {
-            if rng.random_bool(spec.read_fraction) {
-                Mop::Read {
-                    key: Atom::Int(pool.pick(rng)),
-                    value: ReadResult::Nil,
+    /// A transaction of a length in the spec's range, each micro-op a read (with
+    /// `read_fraction`) or a write made by `write` from a key and a fresh value.
+    pub fn txn(
+        &mut self,
+        spec: &WorkloadSpec,
+        rng: &mut ChaCha8Rng,
+        write: fn(Atom, Atom) -> Mop,
+    ) -> Invocation {
+        let n = rng.random_range(spec.min_txn_len..=spec.max_txn_len);
+        let mops = (0..n)
+            .map(|_| {
+                if rng.random_bool(spec.read_fraction) {
+                    Mop::Read {
+                        key: Atom::Int(self.pick(rng)),
+                        value: ReadResult::Nil,
+                    }
+                } else {
+                    let (k, v) = self.write(rng);
+                    write(Atom::Int(k), Atom::Int(v))
                 }
-            } else {
-                let (k, v) = pool.write(rng);
-                write(Atom::Int(k), Atom::Int(v))
-            }
-        })
-        .collect()
+            })
+            .collect();
+        Invocation {
+            f: OpFn::Txn,
+            value: OpValue::Txn(mops),
+        }
+    }
+
+    /// One single-read transaction of every key handed out so far.
+    pub fn final_reads(&self) -> Vec<Invocation> {
+        (0..self.next_key)
+            .map(|k| Invocation {
+                f: OpFn::Txn,
+                value: OpValue::Txn(vec![Mop::Read {
+                    key: Atom::Int(k),
+                    value: ReadResult::Nil,
+                }]),
+            })
+            .collect()
+    }
 }
 
 /// What executing an op produced: the completion's value and the SQL statements it ran.

@@ -5,10 +5,9 @@
 //! one-micro-op transaction runs as a single autocommit statement.
 
 use mysql_async::Conn;
-use rand_chacha::ChaCha8Rng;
 
-use super::{txn_mops, ExecError, Executed, Invocation, KeyPool, Session, WorkloadSpec};
-use crate::history::{Atom, Mop, OpFn, OpValue, ReadResult};
+use super::{ExecError, Executed, Invocation, Session};
+use crate::history::{Atom, Mop, OpValue, ReadResult};
 
 /// Drops and recreates `registers` (empty: a key never written reads as nil).
 pub fn schema() -> Vec<String> {
@@ -18,44 +17,9 @@ pub fn schema() -> Vec<String> {
     ]
 }
 
-/// Generator state: the key pool.
-pub struct Gen {
-    pool: KeyPool,
-}
-
-impl Gen {
-    /// A fresh pool for `spec`.
-    pub fn new(spec: &WorkloadSpec) -> Gen {
-        Gen {
-            pool: KeyPool::new(spec),
-        }
-    }
-
-    /// The next transaction.
-    pub fn generate(&mut self, spec: &WorkloadSpec, rng: &mut ChaCha8Rng) -> Invocation {
-        let mops = txn_mops(spec, rng, &mut self.pool, |key, value| Mop::Write {
-            key,
-            value,
-        });
-        Invocation {
-            f: OpFn::Txn,
-            value: OpValue::Txn(mops),
-        }
-    }
-
-    /// One read of every key used.
-    pub fn final_reads(&self) -> Vec<Invocation> {
-        self.pool
-            .all_keys()
-            .map(|k| Invocation {
-                f: OpFn::Txn,
-                value: OpValue::Txn(vec![Mop::Read {
-                    key: Atom::Int(k),
-                    value: ReadResult::Nil,
-                }]),
-            })
-            .collect()
-    }
+/// A blind write of a fresh value: the register micro-op the key pool builds transactions from.
+pub fn write(key: Atom, value: Atom) -> Mop {
+    Mop::Write { key, value }
 }
 
 /// Runs one transaction.
