@@ -14,6 +14,7 @@
 
 pub mod checker;
 pub mod cli;
+pub mod faults;
 pub mod history;
 pub mod report;
 pub mod runner;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::run::{run_on, Binaries};
+use super::run::{run_on, Binaries, FaultArgs};
 use super::EXIT_VALID;
 use crate::report;
 use crate::runner::{self, RunConfig};
@@ -51,6 +51,9 @@ pub struct CompareArgs {
     /// Where the server binaries are.
     #[command(flatten)]
     pub binaries: Binaries,
+    /// Faults to inject in every cell.
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Arguments of `isoscope report`.
@@ -81,6 +84,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     for w in &args.workloads {
         workloads.push((WorkloadSpec::named(w).map_err(anyhow::Error::msg)?, w));
     }
+    let nemesis = args.faults.plan()?;
     let out = args
         .out
         .clone()
@@ -117,13 +121,20 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 );
                 let dir = out.join("runs").join(&name);
                 let seed = args.seed.unwrap_or_else(rand::random);
-                let command = format!(
+                let mut command = format!(
                     "isoscope run --db {} --workload {workload_name} --isolation {} --clients {} --time {} --seed {seed}",
                     db.name(),
                     iso.name(),
                     args.clients,
                     humantime::format_duration(args.time)
                 );
+                if let Some(p) = &nemesis {
+                    command.push_str(&format!(
+                        " --nemesis {} --nemesis-interval {}",
+                        p.label(),
+                        humantime::format_duration(p.interval)
+                    ));
+                }
                 let cfg = RunConfig {
                     spec: spec.clone(),
                     seed,
@@ -136,6 +147,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                     out_dir: dir.clone(),
                     progress: true,
                     command,
+                    nemesis: nemesis.clone(),
                 };
                 eprint!("[{n}/{total}] {} · {label} · {}: ", db.name(), iso.name());
                 let o = rt
@@ -149,7 +161,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                     .collect();
                 eprintln!(
                     "{} ({} ok, {:.0} ok/s){}{}",
-                    report::verdict_word(o.check.valid),
+                    report::verdict_word(o.verdict()),
                     o.summary.ok,
                     o.summary.throughput,
                     if found.is_empty() { "" } else { ": " },

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -9,6 +10,7 @@ use clap::Args;
 
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::{CheckResult, Validity};
+use crate::faults::{Fault, NemesisPlan};
 use crate::runner::{self, RunConfig, RunOutput, TargetInfo};
 use crate::server::dolt::Dolt;
 use crate::server::mariadb::MariaDb;
@@ -75,6 +77,9 @@ pub struct RunArgs {
     /// Where the server binaries are.
     #[command(flatten)]
     pub binaries: Binaries,
+    /// Faults to inject.
+    #[command(flatten)]
+    pub faults: FaultArgs,
     /// Summary for people (text) or machines (json: run.json's content).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -124,6 +129,33 @@ pub fn launcher(
         Flavor::Dolt => Box::new(Dolt::locate(dolt)?),
         Flavor::Mysql => bail!("isoscope does not manage MySQL servers; give one with --url"),
     })
+}
+
+/// Faults to inject into a managed server while the clients run.
+#[derive(Args, Clone, Debug, Default)]
+pub struct FaultArgs {
+    /// Faults, comma-separated: kill, pause, restart, all (those three), or rewind (restarts
+    /// on an older copy of the data: loses acknowledged writes on purpose, to see the durability
+    /// checks catch it).
+    #[arg(long)]
+    pub nemesis: Option<String>,
+    /// Mean time between the starts of two faults (jittered by ±25%).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub nemesis_interval: Duration,
+}
+
+impl FaultArgs {
+    /// The plan, if any faults were asked for.
+    pub fn plan(&self) -> Result<Option<NemesisPlan>> {
+        let Some(list) = &self.nemesis else {
+            return Ok(None);
+        };
+        let faults = Fault::parse_list(list).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+        if self.nemesis_interval < Duration::from_millis(500) {
+            bail!("--nemesis-interval must be at least 500ms");
+        }
+        Ok((!faults.is_empty()).then(|| NemesisPlan::new(faults, self.nemesis_interval)))
+    }
 }
 
 /// Where the server binaries are, when not found on PATH or in the install cache.
@@ -178,10 +210,11 @@ pub async fn run_on(
                 endpoint: ep.redacted(),
                 managed: true,
             };
-            (ep, t, Some(s))
+            (ep, t, Some(Arc::new(Mutex::new(s))))
         }
     };
-    let out = runner::run(cfg, endpoint, target).await;
+    let out = runner::run(cfg, endpoint, target, server.clone()).await;
+    // The last handle: the server is torn down here.
     drop(server);
     Ok(out?)
 }
@@ -223,6 +256,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
         })?,
         (None, None) => bail!("say which server: --db mariadb|dolt, or --url mysql://..."),
     };
+    let nemesis = args.faults.plan()?;
+    if nemesis.is_some() && external.is_some() {
+        bail!("--nemesis needs a server isoscope manages (--db), not --url");
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let id = runner::run_id(flavor, spec.workload, isolation);
     let out_dir = args
@@ -246,6 +283,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         out_dir: out_dir.clone(),
         progress: !args.quiet && matches!(args.format, OutputFormat::Text),
         command: command_line(external.as_ref()),
+        nemesis,
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -259,7 +297,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         OutputFormat::Text => print_summary(&output, &out_dir),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&output.summary)?),
     }
-    Ok(match output.check.valid {
+    Ok(match output.verdict() {
         Validity::Valid => EXIT_VALID,
         Validity::Invalid => EXIT_INVALID,
         Validity::Unknown => EXIT_UNKNOWN,
@@ -300,7 +338,57 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
         let e: Vec<String> = s.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
         t.push_str(&format!("errors: {}\n", e.join(", ")));
     }
+    if let Some(p) = &s.nemesis {
+        t.push_str(&format!(
+            "faults: {} every ~{}; {} steps\n",
+            p.label(),
+            humantime::format_duration(p.interval),
+            s.faults.len()
+        ));
+        for f in &s.faults {
+            t.push_str(&format!(
+                "  {:>6.1}-{:<6.1} s  {:<8} {}{}\n",
+                f.start_s,
+                f.end_s,
+                f.step,
+                f.detail,
+                f.error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if s.status == "server-gone" {
+        t.push_str("\nTHE SERVER IS GONE: it did not come back, so there were no final reads.\n");
+    }
+    if s.health.is_empty() {
+        if s.server.managed {
+            t.push_str("health: no crash, corruption or fatal error seen\n");
+        }
+    } else {
+        t.push_str(&format!("health: {} findings\n", s.health.len()));
+        for h in &s.health {
+            t.push_str(&format!(
+                "  at {:.1} s, {}: {}\n",
+                h.at_s, h.kind, h.message
+            ));
+            for line in h.excerpt.lines().take(8) {
+                t.push_str(&format!("    | {line}\n"));
+            }
+        }
+    }
     t.push_str(&verdict_text(&o.check, s.model.name()));
+    if o.verdict() != o.check.valid {
+        t.push_str(&format!(
+            "run verdict: {} (the health findings above)\n",
+            match o.verdict() {
+                Validity::Valid => "VALID",
+                Validity::Invalid => "INVALID",
+                Validity::Unknown => "UNKNOWN",
+            }
+        ));
+    }
     t.push_str(&format!(
         "\nhistory: {}\nrun: {}\n",
         dir.join("history.jsonl").display(),

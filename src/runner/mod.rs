@@ -8,8 +8,13 @@
 //!    shared seeded [`Generator`], record the invoke, run the op as one transaction, and record
 //!    `ok`, `fail` or `info` ([`errors`]). After an `info` the client reconnects and goes on under
 //!    a new process number (the old one may still have a transaction in flight), as in Jepsen;
-//! 3. stop on the time limit, the op count, or Ctrl-C; then read every key once more (the final
-//!    reads) so the history ends with the database's final state;
+//!    Meanwhile, on a managed server, the nemesis injects the planned faults ([`crate::faults`])
+//!    and records each as a pair of `nemesis` ops, and the health watch reads the server's log
+//!    and notices the process exiting on its own;
+//! 3. stop on the time limit, the op count, Ctrl-C, or a server that is gone; let the nemesis
+//!    finish its fault (the server is up again), then read every key once more (the final
+//!    reads) so the history ends with the database's final state and the durability checks
+//!    have something to hold acknowledged writes to;
 //! 4. check the history with the workload's checker against the model of the requested level, and
 //!    write `run.json` next to `history.jsonl`.
 //!
@@ -31,9 +36,12 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
-use crate::checker::{self, CheckResult};
-use crate::history::{History, OpFn, OpType, Process};
-use crate::server::{Endpoint, Flavor};
+use crate::checker::{self, CheckResult, Validity};
+use crate::faults::health::{HealthFinding, HealthKind, LogWatch};
+use crate::faults::{self, Event, NemesisPlan, Schedule};
+use crate::history::datum::Datum;
+use crate::history::{History, OpFn, OpType, OpValue, Process};
+use crate::server::{Endpoint, Flavor, ManagedServer, ServerError, State};
 use crate::workload::{self, Generator, Invocation, Isolation, WorkloadKind, WorkloadSpec};
 
 use recorder::Recorder;
@@ -64,6 +72,8 @@ pub struct RunConfig {
     pub progress: bool,
     /// The command line that reproduces the run (credentials removed), for the report.
     pub command: String,
+    /// Faults to inject (managed servers only).
+    pub nemesis: Option<NemesisPlan>,
 }
 
 /// The server a run talks to.
@@ -130,6 +140,34 @@ pub struct RunSummary {
     pub latency: BTreeMap<String, Latency>,
     /// The check, in the shape of `isoscope check --format json`.
     pub check: Option<serde_json::Value>,
+    /// The faults planned, if any.
+    #[serde(default)]
+    pub nemesis: Option<NemesisPlan>,
+    /// Each fault step as it happened.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
+    /// What the health watch found.
+    #[serde(default)]
+    pub health: Vec<HealthFinding>,
+    /// The run's verdict: the check's, made invalid by any health finding.
+    #[serde(default)]
+    pub verdict: Option<String>,
+}
+
+/// One fault step as it happened, as recorded in the history's `nemesis` ops.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// The step: kill, pause, restart, snapshot or rewind.
+    pub step: String,
+    /// When it began, in seconds since the run began.
+    pub start_s: f64,
+    /// When it ended (the server ready again), in seconds since the run began.
+    pub end_s: f64,
+    /// What was done, in words.
+    pub detail: String,
+    /// Why the server did not come back, if it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Why a run could not go on.
@@ -166,6 +204,22 @@ pub struct RunOutput {
     pub history: History,
 }
 
+impl RunOutput {
+    /// The run's verdict: the check's (isolation and durability), except that a health finding
+    /// (a crash, corruption, a server that did not come back) makes it invalid.
+    pub fn verdict(&self) -> Validity {
+        verdict(self.check.valid, &self.summary.health)
+    }
+}
+
+fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
+    if health.is_empty() {
+        check
+    } else {
+        Validity::Invalid
+    }
+}
+
 /// Shared by all clients while the run goes.
 struct Shared {
     cfg: RunConfig,
@@ -177,11 +231,88 @@ struct Shared {
     deadline: Option<Instant>,
     /// Live counters for the progress bar: ok, fail, info.
     live: [AtomicU64; 3],
+    /// When the clients began.
+    start: Instant,
+    /// The server did not come back: no final reads.
+    server_gone: AtomicBool,
+    /// Fault steps so far, and the one under way (its name and start).
+    faults: Mutex<(Vec<FaultRecord>, Option<(&'static str, f64)>)>,
+    /// Health findings so far.
+    health: Mutex<Vec<HealthFinding>>,
 }
 
 impl Shared {
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn now_s(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn finding(&self, kind: HealthKind, message: String, excerpt: String) {
+        tracing::warn!("health: {kind}: {message}");
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(HealthFinding {
+                kind,
+                at_s: self.now_s(),
+                message,
+                excerpt,
+            });
+    }
+
+    /// Records a nemesis step as it begins or ends.
+    fn nemesis_event(&self, ev: Event) {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let (step, kind, value, error) = match ev {
+            Event::Begin(step) => {
+                faults.1 = Some((step.name(), self.now_s()));
+                (step, OpType::Invoke, OpValue::Nil, None)
+            }
+            Event::End(step, detail) | Event::Failed(step, detail)
+                if faults.1.is_none_or(|(n, _)| n != step.name()) =>
+            {
+                tracing::warn!(
+                    "nemesis step {} ended without beginning: {detail}",
+                    step.name()
+                );
+                return;
+            }
+            Event::End(step, detail) => {
+                let (_, start_s) = faults.1.take().expect("checked above");
+                faults.0.push(FaultRecord {
+                    step: step.name().into(),
+                    start_s,
+                    end_s: self.now_s(),
+                    detail: detail.clone(),
+                    error: None,
+                });
+                (step, OpType::Info, OpValue::Other(Datum::Str(detail)), None)
+            }
+            Event::Failed(step, error) => {
+                let (_, start_s) = faults.1.take().expect("checked above");
+                faults.0.push(FaultRecord {
+                    step: step.name().into(),
+                    start_s,
+                    end_s: self.now_s(),
+                    detail: "the server did not come back".into(),
+                    error: Some(error.clone()),
+                });
+                (step, OpType::Info, OpValue::Nil, Some(error))
+            }
+        };
+        // Recorded under the faults lock so that begin and end keep their order.
+        self.recorder.record(
+            kind,
+            Process::Nemesis,
+            &OpFn::Other(Arc::from(step.name())),
+            value,
+            Vec::new(),
+            error,
+            None,
+        );
     }
 
     /// Claims the right to invoke one more op, unless the op limit is reached.
@@ -197,9 +328,19 @@ impl Shared {
     }
 }
 
+/// How long a connection attempt may take (a paused server accepts and never answers).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connects a session at the run's isolation level.
 async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Error> {
-    let mut conn = Conn::new(ep.opts(Some(&ep.database))).await?;
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(ep.opts(Some(&ep.database))))
+        .await
+        .map_err(|_| {
+            mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {CONNECT_TIMEOUT:?}"),
+            )))
+        })??;
     conn.query_drop(format!(
         "SET SESSION TRANSACTION ISOLATION LEVEL {}",
         iso.sql()
@@ -416,6 +557,139 @@ async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
     }
 }
 
+/// The nemesis: injects the plan's faults on schedule until the run stops, and leaves the server
+/// up (a fault under way when the clients stop is finished first). If the server does not come
+/// back, it records that, stops the run and marks the server gone.
+async fn nemesis(
+    shared: Arc<Shared>,
+    server: Arc<Mutex<ManagedServer>>,
+    plan: NemesisPlan,
+    scratch: PathBuf,
+) {
+    let mut schedule = Schedule::new(plan.clone(), shared.cfg.seed);
+    let mut n = 0u64;
+    while let Some(at) = schedule.peek() {
+        loop {
+            if shared.stopping() {
+                return;
+            }
+            let now = shared.start.elapsed();
+            if now >= at {
+                break;
+            }
+            tokio::time::sleep((at - now).min(Duration::from_millis(100))).await;
+        }
+        let Some(fault) = schedule.take() else {
+            return;
+        };
+        n += 1;
+        let (sh, srv, plan, scratch) = (
+            shared.clone(),
+            server.clone(),
+            plan.clone(),
+            scratch.clone(),
+        );
+        let seed = shared.cfg.seed.wrapping_add(n);
+        let outcome = tokio::task::spawn_blocking(move || {
+            faults::inject(&srv, fault, &plan, &scratch, seed, &mut |ev| {
+                sh.nemesis_event(ev)
+            })
+        })
+        .await;
+        schedule.ended(shared.start.elapsed());
+        let failure = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(not_back)) => {
+                let excerpt = match &not_back.source {
+                    ServerError::NotReady { tail, .. } => tail.clone(),
+                    _ => server
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .log_tail(15),
+                };
+                (not_back.to_string(), excerpt)
+            }
+            Err(e) => (
+                format!("the fault {fault} could not be injected: {e}"),
+                String::new(),
+            ),
+        };
+        shared.finding(HealthKind::DidNotComeBack, failure.0, failure.1);
+        shared.server_gone.store(true, Ordering::Relaxed);
+        shared.stop.store(true, Ordering::Relaxed);
+        return;
+    }
+}
+
+/// The health watch: every 250 ms, reads what the server logged and checks that its process
+/// is still there, until `done`. A server that exits while no fault holds it is a finding; the
+/// run then stops, and the server is started once more so that the final reads can tell what
+/// it kept. Returns when `done` is set, after a last look at the log.
+async fn watch_health(
+    shared: Arc<Shared>,
+    server: Arc<Mutex<ManagedServer>>,
+    done: Arc<AtomicBool>,
+) {
+    let log_path = server
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .log_path()
+        .to_path_buf();
+    let mut log = LogWatch::new(&log_path);
+    let report = |found: Vec<(HealthKind, String)>| {
+        for (kind, excerpt) in found {
+            let message = match kind {
+                HealthKind::Panic => "the server's log shows a crash",
+                HealthKind::Corruption => "the server's log shows corruption",
+                _ => "the server's log shows a fatal error",
+            };
+            shared.finding(kind, message.into(), excerpt);
+        }
+    };
+    loop {
+        let finished = done.load(Ordering::Relaxed);
+        report(log.poll());
+        if finished {
+            report(log.flush());
+            return;
+        }
+        // A fault under way holds the lock; its own kills are not the server's doing.
+        let exited = server.try_lock().ok().and_then(|mut s| {
+            if s.state() == State::Down {
+                return None;
+            }
+            let status = s.exited()?;
+            Some((status, s.log_tail(15)))
+        });
+        if let Some((status, tail)) = exited {
+            shared.finding(
+                HealthKind::ExitedOnItsOwn,
+                format!("the server exited on its own ({status}); stopping the run and starting it again for the final reads"),
+                tail,
+            );
+            shared.stop.store(true, Ordering::Relaxed);
+            let srv = server.clone();
+            let back = tokio::task::spawn_blocking(move || {
+                srv.lock().unwrap_or_else(|p| p.into_inner()).spawn()
+            })
+            .await;
+            if let Ok(Err(e)) | Err(e) = back.map_err(|e| ServerError::Unsupported(e.to_string())) {
+                let tail = match &e {
+                    ServerError::NotReady { tail, .. } => tail.clone(),
+                    _ => String::new(),
+                };
+                shared.finding(
+                    HealthKind::DidNotComeBack,
+                    format!("the server did not start again after exiting: {e}"),
+                    tail,
+                );
+                shared.server_gone.store(true, Ordering::Relaxed);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// A run id: `20261121T124201-dolt-counter-repeatable-read`.
 pub fn run_id(flavor: Flavor, kind: WorkloadKind, iso: Isolation) -> String {
     format!(
@@ -450,11 +724,21 @@ fn write_summary(dir: &Path, s: &RunSummary) -> Result<(), RunError> {
 
 /// Drives the workload against `endpoint`, records the history, checks it, and writes
 /// `history.jsonl` and `run.json` into `cfg.out_dir`.
+///
+/// `server` is the managed server, when isoscope started it: the nemesis and the health watch
+/// need it. Faults on an external server are refused.
 pub async fn run(
     cfg: RunConfig,
     endpoint: Endpoint,
     target: TargetInfo,
+    server: Option<Arc<Mutex<ManagedServer>>>,
 ) -> Result<RunOutput, RunError> {
+    if cfg.nemesis.as_ref().is_some_and(|p| !p.faults.is_empty()) && server.is_none() {
+        return Err(RunError::Setup {
+            what: "injecting faults".into(),
+            message: "faults need a server isoscope manages (--db), not an external one".into(),
+        });
+    }
     cfg.spec.validate().map_err(|message| RunError::Setup {
         what: "the workload's parameters".into(),
         message,
@@ -511,6 +795,10 @@ pub async fn run(
         errors: BTreeMap::new(),
         latency: BTreeMap::new(),
         check: None,
+        nemesis: cfg.nemesis.clone(),
+        faults: Vec::new(),
+        health: Vec::new(),
+        verdict: None,
     };
     write_summary(&cfg.out_dir, &summary)?;
 
@@ -528,9 +816,33 @@ pub async fn run(
         invoked: AtomicU64::new(0),
         deadline: cfg.duration.map(|d| start + d),
         live: Default::default(),
+        start,
+        server_gone: AtomicBool::new(false),
+        faults: Mutex::new((Vec::new(), None)),
+        health: Mutex::new(Vec::new()),
         endpoint,
         cfg,
     });
+    let scratch = tempfile::Builder::new()
+        .prefix("isoscope-nemesis-")
+        .tempdir()
+        .map_err(|source| RunError::Io {
+            what: "creating a scratch folder for the nemesis".into(),
+            source,
+        })?;
+    let health_done = Arc::new(AtomicBool::new(false));
+    let health = server
+        .clone()
+        .map(|srv| tokio::spawn(watch_health(shared.clone(), srv, health_done.clone())));
+    let nemesis = match (&server, &shared.cfg.nemesis) {
+        (Some(srv), Some(plan)) if !plan.faults.is_empty() => Some(tokio::spawn(nemesis(
+            shared.clone(),
+            srv.clone(),
+            plan.clone(),
+            scratch.path().to_path_buf(),
+        ))),
+        _ => None,
+    };
     let bar = progress_bar(&shared);
     let ticker = {
         let shared = shared.clone();
@@ -562,6 +874,11 @@ pub async fn run(
     ticker.abort();
     update_bar(&shared, &bar, start);
     bar.finish_and_clear();
+    // The nemesis finishes the fault under way, so the server is up for the final reads.
+    if let Some(n) = nemesis {
+        shared.stop.store(true, Ordering::Relaxed);
+        let _ = n.await;
+    }
 
     // 3. Final reads.
     let mut stats = Stats::default();
@@ -570,10 +887,29 @@ pub async fn run(
     }
     let mut final_stats = Stats::default();
     let next_process = u64::from(shared.cfg.clients) * 1_000_000;
-    final_reads(&shared, next_process, &mut final_stats).await;
+    if shared.server_gone.load(Ordering::Relaxed) {
+        tracing::warn!("the server is gone: no final reads");
+    } else {
+        final_reads(&shared, next_process, &mut final_stats).await;
+    }
+    health_done.store(true, Ordering::Relaxed);
+    if let Some(h) = health {
+        let _ = h.await;
+    }
+    drop(scratch);
 
     // 4. Check.
     let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| panic!("clients have finished"));
+    let server_gone = shared.server_gone.into_inner();
+    let faults = shared
+        .faults
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .0;
+    let health = shared
+        .health
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     let cfg = shared.cfg;
     let history = shared.recorder.finish().map_err(|source| RunError::Io {
         what: format!("writing {}", history_path.display()),
@@ -581,12 +917,17 @@ pub async fn run(
     })?;
     let check = checker::check(&history, &cfg.spec.check_options(cfg.isolation.model()))?;
 
-    summary.status = if was_interrupted {
+    summary.status = if server_gone {
+        "server-gone"
+    } else if was_interrupted {
         "interrupted"
     } else {
         "done"
     }
     .into();
+    summary.verdict = Some(verdict(check.valid, &health).to_string());
+    summary.faults = faults;
+    summary.health = health;
     summary.elapsed_s = elapsed.as_secs_f64();
     summary.ok = stats.ok;
     summary.fail = stats.fail;

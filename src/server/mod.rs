@@ -578,6 +578,49 @@ impl ManagedServer {
         self.spawn()
     }
 
+    /// Copies the data directory to `to` (replacing what is there) while the server is down;
+    /// returns the bytes copied. Sockets and other special files are left out.
+    pub fn copy_data(&self, to: &Path) -> Result<u64, ServerError> {
+        if self.state != State::Down {
+            return Err(ServerError::Unsupported(
+                "the data can only be copied while the server is down".into(),
+            ));
+        }
+        if to.exists() {
+            std::fs::remove_dir_all(to).map_err(io_err(format!("clearing {}", to.display())))?;
+        }
+        copy_tree(self.data.path(), to).map_err(io_err(format!(
+            "copying {} to {}",
+            self.data.path().display(),
+            to.display()
+        )))
+    }
+
+    /// Replaces the data directory with a copy made by [`ManagedServer::copy_data`], while the
+    /// server is down.
+    pub fn restore_data(&mut self, from: &Path) -> Result<(), ServerError> {
+        if self.state != State::Down {
+            return Err(ServerError::Unsupported(
+                "the data can only be restored while the server is down".into(),
+            ));
+        }
+        let dir = self.data.path();
+        let entries =
+            std::fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(io_err(format!("removing {}", p.display())))?;
+        }
+        copy_tree(from, dir)
+            .map(|_| ())
+            .map_err(io_err(format!("copying {} back", from.display())))
+    }
+
     /// Whether the process has exited on its own since it was started. Reaps it if so.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         let status = self.child.as_mut()?.try_wait().ok()??;
@@ -594,6 +637,23 @@ impl Drop for ManagedServer {
         }
         let _ = self.stop(Duration::from_secs(10));
     }
+}
+
+/// Copies the regular files and folders under `from` into `to`; returns the bytes copied.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
+    std::fs::create_dir_all(to)?;
+    let mut bytes = 0;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = e.file_type()?;
+        let dest = to.join(e.file_name());
+        if t.is_dir() {
+            bytes += copy_tree(&e.path(), &dest)?;
+        } else if t.is_file() {
+            bytes += std::fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(bytes)
 }
 
 /// The log's text after byte `offset` (lossy UTF-8; empty if unreadable).
