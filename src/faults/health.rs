@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, HealthKind::Panic);
         assert_eq!(got[0].1, "panic: boom\ngoroutine 1 [running]:\nmain.main()");
-        write!(f, "ne\n").unwrap();
+        writeln!(f, "ne").unwrap();
         assert!(w.poll().is_empty());
         let rest = w.flush();
         assert_eq!(rest.len(), 1);

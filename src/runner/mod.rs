@@ -220,6 +220,9 @@ fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
     }
 }
 
+/// Fault steps so far, and the one under way (its name and start, in seconds).
+type FaultLog = (Vec<FaultRecord>, Option<(&'static str, f64)>);
+
 /// Shared by all clients while the run goes.
 struct Shared {
     cfg: RunConfig,
@@ -235,8 +238,8 @@ struct Shared {
     start: Instant,
     /// The server did not come back: no final reads.
     server_gone: AtomicBool,
-    /// Fault steps so far, and the one under way (its name and start).
-    faults: Mutex<(Vec<FaultRecord>, Option<(&'static str, f64)>)>,
+    /// Fault steps so far, and the one under way.
+    faults: Mutex<FaultLog>,
     /// Health findings so far.
     health: Mutex<Vec<HealthFinding>>,
 }
