@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, models, rows, svg, verdict_word, Cell, Report, WorkedExample,
+    anomaly_list, cell, columns, fault_counts, has_fault_story, models, rows, svg, verdict_word,
+    Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -86,10 +87,22 @@ fn matrix(out: &mut String, r: &Report) {
                     }
                     let _ = write!(
                         out,
-                        r#"<div class="muted">consistent with: {}<br>reported: {}</div></td>"#,
+                        r#"<div class="muted">consistent with: {}<br>reported: {}"#,
                         esc(&models(&c.strongest)),
                         esc(&c.summary.isolation_reported)
                     );
+                    if let Some(p) = &c.summary.nemesis {
+                        let _ = write!(out, "<br>faults: {}", esc(&p.label()));
+                    }
+                    out.push_str("</div>");
+                    if !c.summary.health.is_empty() {
+                        let _ = write!(
+                            out,
+                            r#"<div class="types"><code>server health</code>&nbsp;×{}</div>"#,
+                            c.summary.health.len()
+                        );
+                    }
+                    out.push_str("</td>");
                 }
                 None => out.push_str("<td>–</td>"),
             }
@@ -202,6 +215,59 @@ fn run_card(out: &mut String, c: &Cell) {
     out.push_str("</div>");
 }
 
+/// A run's faults, durability and server health, as a card.
+fn fault_story(out: &mut String, c: &Cell) {
+    let s = &c.summary;
+    let _ = write!(
+        out,
+        r#"<div class="card"><h3>{} {}</h3>"#,
+        esc(&c.title()),
+        verdict_badge(c.valid)
+    );
+    if let Some(p) = &s.nemesis {
+        let _ = write!(
+            out,
+            "<p>Faults: <code>{}</code> every ~{}: {}.</p>",
+            esc(&p.label()),
+            humantime::format_duration(p.interval),
+            esc(&fault_counts(c))
+        );
+        out.push_str("<table><thead><tr><th>step</th><th>from s</th><th>to s</th><th>what happened</th></tr></thead><tbody>");
+        for f in &s.faults {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}{}</td></tr>",
+                esc(&f.step),
+                f.start_s,
+                f.end_s,
+                esc(&f.detail),
+                f.error
+                    .as_ref()
+                    .map(|e| format!(": {}", esc(e.lines().next().unwrap_or_default())))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
+    if s.health.is_empty() {
+        out.push_str("<p>Server health: no crash, corruption or fatal error seen.</p>");
+    } else {
+        for h in &s.health {
+            let _ = write!(
+                out,
+                "<p>Server health, at {:.1} s: <b>{}</b>: {}</p>",
+                h.at_s,
+                esc(h.kind.name()),
+                esc(&h.message)
+            );
+            if !h.excerpt.is_empty() {
+                let _ = write!(out, "<pre>{}</pre>", esc(&h.excerpt));
+            }
+        }
+    }
+    out.push_str("</div>");
+}
+
 /// Renders the whole page.
 pub fn render(r: &Report) -> String {
     let mut out = String::with_capacity(1 << 16);
@@ -249,6 +315,14 @@ pub fn render(r: &Report) -> String {
     }
     if !any {
         out.push_str("<p>No anomalies in any run.</p>");
+    }
+
+    let story: Vec<&Cell> = r.cells.iter().filter(|c| has_fault_story(c)).collect();
+    if !story.is_empty() {
+        out.push_str(r#"<h2 id="faults">Faults, durability and server health</h2><p class="lede">What the nemesis did to each server and when, whether every acknowledged write was still there in the final reads, and what the health watch saw: crashes, corruption, a server that did not come back.</p>"#);
+        for c in story {
+            fault_story(&mut out, c);
+        }
     }
 
     out.push_str(r#"<h2 id="runs">Runs</h2><p class="lede">Throughput and latency per second (fault windows shaded), latency percentiles, and the error breakdown of every run.</p>"#);

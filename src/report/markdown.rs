@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use super::{anomaly_list, cell, columns, models, rows, verdict_word, Cell, Report, WorkedExample};
+use super::{
+    anomaly_list, cell, columns, fault_counts, has_fault_story, models, rows, verdict_word, Cell,
+    Report, WorkedExample,
+};
 use crate::checker::Validity;
 
 fn mark(v: Validity) -> &'static str {
@@ -19,7 +22,59 @@ fn matrix_cell(c: &Cell) -> String {
         let _ = write!(s, ": {}", anomaly_list(c));
     }
     let _ = write!(s, "<br>consistent with: {}", models(&c.strongest));
+    if !c.summary.health.is_empty() {
+        let _ = write!(s, "<br>server health: {} findings", c.summary.health.len());
+    }
     s
+}
+
+/// A run's faults, durability and server health.
+pub fn fault_story(out: &mut String, c: &Cell) {
+    let s = &c.summary;
+    let _ = writeln!(out, "### {}: {}\n", c.title(), verdict_word(c.valid));
+    if let Some(p) = &s.nemesis {
+        let _ = writeln!(
+            out,
+            "Faults: {} every ~{}: {}.\n",
+            p.label(),
+            humantime::format_duration(p.interval),
+            fault_counts(c)
+        );
+        out.push_str("| step | from s | to s | what happened |\n|---|---|---|---|\n");
+        for f in &s.faults {
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} | {:.1} | {}{} |",
+                f.step,
+                f.start_s,
+                f.end_s,
+                f.detail,
+                f.error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    if s.health.is_empty() {
+        out.push_str("Server health: no crash, corruption or fatal error seen.\n\n");
+    } else {
+        for h in &s.health {
+            let _ = writeln!(
+                out,
+                "Server health, at {:.1} s: **{}**: {}\n",
+                h.at_s, h.kind, h.message
+            );
+            if !h.excerpt.is_empty() {
+                out.push_str("```text\n");
+                for line in h.excerpt.lines() {
+                    let _ = writeln!(out, "{line}");
+                }
+                out.push_str("```\n\n");
+            }
+        }
+    }
 }
 
 /// One worked example as Markdown.
@@ -129,6 +184,14 @@ pub fn render(r: &Report) -> String {
     }
     if !any {
         out.push_str("No anomalies in any run.\n\n");
+    }
+
+    let story: Vec<&Cell> = r.cells.iter().filter(|c| has_fault_story(c)).collect();
+    if !story.is_empty() {
+        let _ = writeln!(out, "## Faults, durability and server health\n");
+        for c in story {
+            fault_story(&mut out, c);
+        }
     }
 
     let _ = writeln!(out, "## Runs\n");

@@ -57,7 +57,8 @@ pub struct Cell {
     pub summary: RunSummary,
     /// The workload as shown in the matrix (`counter (atomic)`).
     pub workload_label: String,
-    /// The verdict against the level asked for.
+    /// The run's verdict: against the level asked for, with durability, and invalid if the
+    /// server's health failed.
     pub valid: Validity,
     /// Anomaly types found and how many of each.
     pub anomalies: Vec<(Anomaly, usize)>,
@@ -218,7 +219,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     Ok(Cell {
         run_dir: dir.display().to_string(),
         workload_label: summary.spec.label(),
-        valid: r.valid,
+        valid: crate::runner::verdict(r.valid, &summary.health),
         anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
         not: r.not.clone(),
         strongest: r.strongest_model.clone(),
@@ -276,6 +277,30 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
     put("report.md", markdown::render(report))?;
     put("index.html", html::render(report))?;
     Ok(())
+}
+
+/// Whether a run has anything for the faults, durability and health section.
+pub fn has_fault_story(c: &Cell) -> bool {
+    c.summary.nemesis.is_some() || !c.summary.health.is_empty()
+}
+
+/// `kill ×5, pause ×2`: the fault steps of a run, counted.
+pub fn fault_counts(c: &Cell) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for f in &c.summary.faults {
+        match counts.iter_mut().find(|(s, _)| *s == f.step) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&f.step, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "none happened".into();
+    }
+    counts
+        .iter()
+        .map(|(s, n)| format!("{s} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Short words for a verdict.

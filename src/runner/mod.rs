@@ -212,7 +212,8 @@ impl RunOutput {
     }
 }
 
-fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
+/// A run's verdict from its check's and its health findings: any finding makes it invalid.
+pub fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
     if health.is_empty() {
         check
     } else {
