@@ -71,7 +71,7 @@ pub struct RunArgs {
     /// Counter increments: atomic or read-modify-write.
     #[arg(long)]
     pub counter_style: Option<String>,
-    /// Folder for history.jsonl, run.json and the server log (default histories/<run-id>).
+    /// Folder for history.jsonl, run.json and the server log (default `histories/<run-id>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where the server binaries are.

@@ -135,7 +135,7 @@ impl LogWatch {
     }
 
     /// Reads what was appended since the last call and returns the findings it completes, as
-    /// (kind, excerpt). A matched line opens a finding; it closes after [`EXCERPT_LINES`] lines
+    /// (kind, excerpt). A matched line opens a finding; it closes after a few lines
     /// or at a line that starts another finding. Call [`LogWatch::flush`] at the end.
     pub fn poll(&mut self) -> Vec<(HealthKind, String)> {
         let mut buf = Vec::new();

@@ -3,7 +3,7 @@
 //! A [`History`] is the list of [`Op`]s a test observed, in the order they happened. Every client
 //! operation appears twice: once as an `invoke` when the client started it, and once as a
 //! completion (`ok`, `fail` or `info`) when its outcome was known. Checkers never look at raw text:
-//! readers ([`read`]) turn EDN or JSON into these types, and [`write`] appends them as JSON Lines
+//! readers ([`read`]) turn EDN or JSON into these types, and [`write`](mod@write) appends them as JSON Lines
 //! while a run goes.
 //!
 //! Invariants kept by every reader:
