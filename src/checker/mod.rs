@@ -20,6 +20,7 @@ pub mod list_append;
 pub mod model;
 pub mod rw_register;
 pub mod scc;
+pub mod set;
 pub mod txn;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,8 @@ pub enum Workload {
     Counter,
     /// Jepsen's bank: transfers and reads of all balances.
     Bank,
+    /// Jepsen's set: adds of unique elements and reads of the whole set.
+    Set,
 }
 
 impl Workload {
@@ -51,6 +54,7 @@ impl Workload {
             Workload::RwRegister => "rw-register",
             Workload::Counter => "counter",
             Workload::Bank => "bank",
+            Workload::Set => "set",
         }
     }
 
@@ -61,13 +65,17 @@ impl Workload {
             "rw-register" | "register" => Workload::RwRegister,
             "counter" => Workload::Counter,
             "bank" => Workload::Bank,
+            "set" => Workload::Set,
             _ => return None,
         })
     }
 
-    /// Picks the workload from what the ops do; `None` if nothing gives it away.
+    /// Picks the workload from what the ops do; `None` if nothing gives it away. Adds are a
+    /// counter's unless some read returns a collection of elements (a set's); the first read
+    /// decides, and adds alone are a counter.
     pub fn detect(h: &History) -> Option<Workload> {
         let mut register_hint = false;
+        let mut adds = false;
         for op in &h.ops {
             match (&op.f, &op.value) {
                 (OpFn::Txn, OpValue::Txn(mops)) => {
@@ -87,13 +95,23 @@ impl Workload {
                         }
                     }
                 }
-                (OpFn::Add, _) => return Some(Workload::Counter),
+                // Keyed adds are counters'; a set's adds are plain integers, as a counter's
+                // can be, so those wait for a read.
+                (OpFn::Add, OpValue::Keyed { .. }) => return Some(Workload::Counter),
+                (OpFn::Add, _) => adds = true,
                 (OpFn::Transfer, _) | (OpFn::Read, OpValue::Balances(_)) => {
                     return Some(Workload::Bank)
                 }
+                (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) if adds => {
+                    return Some(Workload::Counter)
+                }
                 (OpFn::Read, OpValue::Int(_)) => return Some(Workload::Counter),
+                (OpFn::Read, OpValue::Elements(_)) => return Some(Workload::Set),
                 _ => {}
             }
+        }
+        if adds {
+            return Some(Workload::Counter);
         }
         register_hint.then_some(Workload::RwRegister)
     }
@@ -343,6 +361,7 @@ pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError
         Workload::RwRegister => rw_register::check(h, opts, &mut findings)?,
         Workload::Counter => counter::check(h, &mut findings)?,
         Workload::Bank => bank::check(h, opts, &mut findings)?,
+        Workload::Set => set::check(h, &mut findings)?,
     };
     Ok(finish(h, opts, workload, looked_for, findings))
 }

@@ -25,7 +25,8 @@ pub struct CheckArgs {
         default_value = "strict-serializable"
     )]
     pub model: Vec<String>,
-    /// The workload (list-append, rw-register, counter, bank); detected from the ops if absent.
+    /// The workload (list-append, rw-register, counter, bank, set); detected from the ops if
+    /// absent.
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
     /// Output for people (text) or machines (json).
@@ -64,7 +65,7 @@ fn options(args: &CheckArgs) -> Result<CheckOptions> {
     let workload = match &args.workload {
         None => None,
         Some(w) => Some(Workload::parse(w).with_context(|| {
-            format!("unknown workload {w:?}; use list-append, rw-register, counter or bank")
+            format!("unknown workload {w:?}; use list-append, rw-register, counter, bank or set")
         })?),
     };
     Ok(CheckOptions {

@@ -1145,6 +1145,7 @@ mod tests {
 
     #[test]
     fn fast_and_generic_json_lines_agree_on_a_set_history() {
+        use crate::checker::{check, CheckOptions};
         use crate::history::write::op_line;
         let h = generated_set_history(3000);
         let mut text = Vec::new();
@@ -1176,6 +1177,13 @@ mod tests {
         // What was written is what is read back, two- and three-element reads included.
         let back = read_jsonl(&text, true).0.unwrap();
         assert_eq!(back.ops, h.ops);
+        let generic = read_jsonl(&text, false).0.unwrap();
+        let opts = CheckOptions::default();
+        let verdict = |h: &History| serde_json::to_value(check(h, &opts).unwrap()).unwrap();
+        let v = verdict(&back);
+        assert_eq!(v, verdict(&generic));
+        assert_eq!(v["workload"], "set");
+        assert_eq!(v["valid"], true, "{v:#}");
     }
 
     #[test]
