@@ -43,10 +43,10 @@ impl Added {
 
 /// The element an add adds: the invocation's integer value, or the completion's when the
 /// invocation has none; `None` when neither carries one.
-pub(super) fn added_element(ops: &[Op], c: &Completion) -> Option<i64> {
+pub(super) fn added_element<'h>(ops: &'h [Op], c: &Completion) -> Option<&'h i64> {
     std::iter::once(c.invoke)
         .chain(c.complete)
-        .find_map(|i| match ops[i].value {
+        .find_map(|i| match &ops[i].value {
             OpValue::Int(e) => Some(e),
             _ => None,
         })
@@ -80,7 +80,7 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
         if ops[c.invoke].f != OpFn::Add {
             continue;
         }
-        let Some(e) = added_element(ops, c) else {
+        let Some(&e) = added_element(ops, c) else {
             if c.outcome == OpType::Fail {
                 continue;
             }
