@@ -291,23 +291,26 @@ impl Tally {
     fn finish(mut self, nemesis: bool) -> Durability {
         if self.keys_without_final_read > 0 {
             let more = self.keys_without_final_read - self.without.len();
+            let n = self.keys_without_final_read;
             self.notes.push(format!(
-                "{} of {} written keys ({}{}) have no final read: no ok read of the key was \
-                 invoked after every write to it had completed{}, so whether their acknowledged \
+                "{n} of {} written key{} ({}{}) {} no final read: no ok read of the key was \
+                 invoked after every write to it had completed{}, so whether {} acknowledged \
                  writes survived is unknown",
-                self.keys_without_final_read,
                 self.keys,
+                if self.keys == 1 { "" } else { "s" },
                 self.without.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
                 } else {
                     String::new()
                 },
+                if n == 1 { "has" } else { "have" },
                 if nemesis {
                     " and after the last nemesis op"
                 } else {
                     ""
                 },
+                if n == 1 { "its" } else { "their" },
             ));
         }
         if self.keys == 0 {
