@@ -287,6 +287,25 @@ fn a_counter_between_its_bounds_is_durable_and_above_them_unexpected() {
 }
 
 #[test]
+fn a_negative_counter_is_unexpected_and_loses_at_most_what_was_acknowledged() {
+    let d = counter(-2).durability(Workload::Counter);
+    assert_eq!(d.valid, Validity::Invalid);
+    assert_eq!((d.lost, d.unexpected, d.recovered), (3, 2, 0));
+    assert_eq!(d.examples[0].kind, DurabilityKind::Lost);
+    assert!(d.examples[1]
+        .explanation
+        .contains("below the 0 it started at"));
+    // A counter nobody added to reads 0, and nothing else.
+    let h = |v: &str| H::default().read(0, "read", &format!("[8 {v}]"));
+    let d = h("0").durability(Workload::Counter);
+    assert_eq!((d.keys, d.lost, d.unexpected, d.recovered), (0, 0, 0, 0));
+    let d = h("-1").durability(Workload::Counter);
+    assert_eq!((d.lost, d.unexpected, d.recovered), (0, 1, 0));
+    let d = h("4").durability(Workload::Counter);
+    assert_eq!((d.lost, d.unexpected, d.recovered), (0, 4, 0));
+}
+
+#[test]
 fn a_plain_counter_without_final_read_is_unknown() {
     let h = H::default()
         .whole("ok", 0, "add", "1")

@@ -674,8 +674,26 @@ fn counter(ctx: &Ctx, t: &mut Tally) {
             None => "the counter".to_string(),
         };
         t.acknowledged += u64::try_from(k.acked).unwrap_or(u64::MAX);
-        if v < k.acked {
-            let missing = k.acked - v;
+        if v < 0 {
+            // Below the initial zero: no add made that, whatever else was lost.
+            t.unexpected(v.unsigned_abs().try_into().unwrap_or(u64::MAX), || {
+                DurabilityFinding {
+                    kind: DurabilityKind::Unexpected,
+                    key: name.clone(),
+                    ops: vec![read.index],
+                    explanation: format!(
+                        "The final read of {counter} at index {}{} is {}, below the 0 it started \
+                         at, which no non-negative add can make.",
+                        read.index,
+                        at(read),
+                        r.value,
+                    ),
+                }
+            });
+        }
+        if v.max(0) < k.acked {
+            // Lost at most what was acknowledged; a negative value is unexpected besides.
+            let missing = k.acked - v.max(0);
             let acked = if k.unit {
                 format!(
                     "{} increment{} {} acknowledged",
@@ -718,7 +736,7 @@ fn counter(ctx: &Ctx, t: &mut Tally) {
                     ),
                 }
             });
-        } else {
+        } else if v > k.acked {
             t.recovered += u64::try_from(v - k.acked).unwrap_or(u64::MAX);
         }
     }
