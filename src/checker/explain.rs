@@ -97,6 +97,10 @@ pub fn value_edn(v: &OpValue, lists: &ListStore) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        OpValue::Elements(e) => {
+            let parts: Vec<String> = e.iter().map(i64::to_string).collect();
+            format!("#{{{}}}", parts.join(" "))
+        }
         OpValue::Other(d) => d.to_string(),
     }
 }

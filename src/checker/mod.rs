@@ -4,7 +4,8 @@
 //! for transactional workloads, bounds for counters, invariants for bank), one generic
 //! [`cycle`] search names the cycles, one [`model`] table turns anomalies into models ruled out,
 //! and [`explain`] writes each finding in words. [`check`] runs the right workload checker and
-//! assembles a [`CheckResult`].
+//! assembles a [`CheckResult`]; when asked (and always for sets) it also runs [`durability`],
+//! which holds the final reads against the acknowledged writes and can only lower the verdict.
 //!
 //! Honesty invariant: a model is reported consistent only when every anomaly it forbids was
 //! looked for in full. Anything cut short is *undecided*, and makes the verdict unknown, never
@@ -14,12 +15,14 @@ pub mod anomaly;
 pub mod bank;
 pub mod counter;
 pub mod cycle;
+pub mod durability;
 pub mod explain;
 pub mod graph;
 pub mod list_append;
 pub mod model;
 pub mod rw_register;
 pub mod scc;
+pub mod set;
 pub mod txn;
 
 use std::collections::BTreeMap;
@@ -41,6 +44,8 @@ pub enum Workload {
     Counter,
     /// Jepsen's bank: transfers and reads of all balances.
     Bank,
+    /// Jepsen's set: adds of unique elements and reads of the whole set.
+    Set,
 }
 
 impl Workload {
@@ -51,6 +56,7 @@ impl Workload {
             Workload::RwRegister => "rw-register",
             Workload::Counter => "counter",
             Workload::Bank => "bank",
+            Workload::Set => "set",
         }
     }
 
@@ -61,13 +67,17 @@ impl Workload {
             "rw-register" | "register" => Workload::RwRegister,
             "counter" => Workload::Counter,
             "bank" => Workload::Bank,
+            "set" => Workload::Set,
             _ => return None,
         })
     }
 
-    /// Picks the workload from what the ops do; `None` if nothing gives it away.
+    /// Picks the workload from what the ops do; `None` if nothing gives it away. Adds are a
+    /// counter's unless some read returns a collection of elements (a set's); the first read
+    /// decides, and adds alone are a counter.
     pub fn detect(h: &History) -> Option<Workload> {
         let mut register_hint = false;
+        let mut adds = false;
         for op in &h.ops {
             match (&op.f, &op.value) {
                 (OpFn::Txn, OpValue::Txn(mops)) => {
@@ -87,13 +97,23 @@ impl Workload {
                         }
                     }
                 }
-                (OpFn::Add, _) => return Some(Workload::Counter),
+                // Keyed adds are counters'; a set's adds are plain integers, as a counter's
+                // can be, so those wait for a read.
+                (OpFn::Add, OpValue::Keyed { .. }) => return Some(Workload::Counter),
+                (OpFn::Add, _) => adds = true,
                 (OpFn::Transfer, _) | (OpFn::Read, OpValue::Balances(_)) => {
                     return Some(Workload::Bank)
                 }
+                (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) if adds => {
+                    return Some(Workload::Counter)
+                }
                 (OpFn::Read, OpValue::Int(_)) => return Some(Workload::Counter),
+                (OpFn::Read, OpValue::Elements(_)) => return Some(Workload::Set),
                 _ => {}
             }
+        }
+        if adds {
+            return Some(Workload::Counter);
         }
         register_hint.then_some(Workload::RwRegister)
     }
@@ -128,6 +148,9 @@ pub struct CheckOptions {
     pub negative_balances: bool,
     /// rw-register: infer that a transaction's write follows the version it read.
     pub wfr: bool,
+    /// Also check durability: every acknowledged write is in the final reads (see
+    /// [`durability`]). Always done for sets, whose checker is mostly that.
+    pub durability: bool,
 }
 
 impl Default for CheckOptions {
@@ -140,6 +163,7 @@ impl Default for CheckOptions {
             bank_total: None,
             negative_balances: false,
             wfr: true,
+            durability: false,
         }
     }
 }
@@ -318,6 +342,10 @@ pub struct CheckResult {
     pub ops: OpCounts,
     /// The findings, by type.
     pub anomalies: BTreeMap<Anomaly, AnomalyGroup>,
+    /// The durability check, when it ran (see [`CheckOptions::durability`]). Kept apart from
+    /// the isolation fields above, which it never changes; only `valid` combines both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durability: Option<durability::Durability>,
 }
 
 impl CheckResult {
@@ -343,8 +371,72 @@ pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError
         Workload::RwRegister => rw_register::check(h, opts, &mut findings)?,
         Workload::Counter => counter::check(h, &mut findings)?,
         Workload::Bank => bank::check(h, opts, &mut findings)?,
+        Workload::Set => set::check(h, &mut findings)?,
     };
-    Ok(finish(h, opts, workload, looked_for, findings))
+    let lost_updates = findings.has(Anomaly::LostUpdate);
+    let mut result = finish(h, opts, workload, looked_for, findings);
+    if opts.durability || workload == Workload::Set {
+        if let Some(mut d) = durability::check(h, workload, opts.examples) {
+            if workload == Workload::Counter && lost_updates && d.lost > 0 {
+                blame_lost_updates(&mut d);
+            }
+            combine_durability(&mut result, &d);
+            result.durability = Some(d);
+        }
+    }
+    Ok(result)
+}
+
+/// Counters: lost updates lose acknowledged increments as surely as a crash does, so when the
+/// isolation check found some, a shortfall in the final reads may be theirs. Said in every lost
+/// finding and in a note, so nobody blames durability for it unawares.
+fn blame_lost_updates(d: &mut durability::Durability) {
+    for ex in &mut d.examples {
+        if ex.kind == durability::DurabilityKind::Lost {
+            ex.explanation.push_str(
+                " The isolation check also found lost updates, which lose acknowledged \
+                 increments too: the shortfall may be theirs and not a crash's.",
+            );
+        }
+    }
+    d.notes.push(
+        "lost updates were found too: they lose acknowledged increments, so the increments \
+         missing from the final reads may have been lost to them rather than to a crash"
+            .into(),
+    );
+}
+
+/// Lowers the overall verdict by the durability verdict: anything lost or unexpected makes it
+/// invalid; an undecided durability makes a valid isolation verdict unknown. A note says why
+/// whenever the isolation verdict alone was valid.
+fn combine_durability(r: &mut CheckResult, d: &durability::Durability) {
+    let isolation_valid = r.valid == Validity::Valid;
+    match d.valid {
+        Validity::Invalid => {
+            r.valid = Validity::Invalid;
+            if isolation_valid {
+                r.notes.push(format!(
+                    "isolation holds, but the final reads do not: {} acknowledged write{} lost \
+                     and {} unexpected (see durability)",
+                    d.lost,
+                    if d.lost == 1 { "" } else { "s" },
+                    d.unexpected
+                ));
+            }
+        }
+        Validity::Unknown if isolation_valid => {
+            r.valid = Validity::Unknown;
+            let why = if d.notes.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", d.notes.join("; "))
+            };
+            r.notes.push(format!(
+                "isolation holds, but durability could not be decided{why}"
+            ));
+        }
+        _ => {}
+    }
 }
 
 /// Turns a checker's findings into a result. `looked_for` are the anomaly types the checker
@@ -407,6 +499,7 @@ fn finish(
         notes,
         ops: h.counts(),
         anomalies: f.groups,
+        durability: None,
     }
 }
 

@@ -25,7 +25,8 @@ pub struct CheckArgs {
         default_value = "strict-serializable"
     )]
     pub model: Vec<String>,
-    /// The workload (list-append, rw-register, counter, bank); detected from the ops if absent.
+    /// The workload (list-append, rw-register, counter, bank, set); detected from the ops if
+    /// absent.
     #[arg(long, short = 'w')]
     pub workload: Option<String>,
     /// Output for people (text) or machines (json).
@@ -49,6 +50,10 @@ pub struct CheckArgs {
     /// rw-register: do not infer that a write follows the version its transaction read.
     #[arg(long)]
     pub no_wfr: bool,
+    /// Also check durability: every acknowledged write must be in the final reads (the last ok
+    /// read of each key after its writes and any faults). Always on for the set workload.
+    #[arg(long)]
+    pub durability: bool,
 }
 
 fn options(args: &CheckArgs) -> Result<CheckOptions> {
@@ -64,7 +69,7 @@ fn options(args: &CheckArgs) -> Result<CheckOptions> {
     let workload = match &args.workload {
         None => None,
         Some(w) => Some(Workload::parse(w).with_context(|| {
-            format!("unknown workload {w:?}; use list-append, rw-register, counter or bank")
+            format!("unknown workload {w:?}; use list-append, rw-register, counter, bank or set")
         })?),
     };
     Ok(CheckOptions {
@@ -77,6 +82,7 @@ fn options(args: &CheckArgs) -> Result<CheckOptions> {
         bank_total: args.total,
         negative_balances: args.negative_balances,
         wfr: !args.no_wfr,
+        durability: args.durability,
     })
 }
 
@@ -222,8 +228,37 @@ pub fn print_text(file: &Path, r: &CheckResult) {
             }
         }
     }
+    if let Some(d) = &r.durability {
+        durability_text(&mut s, d);
+    }
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes());
+}
+
+/// The durability part of the text output: the verdict, the counts, the notes and the
+/// examples' explanations.
+fn durability_text(s: &mut String, d: &checker::durability::Durability) {
+    s.push_str(&format!(
+        "\ndurability: {} ({} key{} written, {} without final read)\n",
+        d.valid,
+        d.keys,
+        if d.keys == 1 { "" } else { "s" },
+        d.keys_without_final_read
+    ));
+    s.push_str(&format!(
+        "  acknowledged {}, lost {}, recovered {}, unexpected {}\n",
+        d.acknowledged, d.lost, d.recovered, d.unexpected
+    ));
+    for n in &d.notes {
+        s.push_str(&format!("  note: {n}\n"));
+    }
+    for f in &d.examples {
+        let kind = match f.kind {
+            checker::durability::DurabilityKind::Lost => "lost",
+            checker::durability::DurabilityKind::Unexpected => "unexpected",
+        };
+        s.push_str(&format!("\n  {kind}: {}\n", f.explanation));
+    }
 }
 
 /// Writes `result.json`, one text file per anomaly type, and one DOT (plus SVG, when

@@ -1,24 +1,31 @@
-//! The fast path for JSON Lines: one transaction op per line, straight from bytes to [`Op`].
+//! The fast path for JSON Lines: one op per line, straight from bytes to [`Op`].
 //!
 //! Why: going through [`Datum`](super::datum::Datum) allocates a tree per op and is most of the
-//! time spent reading a large list-append history. This parser handles the shape isoscope and
-//! Elle-style tools write for transactions, and declines (returns `None`) anything else, which
-//! the reader then gives to the generic path. So the fast path never reports an error itself, and
-//! behaviour and messages are those of the generic path.
+//! time spent reading a large list-append or set history. This parser handles the shapes
+//! isoscope and Elle-style tools write for transactions and for set ops, and declines (returns
+//! `None`) anything else, which the reader then gives to the generic path. So the fast path never
+//! reports an error itself, and behaviour and messages are those of the generic path.
 //!
-//! Accepted: an object with `type`, `process` (a non-negative integer or `"nemesis"`), `f`
-//! (`"txn"`; or null or absent when the value is a non-empty transaction), `value` (absent, null
-//! or a list of `append`/`r`/`w` micro-ops), and optionally `index` (a non-negative integer or
-//! null), `time` (an integer or null) and `error` (a string or null); each key at most once, in
-//! any order. Integers must fit an `i64` and not be `-0` (which serde_json reads as a float);
-//! strings must be printable ASCII without escapes. A read returns null, an integer, a string or
-//! a list of integers. Whitespace is JSON's, less newlines.
+//! Accepted: an object with `type`, `process` (a non-negative integer or `"nemesis"`), `f`,
+//! `value`, and optionally `index` (a non-negative integer or null), `time` (an integer or null)
+//! and `error` (a string or null); each key at most once, in any order. `f` and `value` go
+//! together:
+//! - `"txn"` (or `f` null or absent when the value is a non-empty transaction): `value` absent,
+//!   null or a list of `append`/`r`/`w` micro-ops, whose reads return null, an integer, a string
+//!   or a list of integers;
+//! - `"add"`: `value` absent, null or an integer;
+//! - `"read"`: `value` absent, null, an integer or a list of integers (typed as the generic path
+//!   types it, by `read::int_list_read`).
+//!
+//! Integers must fit an `i64` and not be `-0` (which serde_json reads as a float); strings must
+//! be printable ASCII without escapes. Whitespace is JSON's, less newlines.
 //!
 //! Invariant: an op accepted here equals what the generic path makes of the same line, and the
 //! [`ListStore`] is touched only once the whole line is accepted, in the generic path's order.
 
 use std::sync::Arc;
 
+use super::read::int_list_read;
 use super::{Atom, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 /// Scratch space reused from line to line.
@@ -41,6 +48,29 @@ enum RawRead {
     Scalar(RawAtom),
     /// A range of [`FastLine::ints`].
     List(usize, usize),
+}
+
+/// An op's value not yet typed (that needs `f`, which may come after it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RawValue {
+    /// Absent or null.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// `[]`: an empty transaction or an empty set read.
+    Empty,
+    /// A non-empty list of micro-ops, in [`FastLine::mops`].
+    Mops,
+    /// A non-empty list of integers, in [`FastLine::ints`].
+    Ints,
+}
+
+/// The functions the fast path takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FastFn {
+    Txn,
+    Add,
+    Read,
 }
 
 #[derive(Clone, Copy)]
@@ -76,8 +106,8 @@ impl FastLine {
         let mut time = None;
         let mut kind = None;
         let mut process = None;
-        let mut txn_f = false;
-        let mut value_list = false;
+        let mut f = None;
+        let mut value = RawValue::Null;
         let mut error = None;
         c.ws();
         c.eat(b'{')?;
@@ -127,18 +157,37 @@ impl FastLine {
                 F => {
                     if !c.null() {
                         let (a, b) = c.string()?;
-                        txn_f = &text[a..b] == b"txn";
-                        if !txn_f {
-                            return None;
-                        }
+                        f = Some(match &text[a..b] {
+                            b"txn" => FastFn::Txn,
+                            b"add" => FastFn::Add,
+                            b"read" => FastFn::Read,
+                            _ => return None,
+                        });
                     }
                 }
                 VALUE => {
-                    if !c.null() {
-                        c.eat(b'[')?;
-                        self.mops(&mut c)?;
-                        value_list = true;
-                    }
+                    value = match c.peek()? {
+                        b'n' if c.null() => RawValue::Null,
+                        b'[' => {
+                            c.i += 1;
+                            c.ws();
+                            match c.peek()? {
+                                b']' => {
+                                    c.i += 1;
+                                    RawValue::Empty
+                                }
+                                b'[' => {
+                                    self.mops(&mut c)?;
+                                    RawValue::Mops
+                                }
+                                _ => {
+                                    c.ints(&mut self.ints)?;
+                                    RawValue::Ints
+                                }
+                            }
+                        }
+                        _ => RawValue::Int(c.int()?),
+                    };
                 }
                 _ => {
                     if !c.null() {
@@ -161,22 +210,33 @@ impl FastLine {
             Some(_) => return None,
         };
         // Without `f`, only a non-empty list of micro-ops says that the op is a transaction.
-        if !txn_f && (!value_list || self.mops.is_empty()) {
-            return None;
-        }
+        let f = match f {
+            Some(f) => f,
+            None if value == RawValue::Mops => FastFn::Txn,
+            None => return None,
+        };
         let kind = kind?;
         let process = process?;
-        let value = if value_list {
-            OpValue::Txn(self.build_mops(text, lists))
-        } else {
-            OpValue::Nil
+        let (f, value) = match (f, value) {
+            (FastFn::Txn, RawValue::Null) => (OpFn::Txn, OpValue::Nil),
+            (FastFn::Txn, RawValue::Empty | RawValue::Mops) => {
+                (OpFn::Txn, OpValue::Txn(self.build_mops(text, lists)))
+            }
+            (FastFn::Add, RawValue::Null) => (OpFn::Add, OpValue::Nil),
+            (FastFn::Add, RawValue::Int(i)) => (OpFn::Add, OpValue::Int(i)),
+            (FastFn::Read, RawValue::Null) => (OpFn::Read, OpValue::Nil),
+            (FastFn::Read, RawValue::Int(i)) => (OpFn::Read, OpValue::Int(i)),
+            (FastFn::Read, RawValue::Empty | RawValue::Ints) => {
+                (OpFn::Read, int_list_read(&self.ints))
+            }
+            _ => return None,
         };
         let op = Op {
             index: index.unwrap_or(position as u64),
             time,
             kind,
             process,
-            f: OpFn::Txn,
+            f,
             value,
             error,
             sql: None,
@@ -184,13 +244,9 @@ impl FastLine {
         Some((op, used))
     }
 
-    /// The micro-ops of a transaction, after its `[`, up to and including the `]`.
+    /// The micro-ops of a non-empty transaction, from its first micro-op's `[` up to and
+    /// including the transaction's `]`.
     fn mops(&mut self, c: &mut Cursor) -> Option<()> {
-        c.ws();
-        if c.peek()? == b']' {
-            c.i += 1;
-            return Some(());
-        }
         loop {
             c.eat(b'[')?;
             c.ws();

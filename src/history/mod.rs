@@ -128,9 +128,9 @@ impl fmt::Display for Process {
 pub enum OpFn {
     /// A transaction of micro-ops (list-append, rw-register).
     Txn,
-    /// A counter increment by `value`.
+    /// A counter increment by `value`, or (set workload) the addition of element `value`.
     Add,
-    /// A read (counter value, or bank balances).
+    /// A read (counter value, set elements, or bank balances).
     Read,
     /// A bank transfer.
     Transfer,
@@ -242,6 +242,10 @@ pub enum OpValue {
     },
     /// A bank read: each account and its balance (`None` for a nil balance), sorted by account.
     Balances(Vec<(Atom, Option<i64>)>),
+    /// A set read (Jepsen's set workload): the elements read, sorted ascending. Duplicates a
+    /// reader wrote (a vector rather than a set) are kept, so nothing read is hidden; a set
+    /// holds each element once whatever the count.
+    Elements(Vec<i64>),
     /// Anything else (nemesis values, unknown shapes), kept as read.
     Other(datum::Datum),
 }

@@ -10,8 +10,12 @@
 //! problem, in one line.
 //!
 //! Values are parsed into a [`Datum`] tree and then typed, except in JSON Lines, where a line of
-//! the common transaction shape goes straight to an [`Op`] (see `json_ops`); a line that fast
-//! path declines takes the `Datum` route, which gives any error.
+//! a common shape (a transaction, a set's add or read) goes straight to an [`Op`] (see
+//! `json_ops`); a line that fast path declines takes the `Datum` route, which gives any error.
+//!
+//! A `read` returning a collection of integers is a set read ([`OpValue::Elements`]), except that
+//! two or three integers are also the shape of a keyed counter read (`[key, value]`); which one it
+//! is depends on the adds of the whole history, so it is settled once all ops are read.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -403,12 +407,13 @@ impl<'p> OpBuilder<'p> {
         }
     }
 
-    fn finish(self) -> Result<History, ReadError> {
+    fn finish(mut self) -> Result<History, ReadError> {
         if self.history.ops.is_empty() {
             return Err(ReadError::Empty {
                 path: self.path.to_owned(),
             });
         }
+        resolve_set_reads(&mut self.history.ops);
         Ok(self.history)
     }
 
@@ -567,7 +572,8 @@ impl<'p> OpBuilder<'p> {
             },
             OpFn::Read => match v {
                 Datum::Int(i) => Ok(OpValue::Int(i)),
-                Datum::Ints(_) | Datum::List(_) if !looks_like_txn(&v) => keyed(v),
+                Datum::Ints(ints) => Ok(int_list_read(&ints)),
+                Datum::List(_) if !looks_like_txn(&v) => keyed(v),
                 Datum::Map(kvs) => {
                     let mut balances = Vec::with_capacity(kvs.len());
                     for (k, b) in kvs {
@@ -642,6 +648,70 @@ impl<'p> OpBuilder<'p> {
             _ => Err(format!(
                 "micro-op function must be append, r or w, found {f}"
             )),
+        }
+    }
+}
+
+/// What a read returning a list of integers means, looking at that read alone: two or three
+/// integers have the shape of a keyed counter read (`[key, value]`, as before sets existed) and
+/// stay one until [`resolve_set_reads`] has seen the whole history; any other length can only
+/// be a set read. Shared by the generic path and the JSON Lines fast path, so both give the
+/// same op.
+pub(super) fn int_list_read(ints: &[i64]) -> OpValue {
+    match *ints {
+        [key, value] => OpValue::Keyed {
+            key: Atom::Int(key),
+            value: Some(value),
+            after: None,
+        },
+        [key, value, after] => OpValue::Keyed {
+            key: Atom::Int(key),
+            value: Some(value),
+            after: Some(after),
+        },
+        _ => elements(ints.to_vec()),
+    }
+}
+
+/// A set read's elements, sorted.
+fn elements(mut v: Vec<i64>) -> OpValue {
+    v.sort_unstable();
+    OpValue::Elements(v)
+}
+
+/// Settles reads of two or three integers, which one op cannot tell apart: `[7, 3]` is counter
+/// 7 read as 3 in a keyed counter history (whose adds are `[key, amount]` tuples), and the set
+/// `{3, 7}` in a set history (whose adds are plain integers). So once the whole history is
+/// read: if no add is keyed, and some add is a plain integer or some read is already a
+/// collection of elements, every such read becomes the set of its integers. Keyed counter
+/// histories, plain counter histories (integer reads) and bank histories are left as they were.
+/// A history of two-element reads alone stays keyed: nothing in it says otherwise.
+fn resolve_set_reads(ops: &mut [Op]) {
+    let (mut keyed_adds, mut plain_adds, mut element_reads) = (false, false, false);
+    for op in ops.iter() {
+        match (&op.f, &op.value) {
+            (OpFn::Add, OpValue::Keyed { .. }) => keyed_adds = true,
+            (OpFn::Add, OpValue::Int(_)) => plain_adds = true,
+            (OpFn::Read, OpValue::Elements(_)) => element_reads = true,
+            _ => {}
+        }
+    }
+    if keyed_adds || !(plain_adds || element_reads) {
+        return;
+    }
+    for op in ops.iter_mut() {
+        if op.f != OpFn::Read {
+            continue;
+        }
+        if let OpValue::Keyed {
+            key: Atom::Int(k),
+            value: Some(v),
+            after,
+        } = op.value
+        {
+            let mut elems = vec![k, v];
+            elems.extend(after);
+            op.value = elements(elems);
         }
     }
 }
@@ -903,6 +973,220 @@ mod tests {
     }
 
     #[test]
+    fn set_histories_read_alike_from_edn_and_json() {
+        let edn = "{:index 0 :type :invoke :process 0 :f :add :value 5}\n\
+                   {:index 1 :type :ok :process 0 :f :add :value 5}\n\
+                   {:index 2 :type :invoke :process 1 :f :add :value 1}\n\
+                   {:index 3 :type :info :process 1 :f :add :value 1}\n\
+                   {:index 4 :type :invoke :process 0 :f :read :value nil}\n\
+                   {:index 5 :type :ok :process 0 :f :read :value #{5 1}}\n\
+                   {:index 6 :type :invoke :process 0 :f :read :value nil}\n\
+                   {:index 7 :type :ok :process 0 :f :read :value [5 2 1 9]}\n\
+                   {:index 8 :type :invoke :process 0 :f :read :value nil}\n\
+                   {:index 9 :type :ok :process 0 :f :read :value #{}}\n";
+        let json = r#"{"index":0,"type":"invoke","process":0,"f":"add","value":5}
+{"index":1,"type":"ok","process":0,"f":"add","value":5}
+{"index":2,"type":"invoke","process":1,"f":"add","value":1}
+{"index":3,"type":"info","process":1,"f":"add","value":1}
+{"index":4,"type":"invoke","process":0,"f":"read","value":null}
+{"index":5,"type":"ok","process":0,"f":"read","value":[5,1]}
+{"index":6,"type":"invoke","process":0,"f":"read","value":null}
+{"index":7,"type":"ok","process":0,"f":"read","value":[5,2,1,9]}
+{"index":8,"type":"invoke","process":0,"f":"read","value":null}
+{"index":9,"type":"ok","process":0,"f":"read","value":[]}
+"#;
+        let a = read_history_str("set.edn", edn).unwrap();
+        let b = read_history_str("set.jsonl", json).unwrap();
+        assert_eq!(a.ops, b.ops, "{json}");
+        let array = format!("[{}]", json.trim_end().replace('\n', ","));
+        let c = read_history_str("set.json", &array).unwrap();
+        assert_eq!(a.ops, c.ops);
+        assert_eq!(a.ops[1].value, OpValue::Int(5));
+        assert_eq!(a.ops[1].f, OpFn::Add);
+        assert_eq!(a.ops[5].value, OpValue::Elements(vec![1, 5]));
+        assert_eq!(a.ops[7].value, OpValue::Elements(vec![1, 2, 5, 9]));
+        assert_eq!(a.ops[9].value, OpValue::Elements(vec![]));
+        assert_eq!(a.ops[4].value, OpValue::Nil);
+        // Written back and read again: the same ops.
+        let mut text = Vec::new();
+        for op in &a.ops {
+            crate::history::write::op_line(op, &a.lists, &mut text);
+        }
+        let d = read_history_str("again.jsonl", std::str::from_utf8(&text).unwrap()).unwrap();
+        assert_eq!(a.ops, d.ops);
+        assert!(both_paths_agree(&text) == a.ops.len());
+    }
+
+    #[test]
+    fn counter_and_bank_reads_keep_their_shape() {
+        // A keyed counter history: [key, value] reads stay keyed, even with two integers.
+        let keyed = "{\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":[7,1]}\n\
+                     {\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":[7,1,3]}\n\
+                     {\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[7,null]}\n\
+                     {\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[7,3]}\n";
+        let h = read_history_str("c.jsonl", keyed).unwrap();
+        let want = OpValue::Keyed {
+            key: Atom::Int(7),
+            value: Some(3),
+            after: None,
+        };
+        assert_eq!(h.ops[3].value, want);
+        assert_eq!(
+            h.ops[2].value,
+            OpValue::Keyed {
+                key: Atom::Int(7),
+                value: None,
+                after: None
+            }
+        );
+        // Reads of pairs and nothing else: nothing says set, so they stay keyed.
+        let pairs = "{:type :invoke, :process 0, :f :read, :value nil}\n\
+                     {:type :ok, :process 0, :f :read, :value [7 3]}\n";
+        assert_eq!(read_history_str("p.edn", pairs).unwrap().ops[1].value, want);
+        // A plain counter: integer adds and reads.
+        let plain = "{:type :ok, :process 0, :f :add, :value 1}\n\
+                     {:type :ok, :process 0, :f :read, :value 1}\n";
+        let h = read_history_str("p.edn", plain).unwrap();
+        assert_eq!(h.ops[1].value, OpValue::Int(1));
+        // A bank read.
+        let bank = "{:type :ok, :process 0, :f :read, :value {0 5, 1 nil}}\n";
+        assert_eq!(
+            read_history_str("b.edn", bank).unwrap().ops[0].value,
+            OpValue::Balances(vec![(Atom::Int(0), Some(5)), (Atom::Int(1), None)])
+        );
+        // Beside plain adds, the same pair is a set read.
+        let set = "{:type :ok, :process 0, :f :add, :value 3}\n\
+                   {:type :ok, :process 0, :f :read, :value [7 3]}\n";
+        assert_eq!(
+            read_history_str("s.edn", set).unwrap().ops[1].value,
+            OpValue::Elements(vec![3, 7])
+        );
+    }
+
+    /// A set history as isoscope's set workload records one: unique adds by a few processes
+    /// (some failing, some indeterminate), reads of what was acknowledged so far, some nemesis
+    /// ops, and a final read. A tiny LCG keeps it deterministic without a dependency.
+    fn generated_set_history(n: usize) -> History {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % m
+        };
+        let mut ops = Vec::new();
+        let mut present: Vec<i64> = Vec::new();
+        let op = |kind, process, f: OpFn, value, ops: &mut Vec<Op>| {
+            let index = ops.len() as u64;
+            ops.push(Op {
+                index,
+                time: Some(index as i64 * 1_000),
+                kind,
+                process,
+                f,
+                value,
+                error: None,
+                sql: None,
+            });
+        };
+        let mut element = 0i64;
+        for i in 0..n {
+            let p = Process::Client(next(5));
+            if i % 211 == 0 {
+                let v = OpValue::Other(Datum::Str("kill".into()));
+                op(
+                    OpType::Info,
+                    Process::Nemesis,
+                    OpFn::parse("kill"),
+                    v,
+                    &mut ops,
+                );
+            }
+            if next(8) == 0 {
+                op(OpType::Invoke, p, OpFn::Read, OpValue::Nil, &mut ops);
+                // Mostly all so far; sometimes a short prefix (two or three elements too).
+                let take = if next(3) == 0 {
+                    (next(5) as usize).min(present.len())
+                } else {
+                    present.len()
+                };
+                let mut seen = present[..take].to_vec();
+                seen.sort_unstable();
+                op(OpType::Ok, p, OpFn::Read, OpValue::Elements(seen), &mut ops);
+            } else {
+                element += 1 + next(3) as i64;
+                let v = OpValue::Int(element);
+                op(OpType::Invoke, p, OpFn::Add, v.clone(), &mut ops);
+                let outcome = match next(10) {
+                    0 => OpType::Fail,
+                    1 => OpType::Info,
+                    _ => OpType::Ok,
+                };
+                if outcome != OpType::Fail {
+                    present.push(element);
+                }
+                op(outcome, p, OpFn::Add, v, &mut ops);
+            }
+        }
+        let p = Process::Client(99);
+        op(OpType::Invoke, p, OpFn::Read, OpValue::Nil, &mut ops);
+        op(
+            OpType::Ok,
+            p,
+            OpFn::Read,
+            OpValue::Elements(present),
+            &mut ops,
+        );
+        History {
+            ops,
+            lists: ListStore::default(),
+        }
+    }
+
+    #[test]
+    fn fast_and_generic_json_lines_agree_on_a_set_history() {
+        use crate::checker::{check, CheckOptions};
+        use crate::history::write::op_line;
+        let h = generated_set_history(3000);
+        let mut text = Vec::new();
+        for op in &h.ops {
+            op_line(op, &h.lists, &mut text);
+        }
+        let s = String::from_utf8_lossy(&text).into_owned();
+        for needle in [
+            "\"f\":\"add\"",
+            "\"type\":\"fail\"",
+            "\"type\":\"info\"",
+            "\"value\":[]",
+            "\"process\":\"nemesis\"",
+        ] {
+            assert!(s.contains(needle), "no {needle}");
+        }
+        let sizes: Vec<usize> = h
+            .ops
+            .iter()
+            .filter_map(|op| match &op.value {
+                OpValue::Elements(e) => Some(e.len()),
+                _ => None,
+            })
+            .collect();
+        assert!(sizes.contains(&2) && sizes.contains(&3), "{sizes:?}");
+        let fast_lines = both_paths_agree(&text);
+        let nemesis = h.ops.iter().filter(|op| op.process == Process::Nemesis);
+        assert_eq!(fast_lines, h.ops.len() - nemesis.count());
+        // What was written is what is read back, two- and three-element reads included.
+        let back = read_jsonl(&text, true).0.unwrap();
+        assert_eq!(back.ops, h.ops);
+        let generic = read_jsonl(&text, false).0.unwrap();
+        let opts = CheckOptions::default();
+        let verdict = |h: &History| serde_json::to_value(check(h, &opts).unwrap()).unwrap();
+        let v = verdict(&back);
+        assert_eq!(v, verdict(&generic));
+        assert_eq!(v["workload"], "set");
+        assert_eq!(v["valid"], true, "{v:#}");
+    }
+
+    #[test]
     fn fast_and_generic_json_lines_agree_on_odd_lines() {
         let plain = "{\"type\":\"ok\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",1,1],[\"r\",1,[1]]]}";
         let odd = [
@@ -916,6 +1200,17 @@ mod tests {
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[0,-1,-9223372036854775807]]]}",
             "{\"index\":0,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":2,\"f\":null,\"value\":[[\"r\",1,null]]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"add\",\"value\":1}",
+            "{\"type\":\"invoke\",\"process\":3,\"f\":\"add\",\"value\":-5,\"time\":7}",
+            "{\"type\":\"fail\",\"process\":3,\"f\":\"add\",\"value\":null,\"error\":\"dup\"}",
+            "{\"type\":\"info\",\"process\":3,\"f\":\"add\"}",
+            "{\"type\":\"invoke\",\"process\":3,\"f\":\"read\",\"value\":null}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[5,1,2, 9]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[ ]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[4]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3,8]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":12}",
             // Declined: the generic path gives the op or the error.
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2]],[\"r\",9,[1.5]]]}",
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[9223372036854775808]]]}",
@@ -947,7 +1242,20 @@ mod tests {
             "{\"type\":\"ok\",\"process\":2,\"value\":[]}",
             "{\"type\":\"ok\",\"process\":2,\"value\":null}",
             "{\"type\":\"info\",\"process\":\"nemesis\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"add\",\"value\":1}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,null]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[\"a\",3]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[1.5]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[1,[2]]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":\"x\"}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":{\"0\":5,\"1\":null}}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[[\"r\",1,null]]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":[7,1,3]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":[]}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":1.5}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":\"x\"}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"transfer\",\"value\":{\"from\":0,\"to\":1,\"amount\":2}}",
+            "{\"type\":\"ok\",\"process\":3,\"value\":5}",
+            "{\"type\":\"ok\",\"process\":3,\"value\":[1,2]}",
             "{\"type\":\"invoke\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"bogus\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"extra\":{\"a\":[1]}}",
@@ -973,7 +1281,7 @@ mod tests {
             "\u{feff}{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\u{c}",
         ];
-        let taken = 9;
+        let taken = 20;
         for (i, line) in odd.iter().enumerate() {
             let mut lists = ListStore::default();
             let op = FastLine::default().parse(line.as_bytes(), 0, &mut lists);

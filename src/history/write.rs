@@ -88,6 +88,7 @@ impl Serialize for ValueJson<'_> {
                 }
                 map.end()
             }
+            OpValue::Elements(e) => e.serialize(s),
             OpValue::Other(d) => d.serialize(s),
         }
     }

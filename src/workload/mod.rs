@@ -7,13 +7,14 @@
 //!   it observed, plus the SQL it ran (kept with the op, so a report can show it).
 //!
 //! Each workload lives in its own module with its schema, its generator state and its SQL:
-//! [`counter`], [`bank`], [`register`], [`list_append`]. Presets in `workloads/*.toml` fill a
+//! [`counter`], [`bank`], [`register`], [`list_append`], [`set`]. Presets in `workloads/*.toml` fill a
 //! [`WorkloadSpec`]; command-line flags override them.
 
 pub mod bank;
 pub mod counter;
 pub mod list_append;
 pub mod register;
+pub mod set;
 
 use std::path::Path;
 
@@ -38,15 +39,18 @@ pub enum WorkloadKind {
     Register,
     /// Appends to and reads of lists (Elle's list-append).
     ListAppend,
+    /// Adds of unique elements to one set, read whole at the end (Jepsen's set).
+    Set,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order reports list them.
-    pub const ALL: [WorkloadKind; 4] = [
+    pub const ALL: [WorkloadKind; 5] = [
         WorkloadKind::Counter,
         WorkloadKind::Bank,
         WorkloadKind::Register,
         WorkloadKind::ListAppend,
+        WorkloadKind::Set,
     ];
 
     /// The name used on the command line and in presets.
@@ -56,6 +60,7 @@ impl WorkloadKind {
             WorkloadKind::Bank => "bank",
             WorkloadKind::Register => "register",
             WorkloadKind::ListAppend => "list-append",
+            WorkloadKind::Set => "set",
         }
     }
 
@@ -71,6 +76,7 @@ impl WorkloadKind {
             WorkloadKind::Bank => checker::Workload::Bank,
             WorkloadKind::Register => checker::Workload::RwRegister,
             WorkloadKind::ListAppend => checker::Workload::ListAppend,
+            WorkloadKind::Set => checker::Workload::Set,
         }
     }
 }
@@ -153,13 +159,14 @@ impl Isolation {
 pub struct WorkloadSpec {
     /// Which workload.
     pub workload: WorkloadKind,
-    /// Counters, accounts, registers, or list keys active at a time.
+    /// Counters, accounts, registers, or list keys active at a time (the set has one set and
+    /// ignores it).
     pub keys: u32,
     /// Fewest micro-ops per transaction (register, list-append).
     pub min_txn_len: u32,
     /// Most micro-ops per transaction (register, list-append).
     pub max_txn_len: u32,
-    /// Fraction of reads: of micro-ops (register, list-append) or of ops (counter, bank).
+    /// Fraction of reads: of micro-ops (register, list-append) or of ops (counter, bank, set).
     pub read_fraction: f64,
     /// Counter: how increments are written.
     pub counter_style: CounterStyle,
@@ -172,13 +179,15 @@ pub struct WorkloadSpec {
 }
 
 impl WorkloadSpec {
-    /// Sensible defaults for a workload: few hot keys so that transactions conflict.
+    /// Sensible defaults for a workload: few hot keys so that transactions conflict; the set
+    /// reads only at the end, as Jepsen's does.
     pub fn default_for(kind: WorkloadKind) -> WorkloadSpec {
         let (keys, read_fraction) = match kind {
             WorkloadKind::Counter => (4, 0.1),
             WorkloadKind::Bank => (5, 0.2),
             WorkloadKind::Register => (5, 0.5),
             WorkloadKind::ListAppend => (8, 0.5),
+            WorkloadKind::Set => (1, 0.0),
         };
         WorkloadSpec {
             workload: kind,
@@ -218,8 +227,8 @@ impl WorkloadSpec {
         Ok(spec)
     }
 
-    /// The spec a name stands for: a workload (`counter`, `bank`, `register`, `list-append`),
-    /// `counter-rmw` (the counter with read-modify-write increments), or a preset file.
+    /// The spec a name stands for: a workload (`counter`, `bank`, `register`, `list-append`,
+    /// `set`), `counter-rmw` (the counter with read-modify-write increments), or a preset file.
     pub fn named(name: &str) -> Result<WorkloadSpec, String> {
         if name.ends_with(".toml") || Path::new(name).is_file() {
             return WorkloadSpec::from_preset(Path::new(name));
@@ -234,7 +243,7 @@ impl WorkloadSpec {
             .ok_or_else(|| {
                 format!(
                     "unknown workload {name:?}; use counter, counter-rmw, bank, register, \
-                     list-append or a .toml preset"
+                     list-append, set or a .toml preset"
                 )
             })
     }
@@ -250,14 +259,16 @@ impl WorkloadSpec {
         }
     }
 
-    /// How to check a history of this workload against `model`: its checker, and for the bank
-    /// the total the accounts started with.
+    /// How to check a history of this workload against `model`: its checker, for the bank
+    /// the total the accounts started with, and durability, since every run ends with final
+    /// reads of every key.
     pub fn check_options(&self, model: checker::Model) -> checker::CheckOptions {
         checker::CheckOptions {
             models: vec![model],
             workload: Some(self.workload.checker()),
             bank_total: (self.workload == WorkloadKind::Bank)
                 .then(|| self.initial_balance * i64::from(self.keys)),
+            durability: true,
             ..checker::CheckOptions::default()
         }
     }
@@ -311,6 +322,8 @@ pub struct Generator {
     rng: ChaCha8Rng,
     /// The keys register and list-append transactions touch (unused by counter and bank).
     pool: KeyPool,
+    /// The set's next element: every element below it has been handed out once.
+    next_element: i64,
 }
 
 impl Generator {
@@ -320,6 +333,7 @@ impl Generator {
             spec: spec.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             pool: KeyPool::new(spec),
+            next_element: 0,
         }
     }
 
@@ -332,6 +346,7 @@ impl Generator {
             WorkloadKind::Bank => bank::generate(spec, rng),
             WorkloadKind::Register => self.pool.txn(spec, rng, register::write),
             WorkloadKind::ListAppend => self.pool.txn(spec, rng, list_append::append),
+            WorkloadKind::Set => set::generate(spec, rng, &mut self.next_element),
         }
     }
 
@@ -342,6 +357,7 @@ impl Generator {
             WorkloadKind::Counter => counter::final_reads(&self.spec),
             WorkloadKind::Bank => vec![bank::read()],
             WorkloadKind::Register | WorkloadKind::ListAppend => self.pool.final_reads(),
+            WorkloadKind::Set => set::final_reads(),
         }
     }
 }
@@ -551,6 +567,7 @@ pub async fn setup(
         WorkloadKind::Bank => bank::schema(spec),
         WorkloadKind::Register => register::schema(),
         WorkloadKind::ListAppend => list_append::schema(),
+        WorkloadKind::Set => set::schema(),
     };
     for s in &statements {
         conn.query_drop(s).await?;
@@ -569,6 +586,7 @@ pub async fn execute(
         WorkloadKind::Bank => bank::execute(conn, spec, inv).await,
         WorkloadKind::Register => register::execute(conn, inv).await,
         WorkloadKind::ListAppend => list_append::execute(conn, inv).await,
+        WorkloadKind::Set => set::execute(conn, inv).await,
     }
 }
 
@@ -590,7 +608,11 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_stream() {
         for kind in WorkloadKind::ALL {
-            let spec = WorkloadSpec::default_for(kind);
+            let mut spec = WorkloadSpec::default_for(kind);
+            if kind == WorkloadKind::Set {
+                // Adds alone are 0, 1, 2 ... whatever the seed; reads make the seed show.
+                spec.read_fraction = 0.3;
+            }
             let mut a = Generator::new(&spec, 7);
             let mut b = Generator::new(&spec, 7);
             let mut c = Generator::new(&spec, 8);
