@@ -237,7 +237,7 @@ pub fn print_text(file: &Path, r: &CheckResult) {
 
 /// The durability part of the text output: the verdict, the counts, the notes and the
 /// examples' explanations.
-fn durability_text(s: &mut String, d: &checker::durability::Durability) {
+pub(crate) fn durability_text(s: &mut String, d: &checker::durability::Durability) {
     s.push_str(&format!(
         "\ndurability: {} ({} key{} written, {} without final read)\n",
         d.valid,

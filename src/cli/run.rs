@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
-use crate::checker::{CheckResult, Validity};
+use crate::checker::{CheckResult, ModelStatus, Validity};
 use crate::faults::{Fault, NemesisPlan};
 use crate::runner::{self, RunConfig, RunOutput, TargetInfo};
 use crate::server::dolt::Dolt;
@@ -29,7 +29,7 @@ pub struct RunArgs {
     /// The external server's flavor: mariadb, mysql or dolt.
     #[arg(long, default_value = "mysql", requires = "url")]
     pub flavor: String,
-    /// counter, counter-rmw, bank, register, list-append, or a preset file (workloads/*.toml).
+    /// counter, counter-rmw, bank, register, list-append, set, or a preset file (workloads/*.toml).
     #[arg(long, short = 'w', default_value = "list-append")]
     pub workload: String,
     /// Isolation level: read-uncommitted, read-committed, repeatable-read, serializable.
@@ -379,16 +379,29 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
         }
     }
     t.push_str(&verdict_text(&o.check, s.model.name()));
-    if o.verdict() != o.check.valid {
-        t.push_str(&format!(
-            "run verdict: {} (the health findings above)\n",
-            match o.verdict() {
-                Validity::Valid => "VALID",
-                Validity::Invalid => "INVALID",
-                Validity::Unknown => "UNKNOWN",
-            }
-        ));
+    let mut parts = vec![format!(
+        "isolation {}",
+        match o.check.model_status.get(s.model.name()) {
+            Some(ModelStatus::Consistent) => "valid",
+            Some(ModelStatus::RuledOut) => "invalid",
+            _ => "unknown",
+        }
+    )];
+    if let Some(d) = &o.check.durability {
+        parts.push(format!("durability {}", d.valid));
     }
+    if s.server.managed {
+        parts.push(if s.health.is_empty() {
+            "health ok".to_string()
+        } else {
+            format!("{} health findings", s.health.len())
+        });
+    }
+    t.push_str(&format!(
+        "\nverdict: {} ({})\n",
+        word(o.verdict()),
+        parts.join(", ")
+    ));
     t.push_str(&format!(
         "\nhistory: {}\nrun: {}\n",
         dir.join("history.jsonl").display(),
@@ -399,14 +412,12 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
 }
 
 fn verdict_text(r: &CheckResult, model: &str) -> String {
-    let mut t = format!(
-        "\nverdict against {model}: {}\n",
-        match r.valid {
-            Validity::Valid => "VALID",
-            Validity::Invalid => "INVALID",
-            Validity::Unknown => "UNKNOWN",
-        }
-    );
+    let isolation = match r.model_status.get(model) {
+        Some(ModelStatus::Consistent) => "VALID",
+        Some(ModelStatus::RuledOut) => "INVALID",
+        _ => "UNKNOWN",
+    };
+    let mut t = format!("\nisolation against {model}: {isolation}\n");
     let names = crate::checker::model::names;
     if !r.anomalies.is_empty() {
         t.push_str(&format!("found: {}\n", r.found_counts()));
@@ -433,5 +444,16 @@ fn verdict_text(r: &CheckResult, model: &str) -> String {
             }
         }
     }
+    if let Some(d) = &r.durability {
+        super::check::durability_text(&mut t, d);
+    }
     t
+}
+
+fn word(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "VALID",
+        Validity::Invalid => "INVALID",
+        Validity::Unknown => "UNKNOWN",
+    }
 }
