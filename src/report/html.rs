@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, fault_counts, has_fault_story, models, rows, svg, verdict_word,
-    Cell, Report, WorkedExample,
+    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, models, rows, svg,
+    verdict_word, Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -95,6 +95,13 @@ fn matrix(out: &mut String, r: &Report) {
                         let _ = write!(out, "<br>faults: {}", esc(&p.label()));
                     }
                     out.push_str("</div>");
+                    if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
+                        let _ = write!(
+                            out,
+                            r#"<div class="types"><code>durability</code> {}</div>"#,
+                            esc(&durability_line(d))
+                        );
+                    }
                     if !c.summary.health.is_empty() {
                         let _ = write!(
                             out,
@@ -249,6 +256,24 @@ fn fault_story(out: &mut String, c: &Cell) {
         }
         out.push_str("</tbody></table>");
     }
+    if let Some(d) = &c.durability {
+        let _ = write!(
+            out,
+            "<p>Durability: {} {}.</p>",
+            verdict_badge(d.valid),
+            esc(&durability_line(d))
+        );
+        if !d.notes.is_empty() || !d.examples.is_empty() {
+            out.push_str(r#"<ul class="notes">"#);
+            for n in &d.notes {
+                let _ = write!(out, "<li>note: {}</li>", esc(n));
+            }
+            for f in &d.examples {
+                let _ = write!(out, "<li>{}</li>", esc(&f.explanation));
+            }
+            out.push_str("</ul>");
+        }
+    }
     if s.health.is_empty() {
         out.push_str("<p>Server health: no crash, corruption or fatal error seen.</p>");
     } else {
@@ -286,7 +311,7 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default(),
         esc(&r.machine.os)
     );
-    out.push_str(r#"<h2 id="verdicts">Verdicts</h2><p class="lede">Each cell: the verdict against the isolation level the clients asked for, the anomalies found (Elle's names, with counts), the strongest consistency model the history is still consistent with, and the level the server reported.</p>"#);
+    out.push_str(r#"<h2 id="verdicts">Verdicts</h2><p class="lede">Each cell: the run's verdict (isolation against the level the clients asked for, and, where they fail, durability of acknowledged writes and server health), the anomalies found (Elle's names, with counts), the strongest consistency model the history is still consistent with, and the level the server reported.</p>"#);
     matrix(&mut out, r);
 
     out.push_str(r#"<h2 id="anomalies">Anomalies, with worked examples</h2><p class="lede">One example per anomaly type and run: the SQL each transaction ran with what its reads returned, the dependencies between the transactions, and the cycle they form.</p>"#);

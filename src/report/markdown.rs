@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, fault_counts, has_fault_story, models, rows, verdict_word, Cell,
-    Report, WorkedExample,
+    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, models, rows,
+    verdict_word, Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -22,6 +22,9 @@ fn matrix_cell(c: &Cell) -> String {
         let _ = write!(s, ": {}", anomaly_list(c));
     }
     let _ = write!(s, "<br>consistent with: {}", models(&c.strongest));
+    if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
+        let _ = write!(s, "<br>durability: {}", durability_line(d));
+    }
     if !c.summary.health.is_empty() {
         let _ = write!(s, "<br>server health: {} findings", c.summary.health.len());
     }
@@ -56,6 +59,18 @@ pub fn fault_story(out: &mut String, c: &Cell) {
             );
         }
         out.push('\n');
+    }
+    if let Some(d) = &c.durability {
+        let _ = writeln!(out, "Durability: {}.\n", durability_line(d));
+        for n in &d.notes {
+            let _ = writeln!(out, "- note: {n}");
+        }
+        for f in &d.examples {
+            let _ = writeln!(out, "- {}", f.explanation);
+        }
+        if !d.notes.is_empty() || !d.examples.is_empty() {
+            out.push('\n');
+        }
     }
     if s.health.is_empty() {
         out.push_str("Server health: no crash, corruption or fatal error seen.\n\n");
@@ -135,7 +150,8 @@ pub fn render(r: &Report) -> String {
     let cols = columns(r);
     let _ = writeln!(out, "## Verdicts\n");
     out.push_str(
-        "Each cell: the verdict against the isolation level asked for, the anomalies found (with \
+        "Each cell: the run's verdict (isolation against the level asked for, and, where they \
+         fail, durability of acknowledged writes and server health), the anomalies found (with \
          counts), and the strongest model the history is consistent with.\n\n",
     );
     out.push_str("| workload |");

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::checker::durability::Durability;
 use crate::checker::{self, Anomaly, Model, Validity};
 use crate::history::read_history;
 use crate::runner::RunSummary;
@@ -72,6 +73,8 @@ pub struct Cell {
     pub examples: Vec<WorkedExample>,
     /// Per-second throughput and latency.
     pub series: Series,
+    /// Whether acknowledged writes were in the final reads.
+    pub durability: Option<Durability>,
 }
 
 impl Cell {
@@ -225,6 +228,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         strongest: r.strongest_model.clone(),
         notes: r.notes.clone(),
         examples,
+        durability: r.durability.clone(),
         series: {
             let mut s = series::series(&h);
             s.truncate((summary.elapsed_s.floor() as usize).max(1));
@@ -281,7 +285,37 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
 
 /// Whether a run has anything for the faults, durability and health section.
 pub fn has_fault_story(c: &Cell) -> bool {
-    c.summary.nemesis.is_some() || !c.summary.health.is_empty()
+    c.summary.nemesis.is_some()
+        || !c.summary.health.is_empty()
+        || c.durability
+            .as_ref()
+            .is_some_and(|d| d.valid != Validity::Valid)
+}
+
+/// The durability result in one line: `all 1234 acknowledged writes in the final reads`,
+/// `42 of 1234 acknowledged writes lost` ...
+pub fn durability_line(d: &Durability) -> String {
+    let mut s = match d.valid {
+        Validity::Valid => format!(
+            "all {} acknowledged writes are in the final reads",
+            d.acknowledged
+        ),
+        Validity::Invalid => format!(
+            "{} of {} acknowledged writes lost, {} unexpected",
+            d.lost, d.acknowledged, d.unexpected
+        ),
+        Validity::Unknown => format!(
+            "unknown: {} of {} keys have no final read",
+            d.keys_without_final_read, d.keys
+        ),
+    };
+    if d.recovered > 0 {
+        s.push_str(&format!(
+            "; {} writes of unknown outcome were kept",
+            d.recovered
+        ));
+    }
+    s
 }
 
 /// `kill ×5, pause ×2`: the fault steps of a run, counted.
