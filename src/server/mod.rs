@@ -12,7 +12,10 @@
 //! Invariants:
 //! - a managed server never outlives isoscope: it is killed on drop, and the kernel kills it if
 //!   isoscope dies first (`PR_SET_PDEATHSIG`); it runs in its own process group, so Ctrl-C reaches
-//!   isoscope only, which then stops it in order;
+//!   isoscope only, which then stops it in order. The kernel sends that signal when the *thread*
+//!   that forked the server ends, not the process, so every server is forked by one spawner
+//!   thread that lives as long as isoscope ([`spawn_child`]): a short-lived worker thread (a
+//!   tokio blocking thread, say) starting a server would kill it when it retires;
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
 pub mod dolt;
@@ -458,9 +461,8 @@ impl ManagedServer {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .map_err(io_err(format!("starting {}", self.launcher.flavor())))?;
+        let child =
+            spawn_child(cmd).map_err(io_err(format!("starting {}", self.launcher.flavor())))?;
         self.child = Some(child);
         self.state = State::Running;
         self.wait_ready(offset)
@@ -639,6 +641,37 @@ impl Drop for ManagedServer {
     }
 }
 
+/// A request to the spawner thread: the command, and where to send the child.
+type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `cmd` from the one spawner thread, which lives as long as the process, so that the
+/// child's parent-death signal fires only when isoscope itself dies.
+fn spawn_child(cmd: Command) -> std::io::Result<Child> {
+    use std::sync::mpsc;
+    use std::sync::{Mutex, OnceLock};
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        // If the thread cannot start, requests fail below with a clear error.
+        let _ = std::thread::Builder::new()
+            .name("server-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            });
+        Mutex::new(tx)
+    });
+    let (reply, answer) = mpsc::channel();
+    let gone = || std::io::Error::other("the server spawner thread is gone");
+    spawner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, reply))
+        .map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
+}
+
 /// Copies the regular files and folders under `from` into `to`; returns the bytes copied.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     std::fs::create_dir_all(to)?;
@@ -676,6 +709,31 @@ pub(crate) fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_started_from_a_short_lived_thread_outlives_it() {
+        // Started as ManagedServer starts servers: killed when its parent thread dies.
+        let child = std::thread::spawn(|| {
+            let mut cmd = Command::new("sleep");
+            cmd.arg("30");
+            // SAFETY: as in ManagedServer::spawn.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            spawn_child(cmd).unwrap()
+        })
+        .join()
+        .unwrap();
+        let mut child = child;
+        std::thread::sleep(Duration::from_millis(300));
+        let alive = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(alive, "the child died with the thread that asked for it");
+    }
 
     #[test]
     fn urls_parse_and_never_show_the_password() {
