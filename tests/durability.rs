@@ -115,6 +115,50 @@ fn an_indeterminate_append_in_the_final_read_is_recovered() {
 }
 
 #[test]
+fn an_indeterminate_append_an_ok_read_saw_and_the_final_read_lacks_is_read_then_lost() {
+    // As MariaDB did under kill: a read-only transaction saw an append whose COMMIT was cut off
+    // by the crash, and after recovery the append was gone.
+    let h = |final_read: &str| {
+        H::default()
+            .txn(0, "[[:append 5 1]]")
+            .invoke(2, "txn", "[[:append 5 2]]")
+            .txn(1, "[[:r 5 [1 2]]]")
+            .done("info", 2, "txn", "[[:append 5 2]]")
+            .nemesis()
+            .txn(3, "[[:append 5 3]]")
+            .txn(1, &format!("[[:r 5 {final_read}]]"))
+    };
+    let d = h("[1 3]").durability(Workload::ListAppend);
+    assert_eq!(d.valid, Validity::Invalid, "{d:#?}");
+    assert_eq!((d.lost, d.read_then_lost), (0, 1));
+    let f = only_finding(&d, DurabilityKind::Lost);
+    assert_eq!(
+        f.ops,
+        vec![4, 10],
+        "the read that saw it, and the final read"
+    );
+    assert!(
+        f.explanation.contains("read, then lost"),
+        "{}",
+        f.explanation
+    );
+    // Kept, it is recovered; never read, its absence proves nothing.
+    let d = h("[1 2 3]").durability(Workload::ListAppend);
+    assert_eq!(
+        (d.valid, d.read_then_lost, d.recovered),
+        (Validity::Valid, 0, 1)
+    );
+    let unread = H::default()
+        .txn(0, "[[:append 5 1]]")
+        .whole("info", 2, "txn", "[[:append 5 2]]")
+        .txn(1, "[[:r 5 [1]]]");
+    assert_eq!(
+        unread.durability(Workload::ListAppend).valid,
+        Validity::Valid
+    );
+}
+
+#[test]
 fn elements_nobody_appended_or_only_failed_ops_are_unexpected() {
     let h = H::default()
         .txn(0, "[[:append 5 1]]")
@@ -563,7 +607,7 @@ fn check_prints_durability_only_when_asked_and_exits_invalid_on_a_loss() {
     for part in [
         "invalid (list-append",
         "durability: invalid (1 key written, 0 without final read)",
-        "acknowledged 2, lost 1, recovered 0, unexpected 0",
+        "acknowledged 2, lost 1, read then lost 0, recovered 0, unexpected 0",
         "lost: Append of 2 to key 5 was acknowledged at index 3",
     ] {
         assert!(out.contains(part), "{part}:\n{out}");

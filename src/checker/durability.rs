@@ -20,7 +20,11 @@
 //! **What is checked**, per workload (bank has no notion of it: [`check`] returns `None`):
 //! - list-append: every acknowledged append's element is in the final read of its key, else it is
 //!   *lost*; an element of an indeterminate append found there is *recovered*; an element no op
-//!   appended, or only failed ops, is *unexpected*.
+//!   appended, or only failed ops, is *unexpected*. An element of an indeterminate append that
+//!   some `ok` read saw, but the final read lacks, is *read then lost*: a committed transaction
+//!   observed a write the database later forgot (as Jepsen's set-full treats an element once
+//!   read as known to exist). Only the longest read of each chain is needed for this, since
+//!   every read is a prefix of its chain.
 //! - set: the same, with adds for appends and one set for all keys (Jepsen's set checker, except
 //!   that an element only failed adds attempted is unexpected, not recovered: `fail` means the add
 //!   certainly did not happen).
@@ -75,7 +79,8 @@ pub struct DurabilityFinding {
 
 /// What the final reads say about acknowledged writes.
 ///
-/// Invariant: `valid` is invalid exactly when `lost` or `unexpected` is non-zero; otherwise unknown
+/// Invariant: `valid` is invalid exactly when `lost`, `read_then_lost` or `unexpected` is
+/// non-zero; otherwise unknown
 /// when some written key had no final read (or could not be judged, see `notes`), and valid only
 /// when every written key was judged.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -96,6 +101,9 @@ pub struct Durability {
     /// Elements, values or increments the final state holds that no write that may have happened
     /// put there.
     pub unexpected: u64,
+    /// Writes of unknown outcome that an `ok` read observed and the final state does not hold:
+    /// the database showed them to a committed transaction, then lost them.
+    pub read_then_lost: u64,
     /// The first findings, lost before unexpected, at most as many as asked for.
     pub examples: Vec<DurabilityFinding>,
     /// Anything that limits the verdict, in words.
@@ -227,6 +235,7 @@ struct Tally {
     lost: u64,
     recovered: u64,
     unexpected: u64,
+    read_then_lost: u64,
     lost_examples: Vec<DurabilityFinding>,
     unexpected_examples: Vec<DurabilityFinding>,
     notes: Vec<String>,
@@ -245,6 +254,7 @@ impl Tally {
             lost: 0,
             recovered: 0,
             unexpected: 0,
+            read_then_lost: 0,
             lost_examples: Vec::new(),
             unexpected_examples: Vec::new(),
             notes: Vec::new(),
@@ -269,6 +279,14 @@ impl Tally {
     /// Counts `n` lost; builds the finding only if it will be kept.
     fn lost(&mut self, n: u64, build: impl FnOnce() -> DurabilityFinding) {
         self.lost += n;
+        if self.lost_examples.len() < self.examples {
+            self.lost_examples.push(build());
+        }
+    }
+
+    /// Counts one write that was read and then lost; its finding is kept with the lost ones.
+    fn read_then_lost(&mut self, build: impl FnOnce() -> DurabilityFinding) {
+        self.read_then_lost += 1;
         if self.lost_examples.len() < self.examples {
             self.lost_examples.push(build());
         }
@@ -317,7 +335,7 @@ impl Tally {
             self.notes
                 .push("the history writes nothing, so there is no durability to check".into());
         }
-        let valid = if self.lost > 0 || self.unexpected > 0 {
+        let valid = if self.lost > 0 || self.unexpected > 0 || self.read_then_lost > 0 {
             Validity::Invalid
         } else if self.keys_without_final_read > 0 || self.undecided || self.keys == 0 {
             Validity::Unknown
@@ -335,6 +353,7 @@ impl Tally {
             lost: self.lost,
             recovered: self.recovered,
             unexpected: self.unexpected,
+            read_then_lost: self.read_then_lost,
             examples,
             notes: self.notes,
         }
@@ -394,6 +413,9 @@ struct Collected<'h, T> {
     written: FxHashMap<&'h T, (Added, usize)>,
     /// Acknowledged writes in history order: the element and the completion's position.
     acked: Vec<(&'h T, usize)>,
+    /// What `ok` reads observed: for each group (a list chain; a set read), the longest read and
+    /// its completion's position.
+    observed: FxHashMap<u64, (&'h [T], usize)>,
 }
 
 impl<T> Default for Collected<'_, T> {
@@ -402,6 +424,7 @@ impl<T> Default for Collected<'_, T> {
             window: Window::default(),
             written: FxHashMap::default(),
             acked: Vec::new(),
+            observed: FxHashMap::default(),
         }
     }
 }
@@ -412,6 +435,15 @@ impl<'h, T: Hash + Eq> Collected<'h, T> {
         note_write(&mut self.written, e, c);
         if c.outcome == OpType::Ok {
             self.acked.push((e, c.complete.unwrap_or(c.invoke)));
+        }
+    }
+
+    /// Notes what an `ok` read (completed at `at`) observed; `group` reads are prefixes of one
+    /// another, so only the longest of a group is kept.
+    fn observe(&mut self, group: u64, elems: &'h [T], at: usize) {
+        let e = self.observed.entry(group).or_insert((elems, at));
+        if elems.len() > e.0.len() {
+            *e = (elems, at);
         }
     }
 }
@@ -474,6 +506,37 @@ fn judge_collection<T: Hash + Eq + Display>(
             Some((Added::Acknowledged, _)) => {}
         }
     }
+    // Writes of unknown outcome that some ok read saw, in the order of the reads.
+    let mut observed: Vec<&(&[T], usize)> = k.observed.values().collect();
+    observed.sort_by_key(|(_, at)| *at);
+    let mut told: FxHashSet<&T> = FxHashSet::default();
+    for &&(elems, seen_at) in &observed {
+        for e in elems {
+            if present.contains(e)
+                || k.written.get(e).map(|w| w.0) != Some(Added::Indeterminate)
+                || !told.insert(e)
+            {
+                continue;
+            }
+            let seen = &ops[seen_at];
+            t.read_then_lost(|| DurabilityFinding {
+                kind: DurabilityKind::Lost,
+                key: key.to_owned(),
+                ops: vec![seen.index, read.index],
+                explanation: format!(
+                    "{write} of {element}{e}{} has an unknown outcome, but the ok read at index {}{} saw it, so it had taken effect; the final read{of_key} at index {}{} does not hold it: read, then lost.",
+                    match how {
+                        Collection::List => format!(" to key {key}"),
+                        Collection::Set => String::new(),
+                    },
+                    seen.index,
+                    at(seen),
+                    read.index,
+                    at(read)
+                ),
+            });
+        }
+    }
     for &(e, done) in &k.acked {
         t.acknowledged += 1;
         if present.contains(e) {
@@ -523,7 +586,11 @@ fn list_append(h: &History, ctx: &Ctx, t: &mut Tally) {
                 ReadResult::Nil => &[],
                 ReadResult::Scalar(_) => continue,
             };
-            keys.get(&key).window.offer(c, ctx.nemesis, list);
+            let k = keys.get(&key);
+            if let ReadResult::List(r) = value {
+                k.observe(u64::from(r.chain), list, c.complete.unwrap_or(c.invoke));
+            }
+            k.window.offer(c, ctx.nemesis, list);
         }
     }
     for (key, k) in &keys.list {
@@ -555,6 +622,7 @@ fn set(ctx: &Ctx, t: &mut Tally) {
         }
         let done = c.complete.unwrap_or(c.invoke);
         if let Some(elems) = read_elements(&ops[done]) {
+            k.observe(done as u64, elems, done);
             k.window.offer(c, ctx.nemesis, elems);
         }
     }

@@ -416,10 +416,11 @@ fn combine_durability(r: &mut CheckResult, d: &durability::Durability) {
             r.valid = Validity::Invalid;
             if isolation_valid {
                 r.notes.push(format!(
-                    "isolation holds, but the final reads do not: {} acknowledged write{} lost \
-                     and {} unexpected (see durability)",
+                    "isolation holds, but the final reads do not: {} acknowledged write{} lost, \
+                     {} read and then lost, and {} unexpected (see durability)",
                     d.lost,
                     if d.lost == 1 { "" } else { "s" },
+                    d.read_then_lost,
                     d.unexpected
                 ));
             }

@@ -246,8 +246,8 @@ pub(crate) fn durability_text(s: &mut String, d: &checker::durability::Durabilit
         d.keys_without_final_read
     ));
     s.push_str(&format!(
-        "  acknowledged {}, lost {}, recovered {}, unexpected {}\n",
-        d.acknowledged, d.lost, d.recovered, d.unexpected
+        "  acknowledged {}, lost {}, read then lost {}, recovered {}, unexpected {}\n",
+        d.acknowledged, d.lost, d.read_then_lost, d.recovered, d.unexpected
     ));
     for n in &d.notes {
         s.push_str(&format!("  note: {n}\n"));

@@ -300,10 +300,19 @@ pub fn durability_line(d: &Durability) -> String {
             "all {} acknowledged writes are in the final reads",
             d.acknowledged
         ),
-        Validity::Invalid => format!(
-            "{} of {} acknowledged writes lost, {} unexpected",
-            d.lost, d.acknowledged, d.unexpected
-        ),
+        Validity::Invalid => {
+            let mut s = format!("{} of {} acknowledged writes lost", d.lost, d.acknowledged);
+            if d.read_then_lost > 0 {
+                s.push_str(&format!(
+                    ", {} more read by a committed transaction and then lost",
+                    d.read_then_lost
+                ));
+            }
+            if d.unexpected > 0 {
+                s.push_str(&format!(", {} unexpected", d.unexpected));
+            }
+            s
+        }
         Validity::Unknown => format!(
             "unknown: {} of {} keys have no final read",
             d.keys_without_final_read, d.keys
