@@ -625,3 +625,38 @@ fn check_prints_durability_only_when_asked_and_exits_invalid_on_a_loss() {
         serde_json::json!([3, 5])
     );
 }
+
+#[test]
+fn a_mariadb_kill_run_showed_a_committed_read_of_an_append_recovery_then_dropped() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/histories/mariadb-kill-read-then-lost.jsonl"
+    );
+    let h = isoscope::history::read_history(std::path::Path::new(path)).expect("the sample reads");
+    let opts = CheckOptions {
+        models: vec![Model::RepeatableRead],
+        durability: true,
+        ..CheckOptions::default()
+    };
+    let r = check(&h, &opts).expect("the sample checks");
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.anomaly_types.contains(&Anomaly::IncompatibleOrder),
+        "{:?}",
+        r.anomaly_types
+    );
+    let d = r.durability.expect("durability was asked for");
+    assert_eq!(
+        (d.lost, d.read_then_lost, d.unexpected),
+        (0, 1, 0),
+        "{d:#?}"
+    );
+    let f = only_finding(&d, DurabilityKind::Lost);
+    assert_eq!(f.key, "596");
+    assert!(
+        f.explanation
+            .starts_with("Append of 157 to key 596 has an unknown outcome"),
+        "{}",
+        f.explanation
+    );
+}
