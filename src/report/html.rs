@@ -169,14 +169,19 @@ fn example(out: &mut String, e: &WorkedExample) {
     out.push_str("</div></div>");
 }
 
-fn run_card(out: &mut String, c: &Cell) {
-    let s = &c.summary;
+/// Opens a run's card with its title and verdict.
+fn card_open(out: &mut String, c: &Cell) {
     let _ = write!(
         out,
         r#"<div class="card"><h3>{} {}</h3>"#,
         esc(&c.title()),
         verdict_badge(c.valid)
     );
+}
+
+fn run_card(out: &mut String, c: &Cell) {
+    let s = &c.summary;
+    card_open(out, c);
     let _ = write!(
         out,
         r#"<p class="muted">{:.1} s, {} clients, seed {}; {} ok, {} fail, {} info; {:.0} ok/s. Reproduce: <code>{}</code></p>"#,
@@ -225,12 +230,7 @@ fn run_card(out: &mut String, c: &Cell) {
 /// A run's faults, durability and server health, as a card.
 fn fault_story(out: &mut String, c: &Cell) {
     let s = &c.summary;
-    let _ = write!(
-        out,
-        r#"<div class="card"><h3>{} {}</h3>"#,
-        esc(&c.title()),
-        verdict_badge(c.valid)
-    );
+    card_open(out, c);
     if let Some(p) = &s.nemesis {
         let _ = write!(
             out,
@@ -318,11 +318,10 @@ pub fn render(r: &Report) -> String {
     let mut any = false;
     for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
         any = true;
+        card_open(&mut out, c);
         let _ = write!(
             out,
-            r#"<div class="card"><h3>{} {}</h3><p>Found {}; rules out {}.</p>"#,
-            esc(&c.title()),
-            verdict_badge(c.valid),
+            "<p>Found {}; rules out {}.</p>",
             esc(&anomaly_list(c)),
             esc(&models(&c.not))
         );
