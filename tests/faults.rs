@@ -171,26 +171,56 @@ fn a_rewind_loses_acknowledged_appends_and_the_durability_check_names_them() {
     }
 }
 
-/// A mariadbd that starts the real one, writes its pid next to itself, and refuses to start
-/// once a `broken` file appears there.
-fn wrapped_mariadbd(dir: &Path) -> PathBuf {
-    let real = ["/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("mariadbd is installed (scripts/install-servers)");
-    let wrapper = dir.join("mariadbd");
+/// A server binary `name` in `dir` that runs `before` (shell), writes its pid next to itself,
+/// and then becomes the real binary.
+fn wrapper(dir: &Path, name: &str, real: &Path, before: &str) -> PathBuf {
+    let path = dir.join(name);
     std::fs::write(
-        &wrapper,
+        &path,
         format!(
-            "#!/bin/sh\nif [ -e '{d}/broken' ]; then echo 'fatal: the test made this server unable to start' >&2; exit 1; fi\necho $$ > '{d}/pid'\nexec {real} \"$@\"\n",
-            d = dir.display()
+            "#!/bin/sh\n{before}\necho $$ > '{d}/pid'\nexec '{real}' \"$@\"\n",
+            d = dir.display(),
+            real = real.display()
         ),
     )
     .unwrap();
-    let mut p = std::fs::metadata(&wrapper).unwrap().permissions();
+    let mut p = std::fs::metadata(&path).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
-    std::fs::set_permissions(&wrapper, p).unwrap();
-    wrapper
+    std::fs::set_permissions(&path, p).unwrap();
+    path
+}
+
+/// A mariadbd that refuses to start once a `broken` file appears next to it.
+fn wrapped_mariadbd(dir: &Path) -> PathBuf {
+    let real = ["/usr/sbin/mariadbd", "/usr/local/sbin/mariadbd"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("mariadbd is installed (scripts/install-servers)");
+    let before = format!(
+        "if [ -e '{d}/broken' ]; then echo 'fatal: the test made this server unable to start' >&2; exit 1; fi",
+        d = dir.display()
+    );
+    wrapper(dir, "mariadbd", &real, &before)
+}
+
+/// A dolt that, once a `corrupt` file appears next to it, overwrites 400 bytes early in the
+/// isoscope database's chunk journal before it starts (it runs in the data directory), as a
+/// disk that lost part of a file would.
+fn wrapped_dolt(dir: &Path) -> PathBuf {
+    let cache = std::env::var_os("ISOSCOPE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/isoscope")
+        });
+    let real = cache.join("bin/dolt");
+    assert!(real.exists(), "dolt is installed (scripts/install-servers)");
+    let before = format!(
+        "if [ -e '{d}/corrupt' ]; then rm '{d}/corrupt'; \
+         dd if=/dev/urandom of=isoscope/.dolt/noms/vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv bs=1 seek=2000 count=400 conv=notrunc 2>/dev/null; fi",
+        d = dir.display()
+    );
+    wrapper(dir, "dolt", &real, &before)
 }
 
 /// Waits until the server has started and the clients have recorded some ops.
@@ -214,19 +244,15 @@ fn wait_until_busy(dir: &Path, out: &Path, child: &mut Child) {
     }
 }
 
-fn spawn_run(wrapper: &Path, out: &Path, extra: &[&str]) -> Child {
+fn spawn_run(db: &str, wrapper: &Path, out: &Path, extra: &[&str]) -> Child {
     isoscope()
-        .args([
-            "--db",
-            "mariadb",
-            "--workload",
-            "list-append",
-            "--time",
-            "40s",
-        ])
+        .args(["--db", db, "--workload", "list-append"])
         .args(["--clients", "4"])
         .args(extra)
-        .arg("--mariadbd")
+        .arg(format!(
+            "--{}",
+            if db == "dolt" { "dolt" } else { "mariadbd" }
+        ))
         .arg(wrapper)
         .arg("--out")
         .arg(out)
@@ -251,9 +277,17 @@ fn the_health_watch_catches_a_server_that_will_not_come_back() {
     let out = dir.path().join("run");
     let wrapper = wrapped_mariadbd(dir.path());
     let mut child = spawn_run(
+        "mariadb",
         &wrapper,
         &out,
-        &["--nemesis", "kill", "--nemesis-interval", "2s"],
+        &[
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "2s",
+            "--time",
+            "40s",
+        ],
     );
     wait_until_busy(dir.path(), &out, &mut child);
     std::fs::write(dir.path().join("broken"), "").unwrap();
@@ -281,7 +315,12 @@ fn the_health_watch_notices_a_server_that_exits_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let wrapper = wrapped_mariadbd(dir.path());
-    let mut child = spawn_run(&wrapper, &out, &["--isolation", "serializable"]);
+    let mut child = spawn_run(
+        "mariadb",
+        &wrapper,
+        &out,
+        &["--isolation", "serializable", "--time", "40s"],
+    );
     wait_until_busy(dir.path(), &out, &mut child);
     let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
         .unwrap()
@@ -311,4 +350,43 @@ fn the_health_watch_notices_a_server_that_exits_on_its_own() {
         "{:#}",
         run["check"]["durability"]
     );
+}
+
+/// Depending on which records the overwrite hits, Dolt either refuses to load the database
+/// ("possible data loss detected in journal file") and so does not come back, or comes back and
+/// fails queries with "checksum error". The health watch must quote Dolt either way.
+#[test]
+fn the_health_watch_quotes_dolt_reading_a_corrupt_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let wrapper = wrapped_dolt(dir.path());
+    let mut child = spawn_run(
+        "dolt",
+        &wrapper,
+        &out,
+        &[
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "2s",
+            "--time",
+            "12s",
+        ],
+    );
+    wait_until_busy(dir.path(), &out, &mut child);
+    std::fs::write(dir.path().join("corrupt"), "").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let run = run_json(&out, &o);
+    assert_eq!(o.status.code(), Some(1), "{run:#}");
+    assert_eq!(run["verdict"], "invalid");
+    // Dolt's own words, read from its log as it wrote them.
+    let c = finding(&run, "corruption");
+    let excerpt = c["excerpt"].as_str().unwrap();
+    assert!(
+        excerpt.contains("possible data loss") || excerpt.contains("checksum"),
+        "{c:#}"
+    );
+    if run["status"] == "server-gone" {
+        finding(&run, "did-not-come-back");
+    }
 }

@@ -78,6 +78,7 @@ pub fn classify(line: &str) -> Option<HealthKind> {
         "invalid checksum",
         "wrong checksum",
         "checksum failed",
+        "checksum does not match",
         "page checksum",
     ]) {
         Some(HealthKind::Corruption)
@@ -203,6 +204,9 @@ mod tests {
         for (line, kind) in [
             ("2026-11-21 12:00:01 0 [ERROR] InnoDB: Database page corruption on disk or a failed read of file './isoscope/lists.ibd' page [page id: space=5, page number=3]", Some(HealthKind::Corruption)),
             ("[ERROR] InnoDB: Page [page id: space=0, page number=7] log sequence number 123 is in the future! Possible data loss", Some(HealthKind::Corruption)),
+            // Dolt 1.86.4, starting on a journal whose middle was overwritten.
+            ("time=\"2026-11-21T14:36:03Z\" level=error msg=\"invalid journal record at offset 2869: invalid journal record: CRC checksum does not match\"", Some(HealthKind::Corruption)),
+            ("Failed to load database t due to error: possible data loss detected in journal file at offset 2869: corrupted journal", Some(HealthKind::Corruption)),
             ("panic: runtime error: invalid memory address or nil pointer dereference", Some(HealthKind::Panic)),
             ("251121 12:00:01 [ERROR] mariadbd got signal 11 ;", Some(HealthKind::Panic)),
             ("2026-11-21 12:00:01 0 [ERROR] Aborting", Some(HealthKind::Fatal)),
