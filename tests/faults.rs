@@ -5,7 +5,7 @@
 //! A missing server fails these tests: run scripts/install-servers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -223,15 +223,39 @@ fn wrapped_dolt(dir: &Path) -> PathBuf {
     wrapper(dir, "dolt", &real, &before)
 }
 
-/// Waits until the server has started and the clients have recorded some ops.
-fn wait_until_busy(dir: &Path, out: &Path, child: &mut Child) {
+/// Runs `isoscope run` (list-append, 4 clients, `extra`) on the wrapped server binary in
+/// `dir`; once the server has started and the clients have recorded some ops, does `act`, then
+/// waits for the run to end and returns it with its `run.json`.
+fn run_and_meddle(
+    db: &str,
+    wrapper: &Path,
+    dir: &Path,
+    extra: &[&str],
+    act: impl FnOnce(),
+) -> (Output, Value) {
+    let out = dir.join("run");
+    let mut child = isoscope()
+        .args(["--db", db, "--workload", "list-append"])
+        .args(["--clients", "4"])
+        .args(extra)
+        .arg(format!(
+            "--{}",
+            if db == "dolt" { "dolt" } else { "mariadbd" }
+        ))
+        .arg(wrapper)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("isoscope starts");
     let t = Instant::now();
     loop {
         let lines = std::fs::read_to_string(out.join("history.jsonl"))
             .map(|s| s.lines().count())
             .unwrap_or(0);
         if dir.join("pid").exists() && lines > 200 {
-            return;
+            break;
         }
         if let Ok(Some(s)) = child.try_wait() {
             panic!("isoscope ended early: {s}");
@@ -242,24 +266,10 @@ fn wait_until_busy(dir: &Path, out: &Path, child: &mut Child) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn spawn_run(db: &str, wrapper: &Path, out: &Path, extra: &[&str]) -> Child {
-    isoscope()
-        .args(["--db", db, "--workload", "list-append"])
-        .args(["--clients", "4"])
-        .args(extra)
-        .arg(format!(
-            "--{}",
-            if db == "dolt" { "dolt" } else { "mariadbd" }
-        ))
-        .arg(wrapper)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("isoscope starts")
+    act();
+    let o = child.wait_with_output().unwrap();
+    let run = run_json(&out, &o);
+    (o, run)
 }
 
 fn finding<'a>(run: &'a Value, kind: &str) -> &'a Value {
@@ -274,25 +284,18 @@ fn finding<'a>(run: &'a Value, kind: &str) -> &'a Value {
 #[test]
 fn the_health_watch_catches_a_server_that_will_not_come_back() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
     let wrapper = wrapped_mariadbd(dir.path());
-    let mut child = spawn_run(
-        "mariadb",
-        &wrapper,
-        &out,
-        &[
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "2s",
-            "--time",
-            "40s",
-        ],
-    );
-    wait_until_busy(dir.path(), &out, &mut child);
-    std::fs::write(dir.path().join("broken"), "").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let run = run_json(&out, &o);
+    let faults = [
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "2s",
+        "--time",
+        "40s",
+    ];
+    let (o, run) = run_and_meddle("mariadb", &wrapper, dir.path(), &faults, || {
+        std::fs::write(dir.path().join("broken"), "").unwrap()
+    });
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     assert_eq!(run["status"], "server-gone");
@@ -313,27 +316,16 @@ fn the_health_watch_catches_a_server_that_will_not_come_back() {
 #[test]
 fn the_health_watch_notices_a_server_that_exits_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
     let wrapper = wrapped_mariadbd(dir.path());
-    let mut child = spawn_run(
-        "mariadb",
-        &wrapper,
-        &out,
-        &["--isolation", "serializable", "--time", "40s"],
-    );
-    wait_until_busy(dir.path(), &out, &mut child);
-    let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let _ = std::fs::remove_file(dir.path().join("pid"));
-    Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    let run = run_json(&out, &o);
+    let args = ["--isolation", "serializable", "--time", "40s"];
+    let (o, run) = run_and_meddle("mariadb", &wrapper, dir.path(), &args, || {
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("pid"));
+        Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+    });
     assert_eq!(o.status.code(), Some(1), "a crash fails the run: {run:#}");
     assert_eq!(run["status"], "done");
     let f = finding(&run, "exited-on-its-own");
@@ -358,25 +350,18 @@ fn the_health_watch_notices_a_server_that_exits_on_its_own() {
 #[test]
 fn the_health_watch_quotes_dolt_reading_a_corrupt_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
     let wrapper = wrapped_dolt(dir.path());
-    let mut child = spawn_run(
-        "dolt",
-        &wrapper,
-        &out,
-        &[
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "2s",
-            "--time",
-            "12s",
-        ],
-    );
-    wait_until_busy(dir.path(), &out, &mut child);
-    std::fs::write(dir.path().join("corrupt"), "").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let run = run_json(&out, &o);
+    let faults = [
+        "--nemesis",
+        "kill",
+        "--nemesis-interval",
+        "2s",
+        "--time",
+        "12s",
+    ];
+    let (o, run) = run_and_meddle("dolt", &wrapper, dir.path(), &faults, || {
+        std::fs::write(dir.path().join("corrupt"), "").unwrap()
+    });
     assert_eq!(o.status.code(), Some(1), "{run:#}");
     assert_eq!(run["verdict"], "invalid");
     // Dolt's own words, read from its log as it wrote them.

@@ -379,14 +379,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
         }
     }
     t.push_str(&verdict_text(&o.check, s.model.name()));
-    let mut parts = vec![format!(
-        "isolation {}",
-        match o.check.model_status.get(s.model.name()) {
-            Some(ModelStatus::Consistent) => "valid",
-            Some(ModelStatus::RuledOut) => "invalid",
-            _ => "unknown",
-        }
-    )];
+    let mut parts = vec![format!("isolation {}", isolation(&o.check, s.model.name()))];
     if let Some(d) = &o.check.durability {
         parts.push(format!("durability {}", d.valid));
     }
@@ -399,7 +392,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
     }
     t.push_str(&format!(
         "\nverdict: {} ({})\n",
-        word(o.verdict()),
+        o.verdict().to_string().to_uppercase(),
         parts.join(", ")
     ));
     t.push_str(&format!(
@@ -412,12 +405,10 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
 }
 
 fn verdict_text(r: &CheckResult, model: &str) -> String {
-    let isolation = match r.model_status.get(model) {
-        Some(ModelStatus::Consistent) => "VALID",
-        Some(ModelStatus::RuledOut) => "INVALID",
-        _ => "UNKNOWN",
-    };
-    let mut t = format!("\nisolation against {model}: {isolation}\n");
+    let mut t = format!(
+        "\nisolation against {model}: {}\n",
+        isolation(r, model).to_string().to_uppercase()
+    );
     let names = crate::checker::model::names;
     if !r.anomalies.is_empty() {
         t.push_str(&format!("found: {}\n", r.found_counts()));
@@ -450,10 +441,11 @@ fn verdict_text(r: &CheckResult, model: &str) -> String {
     t
 }
 
-fn word(v: Validity) -> &'static str {
-    match v {
-        Validity::Valid => "VALID",
-        Validity::Invalid => "INVALID",
-        Validity::Unknown => "UNKNOWN",
+/// The verdict on isolation alone: the status of the model the run was held to.
+fn isolation(r: &CheckResult, model: &str) -> Validity {
+    match r.model_status.get(model) {
+        Some(ModelStatus::Consistent) => Validity::Valid,
+        Some(ModelStatus::RuledOut) => Validity::Invalid,
+        _ => Validity::Unknown,
     }
 }

@@ -9,8 +9,6 @@
 //! errors ([`classify`]). The runner adds the process-level findings: the server exiting when no
 //! fault was being injected, and the server not coming back after one.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +38,15 @@ impl HealthKind {
             HealthKind::Panic => "panic",
             HealthKind::Corruption => "corruption",
             HealthKind::Fatal => "fatal",
+        }
+    }
+
+    /// What a log line of this kind shows, in words.
+    pub fn log_message(self) -> &'static str {
+        match self {
+            HealthKind::Panic => "the server's log shows a crash",
+            HealthKind::Corruption => "the server's log shows corruption",
+            _ => "the server's log shows a fatal error",
         }
     }
 }
@@ -139,12 +146,7 @@ impl LogWatch {
     /// (kind, excerpt). A matched line opens a finding; it closes after a few lines
     /// or at a line that starts another finding. Call [`LogWatch::flush`] at the end.
     pub fn poll(&mut self) -> Vec<(HealthKind, String)> {
-        let mut buf = Vec::new();
-        if let Ok(mut f) = File::open(&self.path) {
-            if f.seek(SeekFrom::Start(self.offset)).is_ok() {
-                let _ = f.read_to_end(&mut buf);
-            }
-        }
+        let buf = crate::server::read_since(&self.path, self.offset);
         self.offset += buf.len() as u64;
         self.partial.push_str(&String::from_utf8_lossy(&buf));
         let mut out = Vec::new();

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checker::{self, CheckResult, Validity};
 use crate::faults::health::{HealthFinding, HealthKind, LogWatch};
-use crate::faults::{self, Event, NemesisPlan, Schedule};
+use crate::faults::{self, Event, NemesisPlan, Schedule, Step};
 use crate::history::datum::Datum;
 use crate::history::{History, OpFn, OpType, OpValue, Process};
 use crate::server::{Endpoint, Flavor, ManagedServer, ServerError, State};
@@ -221,8 +221,14 @@ pub fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
     }
 }
 
-/// Fault steps so far, and the one under way (its name and start, in seconds).
-type FaultLog = (Vec<FaultRecord>, Option<(&'static str, f64)>);
+/// Fault steps so far, and the one under way.
+#[derive(Default)]
+struct FaultLog {
+    /// Steps that ended.
+    done: Vec<FaultRecord>,
+    /// The step under way: its name and start, in seconds.
+    open: Option<(&'static str, f64)>,
+}
 
 /// Shared by all clients while the run goes.
 struct Shared {
@@ -267,56 +273,48 @@ impl Shared {
             });
     }
 
-    /// Records a nemesis step as it begins or ends.
+    /// The server did not come back: a finding, no final reads, and the run stops.
+    fn lose_server(&self, message: String, excerpt: String) {
+        self.finding(HealthKind::DidNotComeBack, message, excerpt);
+        self.server_gone.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Records a nemesis step as it begins or ends. Recorded under the faults lock, so that
+    /// begin and end keep their order.
     fn nemesis_event(&self, ev: Event) {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let (step, kind, value, error) = match ev {
+        let record = |kind, step: Step, value, error| {
+            let f = OpFn::Other(Arc::from(step.name()));
+            let lists = Vec::new();
+            self.recorder
+                .record(kind, Process::Nemesis, &f, value, lists, error, None);
+        };
+        let (step, outcome) = match ev {
             Event::Begin(step) => {
-                faults.1 = Some((step.name(), self.now_s()));
-                (step, OpType::Invoke, OpValue::Nil, None)
-            }
-            Event::End(step, detail) | Event::Failed(step, detail)
-                if faults.1.is_none_or(|(n, _)| n != step.name()) =>
-            {
-                tracing::warn!(
-                    "nemesis step {} ended without beginning: {detail}",
-                    step.name()
-                );
+                faults.open = Some((step.name(), self.now_s()));
+                record(OpType::Invoke, step, OpValue::Nil, None);
                 return;
             }
-            Event::End(step, detail) => {
-                let (_, start_s) = faults.1.take().expect("checked above");
-                faults.0.push(FaultRecord {
-                    step: step.name().into(),
-                    start_s,
-                    end_s: self.now_s(),
-                    detail: detail.clone(),
-                    error: None,
-                });
-                (step, OpType::Info, OpValue::Other(Datum::Str(detail)), None)
-            }
-            Event::Failed(step, error) => {
-                let (_, start_s) = faults.1.take().expect("checked above");
-                faults.0.push(FaultRecord {
-                    step: step.name().into(),
-                    start_s,
-                    end_s: self.now_s(),
-                    detail: "the server did not come back".into(),
-                    error: Some(error.clone()),
-                });
-                (step, OpType::Info, OpValue::Nil, Some(error))
-            }
+            Event::End(step, detail) => (step, Ok(detail)),
+            Event::Failed(step, error) => (step, Err(error)),
         };
-        // Recorded under the faults lock so that begin and end keep their order.
-        self.recorder.record(
-            kind,
-            Process::Nemesis,
-            &OpFn::Other(Arc::from(step.name())),
-            value,
-            Vec::new(),
-            error,
-            None,
-        );
+        let Some((_, start_s)) = faults.open.take().filter(|(n, _)| *n == step.name()) else {
+            tracing::warn!("nemesis step {} ended without beginning", step.name());
+            return;
+        };
+        let (detail, value, error) = match outcome {
+            Ok(d) => (d.clone(), OpValue::Other(Datum::Str(d)), None),
+            Err(e) => ("the server did not come back".into(), OpValue::Nil, Some(e)),
+        };
+        faults.done.push(FaultRecord {
+            step: step.name().into(),
+            start_s,
+            end_s: self.now_s(),
+            detail,
+            error: error.clone(),
+        });
+        record(OpType::Info, step, value, error);
     }
 
     /// Claims the right to invoke one more op, unless the op limit is reached.
@@ -601,27 +599,30 @@ async fn nemesis(
         })
         .await;
         schedule.ended(shared.start.elapsed());
-        let failure = match outcome {
+        match outcome {
             Ok(Ok(())) => continue,
             Ok(Err(not_back)) => {
-                let excerpt = match &not_back.source {
-                    ServerError::NotReady { tail, .. } => tail.clone(),
-                    _ => server
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .log_tail(15),
-                };
-                (not_back.to_string(), excerpt)
+                let excerpt = start_log(&not_back.source, &server);
+                shared.lose_server(not_back.to_string(), excerpt);
             }
-            Err(e) => (
+            Err(e) => shared.lose_server(
                 format!("the fault {fault} could not be injected: {e}"),
                 String::new(),
             ),
-        };
-        shared.finding(HealthKind::DidNotComeBack, failure.0, failure.1);
-        shared.server_gone.store(true, Ordering::Relaxed);
-        shared.stop.store(true, Ordering::Relaxed);
+        }
         return;
+    }
+}
+
+/// The log lines that show why a server did not start: those the error carries, else the
+/// log's tail.
+fn start_log(e: &ServerError, server: &Mutex<ManagedServer>) -> String {
+    match e {
+        ServerError::NotReady { tail, .. } => tail.clone(),
+        _ => server
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log_tail(15),
     }
 }
 
@@ -642,12 +643,7 @@ async fn watch_health(
     let mut log = LogWatch::new(&log_path);
     let report = |found: Vec<(HealthKind, String)>| {
         for (kind, excerpt) in found {
-            let message = match kind {
-                HealthKind::Panic => "the server's log shows a crash",
-                HealthKind::Corruption => "the server's log shows corruption",
-                _ => "the server's log shows a fatal error",
-            };
-            shared.finding(kind, message.into(), excerpt);
+            shared.finding(kind, kind.log_message().into(), excerpt);
         }
     };
     loop {
@@ -678,16 +674,11 @@ async fn watch_health(
             })
             .await;
             if let Ok(Err(e)) | Err(e) = back.map_err(|e| ServerError::Unsupported(e.to_string())) {
-                let tail = match &e {
-                    ServerError::NotReady { tail, .. } => tail.clone(),
-                    _ => String::new(),
-                };
-                shared.finding(
-                    HealthKind::DidNotComeBack,
+                let excerpt = start_log(&e, &server);
+                shared.lose_server(
                     format!("the server did not start again after exiting: {e}"),
-                    tail,
+                    excerpt,
                 );
-                shared.server_gone.store(true, Ordering::Relaxed);
             }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -822,7 +813,7 @@ pub async fn run(
         live: Default::default(),
         start,
         server_gone: AtomicBool::new(false),
-        faults: Mutex::new((Vec::new(), None)),
+        faults: Mutex::default(),
         health: Mutex::new(Vec::new()),
         endpoint,
         cfg,
@@ -909,7 +900,7 @@ pub async fn run(
         .faults
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
-        .0;
+        .done;
     let health = shared
         .health
         .into_inner()

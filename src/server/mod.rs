@@ -689,15 +689,20 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     Ok(bytes)
 }
 
-/// The log's text after byte `offset` (lossy UTF-8; empty if unreadable).
-fn log_since(path: &Path, offset: u64) -> String {
+/// The bytes of a file after byte `offset` (empty if unreadable): what a log gained since.
+pub(crate) fn read_since(path: &Path, offset: u64) -> Vec<u8> {
     let mut buf = Vec::new();
     if let Ok(mut f) = File::open(path) {
         if f.seek(SeekFrom::Start(offset)).is_ok() {
             let _ = f.read_to_end(&mut buf);
         }
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    buf
+}
+
+/// The log's text after byte `offset` (lossy UTF-8; empty if unreadable).
+fn log_since(path: &Path, offset: u64) -> String {
+    String::from_utf8_lossy(&read_since(path, offset)).into_owned()
 }
 
 /// Whether this process runs as root (servers then need `--user=root`).
