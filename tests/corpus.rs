@@ -1,4 +1,4 @@
-//! isoscope against elle-cli's own test histories (../shared/corpus/elle-cli): the same
+//! isoscope against elle-cli's own test histories (tests/fixtures/elle-cli, copied from elle-cli): the same
 //! verdicts, except where isoscope is stricter for a reason stated here and in the README.
 
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ fn check_json(file: &str) -> (Option<i32>, serde_json::Value) {
 }
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/elle-cli")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elle-cli")
 }
 
 /// Files where isoscope deliberately differs from elle-cli: (file, our exit code, why).

@@ -1,6 +1,6 @@
 //! The table of consistency models: which anomalies each forbids, and how they are ordered.
 //!
-//! This is Elle's closure of Adya's definitions (see `shared/reference/anomalies.md`):
+//! This is Elle's closure of Adya's definitions (Adya's thesis, and Elle's `consistency-model` namespace):
 //! each anomaly lists the *weakest* models that forbid it, and a model forbids an anomaly when it
 //! is at least as strong as one of those. Keeping the table this small makes it checkable by eye.
 //!
