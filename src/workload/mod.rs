@@ -82,17 +82,40 @@ impl WorkloadKind {
 }
 
 /// How counter increments are written.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum CounterStyle {
     /// `UPDATE c SET v = v + 1`: the database computes the new value.
     Atomic,
     /// `SELECT v`, then `UPDATE c SET v = <read + 1>`, in one transaction.
+    #[value(alias = "rmw")]
     ReadModifyWrite,
 }
 
+impl CounterStyle {
+    /// The name on the command line and in presets (clap's and serde's).
+    pub fn name(self) -> &'static str {
+        match self {
+            CounterStyle::Atomic => "atomic",
+            CounterStyle::ReadModifyWrite => "read-modify-write",
+        }
+    }
+}
+
 /// The SQL isolation level clients ask for.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
     /// READ UNCOMMITTED.
@@ -122,12 +145,6 @@ impl Isolation {
             Isolation::RepeatableRead => "repeatable-read",
             Isolation::Serializable => "serializable",
         }
-    }
-
-    /// Parses a level name (`repeatable-read`, `REPEATABLE-READ`, `repeatable read`).
-    pub fn parse(s: &str) -> Option<Isolation> {
-        let s = s.trim().to_ascii_lowercase().replace(['_', ' '], "-");
-        Isolation::ALL.into_iter().find(|i| i.name() == s)
     }
 
     /// The SQL for `SET SESSION TRANSACTION ISOLATION LEVEL ...`.
@@ -658,13 +675,15 @@ mod tests {
     }
 
     #[test]
-    fn isolation_names_round_trip() {
+    fn isolation_names_are_the_same_for_clap_serde_and_reports() {
+        use clap::ValueEnum;
         for i in Isolation::ALL {
-            assert_eq!(Isolation::parse(i.name()), Some(i));
+            assert_eq!(Isolation::from_str(i.name(), false), Ok(i));
+            assert_eq!(serde_json::to_value(i).unwrap(), i.name());
         }
         assert_eq!(
-            Isolation::parse("REPEATABLE-READ"),
-            Some(Isolation::RepeatableRead)
+            Isolation::from_str("REPEATABLE-READ", true),
+            Ok(Isolation::RepeatableRead)
         );
     }
 }
