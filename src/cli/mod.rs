@@ -49,6 +49,7 @@ enum Cmd {
     Gen(gen::GenArgs),
 }
 
+/// How a command writes its result.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -86,8 +87,20 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("isoscope: {e:#}");
+            eprintln!("isoscope: {}", said_once(&format!("{e:#}")));
             EXIT_ERROR
         }
     }
+}
+
+/// An error's chain with each cause said once: drivers wrap an error in another that prints the
+/// same words ("Input/output error: Input/output error: Connection refused").
+pub fn said_once(chain: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in chain.split(": ") {
+        if parts.last() != Some(&p) {
+            parts.push(p);
+        }
+    }
+    parts.join(": ")
 }

@@ -64,8 +64,9 @@ impl WorkloadKind {
         }
     }
 
-    /// Parses a workload name.
+    /// Parses a workload name; `rw-register` (Elle's name) is the register.
     pub fn parse(s: &str) -> Option<WorkloadKind> {
+        let s = if s == "rw-register" { "register" } else { s };
         WorkloadKind::ALL.into_iter().find(|w| w.name() == s)
     }
 
