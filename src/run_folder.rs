@@ -256,14 +256,22 @@ pub fn load(dir: &Path) -> Result<RunSummary, RunFolderError> {
     Ok(s)
 }
 
-/// Writes `dir/run.json` whole: aside first, then renamed over the old one.
+/// Writes `dir/run.json` whole: aside first, then renamed over the old one. On a full disk,
+/// where there is no room for a second copy, the old file is overwritten in place instead (its
+/// space is freed first), so that the run's end is still told.
 pub fn write(dir: &Path, s: &RunSummary) -> Result<(), RunFolderError> {
     let path = dir.join(RUN_JSON);
     let tmp = dir.join("run.json.tmp");
-    let text = serde_json::to_string_pretty(s).expect("summaries serialize");
-    std::fs::write(&tmp, text + "\n")
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|source| RunFolderError::Io { path, source })
+    let text = serde_json::to_string_pretty(s).expect("summaries serialize") + "\n";
+    let aside = std::fs::write(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &path));
+    match aside {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::write(&path, &text).map_err(|source| RunFolderError::Io { path, source })
+        }
+        Err(source) => Err(RunFolderError::Io { path, source }),
+    }
 }
 
 /// The run folders under `paths`: each path itself if it holds a `run.json`, else its

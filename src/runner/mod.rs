@@ -111,8 +111,8 @@ impl RunConfig {
         if let Some(d) = self.duration {
             if d.is_zero() || d > MAX_DURATION {
                 return bad(format!(
-                    "--time must be more than 0s and at most {}, not {}",
-                    humantime::format_duration(MAX_DURATION),
+                    "--time must be more than 0s and at most {} days, not {}",
+                    MAX_DURATION.as_secs() / 86400,
                     humantime::format_duration(d)
                 ));
             }
@@ -122,8 +122,8 @@ impl RunConfig {
         }
         if self.op_timeout.is_zero() || self.op_timeout > MAX_DURATION {
             return bad(format!(
-                "--op-timeout must be more than 0s and at most {}",
-                humantime::format_duration(MAX_DURATION)
+                "--op-timeout must be more than 0s and at most {} days",
+                MAX_DURATION.as_secs() / 86400
             ));
         }
         self.spec.validate().map_err(RunError::Config)?;
@@ -912,7 +912,7 @@ async fn drive(
     };
     let mut final_stats = Stats::default();
     match skip_final_reads {
-        Some(why) => tracing::warn!("{why}: no final reads"),
+        Some(why) => tracing::info!("{why}: no final reads"),
         None => {
             let next_process = u64::from(shared.cfg.clients) * 1_000_000;
             final_reads(&shared, next_process, &mut final_stats).await;

@@ -136,7 +136,7 @@ impl Shutdown {
                     s.abort();
                     s.stop(Stop::Signal(name));
                 } else {
-                    eprintln!("{name}: stopping the clients, then checking what was recorded");
+                    eprintln!("{name}: stopping; what was recorded is checked (again to skip the final reads)");
                     s.stop(Stop::Signal(name));
                 }
             }
