@@ -12,15 +12,18 @@
 //! - `scratch`: the temporary folders isoscope makes, each marked with its owner, and the
 //!   cleanup of those a dead isoscope left;
 //! - [`server`]: the servers under test, started and torn down privately (MariaDB, Dolt);
-//! - [`workload`]: what the clients ask (counter, bank, register, list-append, set) and the SQL
+//! - `workload`: what the clients ask (counter, bank, register, list-append, set) and the SQL
 //!   it becomes;
 //! - [`faults`]: what the nemesis does to a server (kill, pause, restart, rewind), and the health
 //!   watch over its log and process;
 //! - [`run_folder`]: what a run leaves on disk, and its `run.json` (status, verdict, summary);
-//! - [`runner`]: many clients, one recorder, faults on schedule, final reads: a history, a run
+//! - `runner`: many clients, one recorder, faults on schedule, final reads: a history, a run
 //!   folder; and the orchestration around it (the server in front, signals, stale cleanup);
 //! - [`report`]: many runs side by side, in HTML and Markdown;
 //! - [`cli`]: the `isoscope` command, which only parses and prints.
+//!
+//! `scratch`, `workload` and `runner` are private: the command line is their interface. The rest
+//! is public for tests, benchmarks and other tools that read histories and run folders.
 //!
 //! Nothing below the CLI prints, except the runner's progress bar and its notes on signals and
 //! stale folders, which go to stderr.
@@ -31,8 +34,8 @@ pub mod faults;
 pub mod history;
 pub mod report;
 pub mod run_folder;
-pub mod runner;
+mod runner;
 mod scratch;
 pub mod server;
 pub mod sim;
-pub mod workload;
+mod workload;

@@ -56,7 +56,7 @@ pub struct CompareArgs {
     /// Seed of every cell's op stream [default: random, recorded per cell].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Report folder [default: reports/<stamp>]; runs go in its runs/ folder.
+    /// Report folder (default: `reports/<stamp>`); runs go in its runs/ folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where the server binaries are.

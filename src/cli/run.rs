@@ -1,4 +1,4 @@
-//! `isoscope run`: parse the flags into a [`RunRequest`], run it ([`target::run_on`]), print
+//! `isoscope run`: parse the flags into a `RunRequest`, run it (`runner::target::run_on`), print
 //! the summary.
 
 use std::io::Write;
@@ -80,7 +80,7 @@ pub struct RunArgs {
     /// Counter increments [default: atomic; counter-rmw: read-modify-write].
     #[arg(long, value_enum)]
     pub counter_style: Option<CounterStyle>,
-    /// Folder for history.jsonl, run.json and the server log [default: histories/<run-id>].
+    /// Folder for history.jsonl, run.json and the server log (default: `histories/<run-id>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where the server binaries are.

@@ -75,11 +75,6 @@ impl Shutdown {
         read(&self.why).or_else(|| self.parent_why.as_deref().and_then(read))
     }
 
-    /// Waits until the run stops.
-    pub async fn stopped(&self) {
-        self.stop.cancelled().await
-    }
-
     /// Sleeps for `d`, or less if the run stops first. Returns whether it slept the whole time.
     pub async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {

@@ -14,7 +14,7 @@
 //!   isoscope dies first (`PR_SET_PDEATHSIG`); it runs in its own process group, so Ctrl-C reaches
 //!   isoscope only, which then stops it in order. The kernel sends that signal when the *thread*
 //!   that forked the server ends, not the process, so every server is forked by one spawner
-//!   thread that lives as long as isoscope ([`spawn_child`]): a short-lived worker thread (a
+//!   thread that lives as long as isoscope (`spawn_child`): a short-lived worker thread (a
 //!   tokio blocking thread, say) starting a server would kill it when it retires;
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
@@ -338,7 +338,7 @@ pub enum State {
 }
 
 /// A private server instance: its own port, data directory and log, torn down on drop. The data
-/// directory is a [`crate::scratch`] folder that names the server's process, so that it is
+/// directory is a scratch folder (`crate::scratch`) that names the server's process, so that it is
 /// cleaned up even after a SIGKILLed isoscope.
 pub struct ManagedServer {
     launcher: Box<dyn Launcher>,
