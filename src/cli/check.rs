@@ -16,32 +16,32 @@ pub struct CheckArgs {
     /// History files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Models to hold the history to, comma-separated (read-committed, repeatable-read,
-    /// snapshot-isolation, serializable, strict-serializable).
+    /// Models to hold the history to, comma-separated (Adya's names, PL-3 and so on, work too).
     #[arg(
         long,
         short = 'm',
+        value_enum,
+        ignore_case = true,
         value_delimiter = ',',
         default_value = "strict-serializable"
     )]
-    pub model: Vec<String>,
-    /// The workload (list-append, rw-register, counter, bank, set); detected from the ops if
-    /// absent.
-    #[arg(long, short = 'w')]
-    pub workload: Option<String>,
+    pub model: Vec<Model>,
+    /// The workload (register is rw-register) [default: detected from the ops].
+    #[arg(long, short = 'w', value_enum)]
+    pub workload: Option<Workload>,
     /// Output for people (text) or machines (json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
     /// Write a file per anomaly type and a Graphviz DOT (and SVG) file per cycle here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Explained examples to keep per anomaly type.
+    /// Explained examples to keep per anomaly type (at least 1).
     #[arg(long, default_value_t = 8)]
     pub examples: usize,
     /// Edge visits the cycle search may spend per component and anomaly type.
     #[arg(long, default_value_t = checker::cycle::SearchLimits::default().steps)]
     pub cycle_search_steps: u64,
-    /// Bank: the total all balances must add up to (default: the first read's).
+    /// Bank: the total all balances must add up to [default: the first read's].
     #[arg(long)]
     pub total: Option<i64>,
     /// Bank: negative balances are allowed.
@@ -57,28 +57,16 @@ pub struct CheckArgs {
 }
 
 fn options(args: &CheckArgs) -> Result<CheckOptions> {
-    let mut models = Vec::new();
-    for m in &args.model {
-        models.push(Model::parse(m).with_context(|| {
-            format!(
-                "unknown model {m:?}; use one of {}",
-                Model::ALL.map(|m| m.name()).join(", ")
-            )
-        })?);
+    if args.examples == 0 {
+        anyhow::bail!("--examples must be at least 1");
     }
-    let workload = match &args.workload {
-        None => None,
-        Some(w) => Some(Workload::parse(w).with_context(|| {
-            format!("unknown workload {w:?}; use list-append, rw-register, counter, bank or set")
-        })?),
-    };
     Ok(CheckOptions {
-        models,
-        workload,
+        models: args.model.clone(),
+        workload: args.workload,
         limits: checker::cycle::SearchLimits {
             steps: args.cycle_search_steps,
         },
-        examples: args.examples.max(1),
+        examples: args.examples,
         bank_total: args.total,
         negative_balances: args.negative_balances,
         wfr: !args.no_wfr,

@@ -53,7 +53,7 @@ use crate::history::{History, OpFn, OpType, OpValue, Process};
 use crate::run_folder::{self, FaultRecord, RunStatus, RunSummary, TargetInfo};
 use crate::scratch::{self, Leftover, Proc};
 use crate::server::{Endpoint, Flavor, ManagedServer, ServerError, State};
-use crate::workload::{self, Generator, Invocation, Isolation, WorkloadKind, WorkloadSpec};
+use crate::workload::{self, Generator, Invocation, Isolation, Workload, WorkloadSpec};
 
 use recorder::{Entry, Recorder};
 pub use shutdown::{Shutdown, Stop};
@@ -684,7 +684,7 @@ async fn watch_health(
 }
 
 /// A run id: `20261121T124201-dolt-counter-repeatable-read`.
-pub fn run_id(flavor: Flavor, kind: WorkloadKind, iso: Isolation) -> String {
+pub fn run_id(flavor: Flavor, kind: Workload, iso: Isolation) -> String {
     format!(
         "{}-{}-{}-{}",
         stamp(),
