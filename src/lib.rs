@@ -16,6 +16,7 @@
 //!   it becomes;
 //! - [`faults`]: what the nemesis does to a server (kill, pause, restart, rewind), and the health
 //!   watch over its log and process;
+//! - [`verdict`]: what a check or run comes to, as one typed summary, and its text;
 //! - [`run_folder`]: what a run leaves on disk, and its `run.json` (status, verdict, summary);
 //! - `runner`: many clients, one recorder, faults on schedule, final reads: a history, a run
 //!   folder; and the orchestration around it (the server in front, signals, stale cleanup);
@@ -38,4 +39,5 @@ mod runner;
 mod scratch;
 pub mod server;
 pub mod sim;
+pub mod verdict;
 mod workload;

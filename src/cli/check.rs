@@ -10,6 +10,7 @@ use clap::Args;
 use super::{OutputFormat, EXIT_ERROR, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::{self, CheckOptions, CheckResult, Model, Validity, Workload};
 use crate::history::read_history;
+use crate::verdict::VerdictSummary;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -98,7 +99,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         let result = match outcome {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("isoscope: {e:#}");
+                eprintln!("isoscope: {}", super::said_once(&format!("{e:#}")));
                 worst = EXIT_ERROR;
                 continue;
             }
@@ -167,16 +168,8 @@ pub fn print_text(file: &Path, r: &CheckResult) {
         "  ops: {} invoked, {} ok, {} failed, {} indeterminate\n",
         r.ops.invoke, r.ops.ok, r.ops.fail, r.ops.info
     ));
-    if !r.anomaly_types.is_empty() {
-        s.push_str(&format!("  found: {}\n", r.found_counts()));
-        s.push_str(&format!("  rules out: {}\n", names(&r.not)));
-    }
-    if !r.undecided.is_empty() {
-        let u: Vec<&str> = r.undecided.iter().map(|a| a.name()).collect();
-        s.push_str(&format!(
-            "  undecided (search cut short): {}\n",
-            u.join(", ")
-        ));
+    for line in VerdictSummary::of_check(r).text().lines().skip(1) {
+        s.push_str(&format!("  {line}\n"));
     }
     if !r.not_checked.is_empty() {
         s.push_str(&format!(
@@ -184,17 +177,6 @@ pub fn print_text(file: &Path, r: &CheckResult) {
             r.not_checked.len(),
             r.not_checked[0]
         ));
-    }
-    s.push_str(&format!(
-        "  strongest model consistent with it: {}\n",
-        if r.strongest_model.is_empty() {
-            "none shown".to_string()
-        } else {
-            names(&r.strongest_model)
-        }
-    ));
-    for n in &r.notes {
-        s.push_str(&format!("  note: {n}\n"));
     }
     for (a, g) in &r.anomalies {
         let shown = g.examples.len().min(3);

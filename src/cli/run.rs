@@ -9,13 +9,14 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
-use crate::checker::{CheckResult, ModelStatus, Validity};
+use crate::checker::Validity;
 use crate::faults::{Fault, NemesisPlan};
 use crate::run_folder::RunStatus;
 use crate::runner::request::RunRequest;
 use crate::runner::target::{self, Binaries, Target};
 use crate::runner::{self, RunOutput, Shutdown};
 use crate::server::{Endpoint, Flavor};
+use crate::verdict::VerdictSummary;
 use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope run`.
@@ -279,54 +280,10 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
             }
         }
     }
-    t.push_str(&verdict_text(&o.check, s.model.name()));
-    let mut parts = vec![format!("isolation {}", isolation(&o.check, s.model.name()))];
-    if let Some(d) = &o.check.durability {
-        parts.push(format!("durability {}", d.valid));
-    }
-    if s.server.managed {
-        parts.push(if s.health.is_empty() {
-            "health ok".to_string()
-        } else {
-            format!("{} health findings", s.health.len())
-        });
-    }
-    t.push_str(&format!(
-        "\nverdict: {} ({})\n",
-        o.verdict().to_string().to_uppercase(),
-        parts.join(", ")
-    ));
-    t.push_str(&format!(
-        "\nhistory: {}\nrun: {}\n",
-        dir.join("history.jsonl").display(),
-        dir.join("run.json").display()
-    ));
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(t.as_bytes());
-}
-
-fn verdict_text(r: &CheckResult, model: &str) -> String {
-    let mut t = format!(
-        "\nisolation against {model}: {}\n",
-        isolation(r, model).to_string().to_uppercase()
-    );
-    let names = crate::checker::model::names;
-    if !r.anomalies.is_empty() {
-        t.push_str(&format!("found: {}\n", r.found_counts()));
-        t.push_str(&format!("rules out: {}\n", names(&r.not)));
-    }
-    t.push_str(&format!(
-        "strongest model consistent with the history: {}\n",
-        if r.strongest_model.is_empty() {
-            "none".to_string()
-        } else {
-            names(&r.strongest_model)
-        }
-    ));
-    for n in &r.notes {
-        t.push_str(&format!("note: {n}\n"));
-    }
-    for (a, g) in &r.anomalies {
+    let v = VerdictSummary::of_run(&o.check, &s.health);
+    t.push('\n');
+    t.push_str(&v.text());
+    for (a, g) in &o.check.anomalies {
         if let Some(f) = g.examples.first() {
             t.push_str(&format!("\n{a}, for example:\n"));
             for line in f.explanation.lines() {
@@ -336,17 +293,16 @@ fn verdict_text(r: &CheckResult, model: &str) -> String {
             }
         }
     }
-    if let Some(d) = &r.durability {
+    if let Some(d) = &o.check.durability {
         super::check::durability_text(&mut t, d);
     }
-    t
-}
-
-/// The verdict on isolation alone: the status of the model the run was held to.
-fn isolation(r: &CheckResult, model: &str) -> Validity {
-    match r.model_status.get(model) {
-        Some(ModelStatus::Consistent) => Validity::Valid,
-        Some(ModelStatus::RuledOut) => Validity::Invalid,
-        _ => Validity::Unknown,
-    }
+    t.push('\n');
+    t.push_str(&v.verdict_line(s.server.managed));
+    t.push_str(&format!(
+        "\nhistory: {}\nrun: {}\n",
+        dir.join("history.jsonl").display(),
+        dir.join("run.json").display()
+    ));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(t.as_bytes());
 }
