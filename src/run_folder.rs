@@ -25,8 +25,25 @@ use crate::workload::{Isolation, WorkloadSpec};
 pub const RUN_JSON: &str = "run.json";
 /// Every op of the run, one JSON object a line.
 pub const HISTORY: &str = "history.jsonl";
-/// The managed server's log.
+/// The managed server's log, while the run goes; gzipped when it ends ([`compress`]).
 pub const SERVER_LOG: &str = "server.log";
+
+/// Whether a checked history is gzipped into `history.jsonl.gz` (about a tenth of the size).
+/// Off until the history reader reads `.gz`, so that `check` and `report` can read every run
+/// folder; [`history_path`] already finds either.
+pub const COMPRESS_HISTORIES: bool = false;
+
+/// The run's history file: `history.jsonl` while a run writes it, or `history.jsonl.gz` once
+/// it was checked and compressed.
+pub fn history_path(dir: &Path) -> PathBuf {
+    let plain = dir.join(HISTORY);
+    let gz = dir.join(format!("{HISTORY}.gz"));
+    if !plain.exists() && gz.exists() {
+        gz
+    } else {
+        plain
+    }
+}
 
 /// How a run stands, or how it ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -350,6 +367,15 @@ mod tests {
             .unwrap();
         assert_eq!(back, text);
         assert!(std::fs::metadata(&gz).unwrap().len() < text.len() as u64 / 5);
+    }
+
+    #[test]
+    fn the_history_is_found_plain_or_compressed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(history_path(dir.path()), dir.path().join(HISTORY));
+        std::fs::write(dir.path().join(HISTORY), "{}\n").unwrap();
+        let gz = compress(&dir.path().join(HISTORY)).unwrap();
+        assert_eq!(history_path(dir.path()), gz);
     }
 
     #[test]

@@ -111,6 +111,8 @@ fn sigterm_and_sighup_stop_the_run_like_sigint_and_leave_nothing_behind() {
         assert!(run["elapsed_s"].as_f64().unwrap() < 60.0);
         assert!(run["check"].is_object());
         assert_eq!(leftovers(r.tmp.path()), Vec::<String>::new());
+        // The server's log is kept, gzipped once the server is down.
+        assert!(r.out.join("server.log.gz").is_file() && !r.out.join("server.log").exists());
     }
 }
 

@@ -204,7 +204,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         run_folder::RunFolderError::Io { path, source } => bad(&path, source.to_string()),
         run_folder::RunFolderError::Bad { path, message } => bad(&path, message),
     })?;
-    let hist_path = dir.join(run_folder::HISTORY);
+    let hist_path = run_folder::history_path(dir);
     let h = read_history(&hist_path).map_err(|e| bad(&hist_path, e.to_string()))?;
     let opts = summary.spec.check_options(summary.model);
     let r = checker::check(&h, &opts).map_err(|e| bad(&hist_path, e.to_string()))?;

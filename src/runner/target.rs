@@ -85,6 +85,7 @@ pub async fn run_on(
         Some(Stop::Signal(sig)) => Err(RunError::StoppedEarly(sig)),
         _ => Ok(()),
     };
+    let cfg_log = cfg.out_dir.join(SERVER_LOG);
     let (endpoint, info, server) = match target {
         Target::External(ep, flavor) => {
             let version = server::prepare_database(ep).await?;
@@ -124,9 +125,17 @@ pub async fn run_on(
     };
     stopped_early(shutdown)?;
     let out = super::run(cfg, endpoint, info, server.clone(), shutdown.child()).await;
-    // The last handle: the server is torn down here, off the async threads.
+    // The last handle: the server is torn down here, off the async threads; then its log,
+    // complete, is gzipped (Dolt's can grow to megabytes of conflict lines).
     if let Some(s) = server {
-        let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+        let log = cfg_log;
+        let _ = tokio::task::spawn_blocking(move || {
+            drop(s);
+            if let Err(e) = crate::run_folder::compress(&log) {
+                tracing::warn!("{} stays uncompressed: {e}", log.display());
+            }
+        })
+        .await;
     }
     out
 }
