@@ -2,7 +2,9 @@
 //! any server starts: never a hang, a panic, or a quietly different run.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
 
 /// Runs isoscope with `args`; fails the test if it has not ended within 20 s.
 fn isoscope(args: &[&str]) -> (Option<i32>, String) {
@@ -16,27 +18,7 @@ fn isoscope(args: &[&str]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("isoscope {args:?} did not end within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
+    common::wait_bounded(&mut child, Duration::from_secs(20))
 }
 
 fn refused(extra: &[&str], flag: &str) {

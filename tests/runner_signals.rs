@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 struct Run {
     child: Child,
     tmp: tempfile::TempDir,
@@ -48,27 +50,7 @@ fn signal(r: &Run, sig: i32) {
 
 /// Waits for the run to end (at most `limit`); returns its exit code and stderr.
 fn wait(r: &mut Run, limit: Duration) -> (Option<i32>, String) {
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = r.child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > limit {
-            let _ = r.child.kill();
-            let _ = r.child.wait();
-            panic!("isoscope did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    use std::io::Read;
-    r.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
+    common::wait_bounded(&mut r.child, limit)
 }
 
 /// Waits until the clients run (run.json says running and the history has ops).

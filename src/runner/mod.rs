@@ -944,15 +944,7 @@ fn take<T: Default>(m: &Mutex<T>) -> T {
 
 /// Step 3: checks the history against the level's model and writes the final `run.json`.
 fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
-    let Driven {
-        cfg,
-        stopped,
-        elapsed,
-        stats,
-        history,
-        faults,
-        health,
-    } = d;
+    let (cfg, stopped, elapsed, stats, health) = (d.cfg, d.stopped, d.elapsed, d.stats, d.health);
     summary.status = match &stopped {
         Some(Stop::Signal(_)) => RunStatus::Interrupted,
         Some(Stop::ServerGone) => RunStatus::ServerGone,
@@ -964,7 +956,7 @@ fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
         Some(Stop::HistoryUnwritable(e)) => Some(format!("writing the history: {e}")),
         _ => None,
     };
-    summary.faults = faults;
+    summary.faults = d.faults;
     summary.elapsed_s = elapsed.as_secs_f64();
     summary.ok = stats.ok;
     summary.fail = stats.fail;
@@ -972,7 +964,7 @@ fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
     summary.throughput = stats.ok as f64 / elapsed.as_secs_f64().max(1e-9);
     summary.errors = stats.errors.iter().map(|(k, n)| (k.label(), *n)).collect();
     summary.latency = stats.latencies();
-    let history = match (history, &stopped) {
+    let history = match (d.history, &stopped) {
         (Ok(h), _) => h,
         (Err(e), Some(Stop::HistoryUnwritable(why))) => {
             tracing::debug!("the history writer: {e}");
