@@ -31,7 +31,7 @@ h3 { font-size:17px; margin:26px 0 6px; }
 h4 { font-size:15px; margin:18px 0 6px; }
 p.lede { color:var(--muted); margin:4px 0 12px; }
 nav.toc { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 18px; font-size:14px; }
-nav.toc ol { margin:4px 0; padding-left:22px; } nav.toc li { margin:1px 0; }
+nav.toc ol { margin:4px 0; padding-left:22px; } nav.toc li { margin:1px 0; } nav.toc ol ol { columns:2; column-gap:28px; }
 table { border-collapse:collapse; width:100%; background:#fff; border:1px solid var(--line); font-size:13.5px; }
 th, td { border:1px solid var(--line); padding:8px 10px; vertical-align:top; text-align:left; }
 th { background:#eef1f6; font-weight:600; }

@@ -66,6 +66,7 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[Line]) -> String {
         let _ = c
             .configure_mesh()
             .x_desc("seconds")
+            .x_labels((x_max as usize + 1).clamp(2, 11))
             .y_desc(y_label)
             .x_label_formatter(&tick)
             .y_label_formatter(&tick)
