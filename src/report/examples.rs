@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{bank, elide};
 use crate::checker::explain::atom_edn;
-use crate::checker::{Anomaly, Finding};
+use crate::checker::{Anomaly, CycleStep, Finding};
 use crate::history::{History, Mop, Op, OpType, OpValue, Process, ReadResult};
 
 /// How many explained findings per anomaly type a report asks the checker for, to pick the
@@ -68,6 +68,18 @@ pub struct Edge {
     pub kind: String,
     /// Why, in words.
     pub why: String,
+}
+
+impl Edge {
+    /// A cycle step in words, its reason's long lists elided.
+    pub fn from_step(s: &CycleStep) -> Edge {
+        Edge {
+            from: s.from.clone(),
+            to: s.to.clone(),
+            kind: s.kind.name().into(),
+            why: elide::text(&s.why),
+        }
+    }
 }
 
 /// An anomaly told in SQL.
@@ -309,16 +321,7 @@ pub fn worked_example(h: &History, f: &Finding) -> WorkedExample {
         anomaly: f.anomaly,
         explanation,
         txns,
-        edges: f
-            .steps
-            .iter()
-            .map(|s| Edge {
-                from: s.from.clone(),
-                to: s.to.clone(),
-                kind: s.kind.name().into(),
-                why: elide::text(&s.why),
-            })
-            .collect(),
+        edges: f.steps.iter().map(Edge::from_step).collect(),
     }
 }
 

@@ -51,19 +51,6 @@ pub fn write(dir: &Path, r: &CheckResult) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The report's edges from a finding's steps.
-fn edges(steps: &[CycleStep]) -> Vec<Edge> {
-    steps
-        .iter()
-        .map(|s| Edge {
-            from: s.from.clone(),
-            to: s.to.clone(),
-            kind: s.kind.name().into(),
-            why: elide::text(&s.why),
-        })
-        .collect()
-}
-
 /// The balanced `[...]` starting at the beginning of `s`.
 fn bracketed(s: &str) -> &str {
     let mut depth = 0usize;
@@ -144,7 +131,7 @@ fn op_lines(t: &TxnRef) -> (String, Vec<String>) {
 /// A cycle drawn as the report draws it, with the ops in a table beside it and the reasons
 /// below: one SVG, no wider than the ring plus [`LINE_CHARS`] characters.
 pub fn cycle_svg(title: &str, txns: &[TxnRef], steps: &[CycleStep]) -> String {
-    let e = edges(steps);
+    let e: Vec<Edge> = steps.iter().map(Edge::from_step).collect();
     let names: Vec<&str> = txns.iter().map(|t| t.name.as_str()).collect();
     let ring = svg::cycle(&names, &e);
     let table: Vec<(String, Vec<String>)> = txns.iter().map(op_lines).collect();

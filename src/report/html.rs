@@ -183,15 +183,7 @@ fn example(out: &mut String, n: usize, e: &WorkedExample) {
 /// The legend: Elle's names, the words engineers use, and the models that forbid each; the
 /// anomalies this report found first, the rest folded away.
 fn legend_table(out: &mut String, r: &Report) {
-    let found: Vec<Anomaly> = Anomaly::ALL
-        .iter()
-        .copied()
-        .filter(|a| {
-            r.cells
-                .iter()
-                .any(|c| c.anomalies.iter().any(|(x, _)| x == a))
-        })
-        .collect();
+    let found = legend::found(r);
     let table = |out: &mut String, list: &[Anomaly]| {
         out.push_str("<table class=\"legend\"><thead><tr><th>Elle's name</th><th>engineers say</th><th>what happened</th><th>forbidden by</th></tr></thead><tbody>");
         for &a in list {

@@ -4,6 +4,7 @@
 //! The words are the report's own; which model forbids what is never typed here but read from
 //! [`crate::checker::model::weakest_forbidding`], so the legend cannot drift from the checker.
 
+use super::Report;
 use crate::checker::model::{names, weakest_forbidding};
 use crate::checker::Anomaly;
 
@@ -39,6 +40,19 @@ pub fn words(a: Anomaly) -> (&'static str, &'static str) {
         WrongTotal => ("money created or destroyed", "a bank read's balances do not add up to the total: a transfer was lost or half seen"),
         NegativeValue => ("overdraft", "a bank read saw a negative balance"),
     }
+}
+
+/// The anomaly types some run of the report found, in the enum's order.
+pub fn found(r: &Report) -> Vec<Anomaly> {
+    Anomaly::ALL
+        .iter()
+        .copied()
+        .filter(|a| {
+            r.cells
+                .iter()
+                .any(|c| c.anomalies.iter().any(|(x, _)| x == a))
+        })
+        .collect()
 }
 
 /// The anchor of an anomaly's row in the legend: `legend-G2-item`.

@@ -6,7 +6,7 @@ use super::{
     anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, held_to, legend,
     models, reproduce, rows, timeline, verdict_word, Cell, Report, WorkedExample,
 };
-use crate::checker::{Anomaly, Validity};
+use crate::checker::Validity;
 
 fn mark(v: Validity) -> &'static str {
     match v {
@@ -109,15 +109,7 @@ pub fn example(out: &mut String, e: &WorkedExample) {
 
 /// The legend: the anomalies found, in engineers' words, with the models that forbid them.
 fn legend_table(out: &mut String, r: &Report) {
-    let found: Vec<Anomaly> = Anomaly::ALL
-        .iter()
-        .copied()
-        .filter(|a| {
-            r.cells
-                .iter()
-                .any(|c| c.anomalies.iter().any(|(x, _)| x == a))
-        })
-        .collect();
+    let found = legend::found(r);
     if found.is_empty() {
         out.push_str("No anomalies in any run.\n\n");
         return;
