@@ -255,9 +255,9 @@ pub fn smallest<'f>(h: &History, candidates: &'f [Finding]) -> Option<&'f Findin
     })
 }
 
-/// The explanation without what the timeline shows better: a cycle is told by its edges, and
-/// lines that print a whole op as EDN are dropped; long lists are elided.
-fn plain(f: &Finding) -> String {
+/// The explanation without what the timeline shows better: a cycle is told by its edges, and a
+/// line that prints a whole op as EDN becomes that transaction's name; long lists are elided.
+fn plain(f: &Finding, txns: &[TxnSql]) -> String {
     if !f.steps.is_empty() {
         let mut chain = f.steps.first().map(|s| s.from.clone()).unwrap_or_default();
         for s in &f.steps {
@@ -269,12 +269,38 @@ fn plain(f: &Finding) -> String {
             f.txns.len()
         );
     }
-    let kept: Vec<&str> = f
-        .explanation
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("{:"))
-        .map(|l| l.trim_end_matches(':'))
-        .collect();
+    let name = |edn: &str| {
+        let index = edn
+            .strip_prefix("{:index ")?
+            .split([',', '}'])
+            .next()?
+            .parse::<u64>()
+            .ok()?;
+        let t = txns.iter().find(|t| t.index == index)?;
+        Some(format!("{} (op {index})", t.name))
+    };
+    let mut kept: Vec<String> = Vec::new();
+    let mut named = false;
+    for l in f.explanation.lines() {
+        match l.trim_start() {
+            edn if edn.starts_with("{:") => {
+                kept.extend(name(edn));
+                named = true;
+            }
+            // "T1 (op 7)" then "read key 26 as ..." make one sentence.
+            text if named && text.starts_with(char::is_lowercase) => {
+                if let Some(last) = kept.last_mut() {
+                    last.push(' ');
+                    last.push_str(text);
+                }
+                named = false;
+            }
+            _ => {
+                kept.push(l.to_string());
+                named = false;
+            }
+        }
+    }
     elide::text(kept.join("\n").trim())
 }
 
@@ -294,7 +320,7 @@ pub fn worked_example(h: &History, f: &Finding) -> WorkedExample {
             .map(|(n, p)| txn(h, p, format!("T{}", n + 1), None))
             .collect()
     };
-    let mut explanation = plain(f);
+    let mut explanation = plain(f, &txns);
     if f.anomaly == Anomaly::WrongTotal {
         if let Some(read) = f.ops.first().and_then(|&i| position(h, i)) {
             let c = bank::culprits(h, read);
