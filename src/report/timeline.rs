@@ -166,3 +166,54 @@ pub fn markdown(out: &mut String, e: &WorkedExample) {
         out.push('\n');
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::Anomaly;
+    use crate::report::examples::Statement;
+
+    fn txn(name: &str, process: &str, invoked: u64, index: u64) -> TxnSql {
+        TxnSql {
+            name: name.into(),
+            index,
+            process: process.into(),
+            outcome: "ok".into(),
+            invoked,
+            start_ms: Some(invoked as f64),
+            end_ms: Some(index as f64),
+            role: None,
+            statements: vec![Statement {
+                sql: "SELECT v FROM lists WHERE k = 1".into(),
+                returned: Some("'1,2'".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn overlapping_transactions_share_rows_and_sequential_ones_do_not() {
+        // T1 (process 3) runs from op 0 to op 2, T2 (process 5) from op 1 to op 3: their blocks
+        // share rows 3 and 4. T3 (process 3 again) comes after T1, below it in its column.
+        let e = WorkedExample {
+            anomaly: Anomaly::G2Item,
+            explanation: String::new(),
+            txns: vec![
+                txn("T2", "5", 1, 3),
+                txn("T1", "3", 0, 2),
+                txn("T3", "3", 4, 5),
+            ],
+            edges: vec![],
+        };
+        let html = html(&e);
+        assert_eq!(
+            html.matches("class=\"tl-head\"").count(),
+            3,
+            "time + 2 sessions"
+        );
+        assert!(html.contains("grid-column:2;grid-row:2 / 5\"><div class=\"tl-name\"><b>T1</b>"));
+        assert!(html.contains("grid-column:3;grid-row:3 / 6\"><div class=\"tl-name\"><b>T2</b>"));
+        assert!(html.contains("grid-column:2;grid-row:6 / 8\"><div class=\"tl-name\"><b>T3</b>"));
+        assert!(html.contains("→ '1,2'"), "what the read returned");
+        assert!(!html.contains("<svg"), "no cycle drawn without edges");
+    }
+}
