@@ -378,4 +378,30 @@ mod tests {
         );
         assert_eq!(c[2].returned, None);
     }
+
+    #[test]
+    fn the_smallest_example_has_fewest_transactions_then_shortest_reads() {
+        let h = read_history_str(
+            "h.jsonl",
+            r#"{"index":0,"type":"invoke","process":0,"f":"txn","value":[["r",1,null]]}
+{"index":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1,2,3,4,5]]]}
+{"index":2,"type":"invoke","process":1,"f":"txn","value":[["r",1,null]]}
+{"index":3,"type":"ok","process":1,"f":"txn","value":[["r",1,[1]]]}"#,
+        )
+        .unwrap();
+        let finding = |ops: Vec<u64>| Finding {
+            anomaly: Anomaly::Internal,
+            explanation: "x".into(),
+            ops,
+            txns: vec![],
+            steps: vec![],
+        };
+        let all = [finding(vec![1, 3]), finding(vec![1]), finding(vec![3])];
+        assert_eq!(smallest(&h, &all).unwrap().ops, vec![3]);
+        assert_eq!(
+            smallest(&h, &all[..2]).unwrap().ops,
+            vec![1],
+            "one op beats two"
+        );
+    }
 }
