@@ -95,7 +95,7 @@ fn the_html_has_the_matrix_and_the_worked_examples() {
         .find(|c| c.contains("dolt") && c.contains("counter (atomic)") && c.contains("Found"))
         .expect("an example card for Dolt's counter");
     assert!(dolt.contains("UPDATE counters SET v = v + 1"), "{dolt}");
-    assert!(dolt.contains("-- returned"), "{dolt}");
+    assert!(dolt.contains("→ 5") || dolt.contains("→ "), "{dolt}");
     let la = cards
         .iter()
         .find(|c| c.contains("list-append") && c.contains("Found"))
@@ -120,6 +120,226 @@ fn the_html_has_the_matrix_and_the_worked_examples() {
                 "<{tag} {attr}={v}> reaches the network"
             );
         }
+    }
+}
+
+/// The element with this id, if any.
+fn by_id<'a>(page: &'a Html, id: &str) -> Option<scraper::ElementRef<'a>> {
+    page.select(&sel(&format!("[id='{id}']"))).next()
+}
+
+fn rendered() -> Html {
+    Html::parse_document(&report::html::render(&fixed_report()))
+}
+
+#[test]
+fn a_table_of_contents_leads_to_every_section() {
+    let page = rendered();
+    let toc = page
+        .select(&sel("nav.toc"))
+        .next()
+        .expect("a table of contents");
+    let targets: Vec<&str> = toc
+        .select(&sel("a"))
+        .filter_map(|a| a.value().attr("href"))
+        .collect();
+    for section in ["#verdicts", "#legend", "#anomalies", "#runs"] {
+        assert!(targets.contains(&section), "{section} not in {targets:?}");
+    }
+    for t in &targets {
+        assert!(by_id(&page, &t[1..]).is_some(), "{t} leads nowhere");
+    }
+}
+
+#[test]
+fn every_invalid_cell_links_to_its_examples_and_its_run() {
+    let page = rendered();
+    let cells: Vec<_> = page.select(&sel("table.matrix td.cell")).collect();
+    assert!(cells.len() >= 5);
+    let mut invalid = 0;
+    for c in cells {
+        let hrefs: Vec<&str> = c
+            .select(&sel("a"))
+            .filter_map(|a| a.value().attr("href"))
+            .collect();
+        for h in &hrefs {
+            let target = by_id(&page, &h[1..]);
+            assert!(target.is_some(), "{h} leads nowhere");
+        }
+        assert!(hrefs.iter().any(|h| h.starts_with("#run-")), "{hrefs:?}");
+        assert!(text(c).contains("held to"), "{}", text(c));
+        if c.value().classes().any(|k| k == "invalid-bg") {
+            invalid += 1;
+            let ex = hrefs
+                .iter()
+                .find(|h| h.starts_with("#ex-"))
+                .unwrap_or_else(|| panic!("an invalid cell without an example link: {hrefs:?}"));
+            let target = by_id(&page, &ex[1..]).unwrap();
+            assert!(
+                target.select(&sel("section.example")).count() > 0
+                    || target.value().name() == "section",
+                "{ex} is not an example"
+            );
+            // Each anomaly tag links to the legend, each count to that anomaly's example.
+            for tag in c.select(&sel(".types a code")) {
+                let a = tag.parent().and_then(scraper::ElementRef::wrap).unwrap();
+                assert_eq!(
+                    a.value().attr("href"),
+                    Some(format!("#legend-{}", text(tag)).as_str())
+                );
+            }
+        }
+    }
+    assert!(invalid >= 4, "the fixtures have four invalid runs");
+}
+
+#[test]
+fn the_legend_uses_engineers_words() {
+    let page = rendered();
+    let row = |a: &str| text(by_id(&page, &format!("legend-{a}")).expect(a));
+    assert!(row("G2-item").contains("write skew"), "{}", row("G2-item"));
+    assert!(row("G-single-item").contains("read skew"));
+    assert!(
+        row("lost-update").contains("repeatable-read"),
+        "and which model forbids it"
+    );
+    assert!(row("G1a").contains("aborted read"));
+}
+
+/// Every list an example shows: `'1,2,3'` (SQL) and `[1 2 3]` (EDN), as element counts.
+fn list_lengths(s: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (open, close, sep) in [('\'', '\'', ','), ('[', ']', ' ')] {
+        let mut rest = s;
+        while let Some(i) = rest.find(open) {
+            let after = &rest[i + 1..];
+            let Some(j) = after.find(close) else { break };
+            let inner = &after[..j];
+            if !inner.contains(open) && !inner.contains('(') {
+                out.push(
+                    inner
+                        .split(sep)
+                        .filter(|x| !x.trim().is_empty() && x.trim() != "...")
+                        .count(),
+                );
+            }
+            rest = &after[j + 1..];
+        }
+    }
+    out
+}
+
+#[test]
+fn examples_elide_long_lists() {
+    let page = rendered();
+    let examples: Vec<String> = page.select(&sel("section.example")).map(text).collect();
+    assert!(examples.len() >= 8);
+    let mut elided = 0;
+    for e in &examples {
+        for n in list_lengths(e) {
+            assert!(n <= report::elide::LIMIT, "a list of {n} elements in {e}");
+        }
+        elided += e.matches(report::elide::MARK).count();
+    }
+    assert!(elided > 0, "the list-append fixture has long reads");
+    let md = report::markdown::render(&fixed_report());
+    assert!(!md.contains("{:index"), "no op as EDN in the report");
+}
+
+#[test]
+fn a_wrong_total_names_the_transfers_that_made_it() {
+    let page = rendered();
+    let ex = page
+        .select(&sel("section.example"))
+        .find(|e| {
+            e.value()
+                .attr("id")
+                .is_some_and(|i| i.ends_with("-wrong-total"))
+        })
+        .expect("a wrong-total example");
+    let transfers: Vec<String> = ex
+        .select(&sel(".tl-txn"))
+        .map(text)
+        .filter(|t| t.contains("UPDATE accounts") && t.contains("transfer of"))
+        .collect();
+    assert!(transfers.len() >= 2, "{}", text(ex));
+    assert!(text(ex).contains("lost update"), "{}", text(ex));
+}
+
+#[test]
+fn examples_fit_the_page_width() {
+    let r = fixed_report();
+    let html = report::html::render(&r);
+    let page = Html::parse_document(&html);
+    let css: String = page.select(&sel("style")).map(text).collect();
+    // No fixed column beside an example, code wraps instead of scrolling.
+    assert!(!css.contains("grid-template-columns: minmax(0,1fr) 360px"));
+    assert!(!css.contains("overflow-x"), "nothing scrolls sideways");
+    assert!(css.contains("ol.sql code { background:none; padding:0; white-space:pre-wrap;"));
+    assert!(css.contains("main { max-width:1180px;"));
+    for t in page.select(&sel(".timeline")) {
+        let style = t.value().attr("style").unwrap();
+        assert!(
+            style.contains("repeat(") && style.contains("minmax(0, 1fr)"),
+            "{style}"
+        );
+    }
+    for svg in page.select(&sel("section.example svg")) {
+        let w: f64 = svg.value().attr("width").unwrap().parse().unwrap();
+        assert!(w <= 320.0, "a cycle drawing {w} px wide");
+    }
+}
+
+#[test]
+fn check_out_draws_a_small_cycle_small() {
+    // A write skew between two transactions, one of which read a list of 150 elements.
+    let dir = tempfile::tempdir().unwrap();
+    let long: Vec<String> = (1..=150).map(|i| i.to_string()).collect();
+    let appends: Vec<String> = (1..=150).map(|i| format!(r#"["append",1,{i}]"#)).collect();
+    let history = [
+        format!(r#"{{"index":0,"type":"invoke","process":0,"f":"txn","value":[{}]}}"#, appends.join(",")),
+        format!(r#"{{"index":1,"type":"ok","process":0,"f":"txn","value":[{}]}}"#, appends.join(",")),
+        r#"{"index":2,"type":"invoke","process":1,"f":"txn","value":[["r",1,null],["r",2,null],["append",3,1]]}"#.to_string(),
+        r#"{"index":3,"type":"invoke","process":2,"f":"txn","value":[["r",3,null],["append",2,1]]}"#.to_string(),
+        format!(r#"{{"index":4,"type":"ok","process":1,"f":"txn","value":[["r",1,[{}]],["r",2,[]],["append",3,1]]}}"#, long.join(",")),
+        r#"{"index":5,"type":"ok","process":2,"f":"txn","value":[["r",3,[]],["append",2,1]]}"#.to_string(),
+        r#"{"index":6,"type":"invoke","process":0,"f":"txn","value":[["r",2,null],["r",3,null]]}"#.to_string(),
+        r#"{"index":7,"type":"ok","process":0,"f":"txn","value":[["r",2,[1]],["r",3,[1]]]}"#.to_string(),
+    ];
+    let file = dir.path().join("g2.jsonl");
+    std::fs::write(&file, history.join("\n")).unwrap();
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(["check", "--model", "serializable", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "G2-item is invalid under serializable"
+    );
+    let svgs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    assert!(!svgs.is_empty(), "no drawing written");
+    for p in svgs {
+        let svg = std::fs::read_to_string(&p).unwrap();
+        let w: f64 = svg
+            .split_once("width=\"")
+            .and_then(|(_, r)| r.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap();
+        assert!(w <= 1600.0, "{} is {w} pt wide", p.display());
+        assert!(
+            svg.contains(">T1<") && svg.contains(">T2<"),
+            "nodes are T1..Tn"
+        );
+        assert!(svg.contains(">rw<"), "edges are named");
+        assert!(p.with_extension("dot").is_file());
     }
 }
 

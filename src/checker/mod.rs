@@ -372,37 +372,14 @@ pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError
         Workload::Bank => bank::check(h, opts, &mut findings)?,
         Workload::Set => set::check(h, &mut findings)?,
     };
-    let lost_updates = findings.has(Anomaly::LostUpdate);
     let mut result = finish(h, opts, workload, looked_for, findings);
     if opts.durability || workload == Workload::Set {
-        if let Some(mut d) = durability::check(h, workload, opts.examples) {
-            if workload == Workload::Counter && lost_updates && d.lost > 0 {
-                blame_lost_updates(&mut d);
-            }
+        if let Some(d) = durability::check(h, workload, opts.examples) {
             combine_durability(&mut result, &d);
             result.durability = Some(d);
         }
     }
     Ok(result)
-}
-
-/// Counters: lost updates lose acknowledged increments as surely as a crash does, so when the
-/// isolation check found some, a shortfall in the final reads may be theirs. Said in every lost
-/// finding and in a note, so nobody blames durability for it unawares.
-fn blame_lost_updates(d: &mut durability::Durability) {
-    for ex in &mut d.examples {
-        if ex.kind == durability::DurabilityKind::Lost {
-            ex.explanation.push_str(
-                " The isolation check also found lost updates, which lose acknowledged \
-                 increments too: the shortfall may be theirs and not a crash's.",
-            );
-        }
-    }
-    d.notes.push(
-        "lost updates were found too: they lose acknowledged increments, so the increments \
-         missing from the final reads may have been lost to them rather than to a crash"
-            .into(),
-    );
 }
 
 /// Lowers the overall verdict by the durability verdict: anything lost or unexpected makes it

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -33,7 +32,8 @@ pub struct CheckArgs {
     /// Output for people (text) or machines (json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
-    /// Write a file per anomaly type and a Graphviz DOT (and SVG) file per cycle here.
+    /// Write result.json, a text file per anomaly type, and per cycle a drawing (SVG: T1..Tn,
+    /// edges named, the ops in a table beside) and its Graphviz DOT here.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Explained examples to keep per anomaly type (at least 1).
@@ -231,39 +231,8 @@ pub(crate) fn durability_text(s: &mut String, d: &checker::durability::Durabilit
     }
 }
 
-/// Writes `result.json`, one text file per anomaly type, and one DOT (plus SVG, when
-/// Graphviz is installed) per cycle.
+/// Writes `result.json`, one text file per anomaly type, and per cycle a drawing (SVG) and
+/// Graphviz DOT; see [`crate::report::findings`].
 pub fn write_out(dir: &Path, r: &CheckResult) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("result.json"), serde_json::to_string_pretty(r)?)?;
-    let have_dot = Command::new("dot").arg("-V").output().is_ok();
-    for (a, g) in &r.anomalies {
-        let mut text = format!(
-            "{a}: {} found, {} explained below\n",
-            g.count,
-            g.examples.len()
-        );
-        for (i, f) in g.examples.iter().enumerate() {
-            text.push_str(&format!("\n#{}\n{}\n", i + 1, f.explanation));
-            if !f.steps.is_empty() {
-                let title = format!("{a} #{}", i + 1);
-                let dot = checker::explain::cycle_dot(&title, &f.txns, &f.steps);
-                let base = dir.join(format!("{a}-{}", i + 1));
-                std::fs::write(base.with_extension("dot"), &dot)?;
-                if have_dot {
-                    let status = Command::new("dot")
-                        .arg("-Tsvg")
-                        .arg("-o")
-                        .arg(base.with_extension("svg"))
-                        .arg(base.with_extension("dot"))
-                        .status()?;
-                    if !status.success() {
-                        tracing::warn!("dot failed on {}", base.display());
-                    }
-                }
-            }
-        }
-        std::fs::write(dir.join(format!("{a}.txt")), text)?;
-    }
-    Ok(())
+    Ok(crate::report::findings::write(dir, r)?)
 }

@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, models, rows, svg,
-    verdict_word, Cell, Report, WorkedExample,
+    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, held_to, legend,
+    models, reproduce, rows, svg, timeline, verdict_word, Cell, Report, WorkedExample,
 };
-use crate::checker::Validity;
+use crate::checker::{Anomaly, Validity};
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -24,11 +24,14 @@ body { margin:0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, He
 header { background:#1f3b64; color:#fff; padding:22px 32px; }
 header h1 { margin:0 0 4px; font-size:24px; letter-spacing:.2px; }
 header p { margin:0; color:#c9d6ea; font-size:13px; }
-main { max-width:1180px; margin:0 auto; padding:20px 32px 60px; }
+main { max-width:1180px; margin:0 auto; padding:20px 32px 60px; overflow-wrap:anywhere; }
+a { color:#1f4f8f; }
 h2 { font-size:20px; margin:34px 0 10px; border-bottom:2px solid var(--line); padding-bottom:6px; }
 h3 { font-size:17px; margin:26px 0 6px; }
 h4 { font-size:15px; margin:18px 0 6px; }
 p.lede { color:var(--muted); margin:4px 0 12px; }
+nav.toc { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 18px; font-size:14px; }
+nav.toc ol { margin:4px 0; padding-left:22px; } nav.toc li { margin:1px 0; } nav.toc ol ol { columns:2; column-gap:28px; }
 table { border-collapse:collapse; width:100%; background:#fff; border:1px solid var(--line); font-size:13.5px; }
 th, td { border:1px solid var(--line); padding:8px 10px; vertical-align:top; text-align:left; }
 th { background:#eef1f6; font-weight:600; }
@@ -37,22 +40,48 @@ table.matrix td.cell { width:22%; }
 .valid { color:#fff; background:var(--ok); } .invalid { color:#fff; background:var(--bad); } .unknown { color:#fff; background:var(--unk); }
 td.cell.invalid-bg { background:#fdf0f0; } td.cell.valid-bg { background:#f1f8f2; } td.cell.unknown-bg { background:#fdf8e8; }
 .types { margin-top:4px; } .types code { white-space:nowrap; background:#fff; border:1px solid #efc9c9; color:#8e1c1c; }
+.links { margin-top:4px; font-size:12.5px; }
 .muted { color:var(--muted); font-size:12.5px; }
 code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#eef1f6; padding:1px 4px; border-radius:3px; }
-pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#0f1722; color:#e6edf3; padding:10px 12px; border-radius:6px; overflow-x:auto; margin:6px 0 12px; }
-pre .ret { color:#7ee787; }
+pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#0f1722; color:#e6edf3; padding:10px 12px; border-radius:6px; white-space:pre-wrap; margin:6px 0 12px; }
 .card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 18px; margin:14px 0; }
-.example { display:grid; grid-template-columns: minmax(0,1fr) 360px; gap:18px; align-items:start; }
-blockquote { margin:8px 0; padding:8px 12px; border-left:4px solid #1f3b64; background:#f3f6fb; white-space:pre-wrap; font-size:13.5px; }
+section.example { border-top:1px solid var(--line); margin-top:14px; max-width:100%; }
+p.explain { margin:6px 0 10px; padding:8px 12px; border-left:4px solid #1f3b64; background:#f3f6fb; white-space:pre-wrap; font-size:13.5px; }
+.timeline { display:grid; gap:4px 10px; align-items:stretch; max-width:100%; }
+.tl-head { font-weight:600; font-size:13px; color:var(--muted); border-bottom:1px solid var(--line); }
+.tl-time { font-size:11.5px; color:var(--muted); white-space:nowrap; padding-top:4px; }
+.tl-txn { min-width:0; background:#fbfcfe; border:1px solid var(--line); border-left:4px solid var(--ok); border-radius:6px; padding:4px 8px; font-size:13px; }
+.tl-txn.fail { border-left-color:var(--bad); } .tl-txn.info { border-left-color:#ef6c00; }
+.tl-role { font-size:12.5px; color:#6d4c41; }
+ol.sql { list-style:none; margin:2px 0 0; padding:0; } ol.sql li { margin:2px 0; }
+ol.sql code { background:none; padding:0; white-space:pre-wrap; overflow-wrap:anywhere; }
+.ret { color:#1b5e20; font-weight:600; font-size:12.5px; }
+.deps { display:flex; flex-wrap:wrap; gap:12px; align-items:flex-start; }
+.deps ul.edges { flex:1 1 420px; min-width:0; }
 ul.edges { margin:6px 0; padding-left:20px; } ul.edges li { margin:2px 0; }
 .kind { font-weight:700; } .kind.rw { color:#c62828; } .kind.wr { color:#2e7d32; } .kind.ww { color:#1565c0; }
-.plots { display:flex; flex-wrap:wrap; gap:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; }
+.plots { display:flex; flex-wrap:wrap; gap:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
 .notes { margin:6px 0; padding-left:20px; color:var(--muted); font-size:13px; }
+table.legend td:first-child { white-space:nowrap; }
+details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
 "#;
 
 fn verdict_badge(v: Validity) -> String {
     let w = verdict_word(v);
     format!(r#"<span class="verdict {w}">{w}</span>"#)
+}
+
+/// An anomaly's name, linked to its row in the legend.
+fn tag(a: Anomaly) -> String {
+    format!(r##"<a href="#{}"><code>{a}</code></a>"##, legend::anchor(a))
+}
+
+/// The anchor of a run's examples, and of one of them.
+fn ex_anchor(i: usize, a: Option<Anomaly>) -> String {
+    match a {
+        Some(a) => format!("ex-{i}-{}", a.name()),
+        None => format!("ex-{i}"),
+    }
 }
 
 fn matrix(out: &mut String, r: &Report) {
@@ -72,6 +101,7 @@ fn matrix(out: &mut String, r: &Report) {
         for (s, i) in &cols {
             match cell(r, &w, s, i) {
                 Some(c) => {
+                    let n = r.cells.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
                     let _ = write!(
                         out,
                         r#"<td class="cell {}-bg">{}"#,
@@ -80,14 +110,20 @@ fn matrix(out: &mut String, r: &Report) {
                     );
                     if !c.anomalies.is_empty() {
                         out.push_str(r#"<div class="types">"#);
-                        for (a, n) in &c.anomalies {
-                            let _ = write!(out, "<code>{a}</code>&nbsp;×{n} ");
+                        for (a, k) in &c.anomalies {
+                            let _ = write!(
+                                out,
+                                r##"{}&nbsp;<a href="#{}">×{k}</a> "##,
+                                tag(*a),
+                                ex_anchor(n, Some(*a))
+                            );
                         }
                         out.push_str("</div>");
                     }
                     let _ = write!(
                         out,
-                        r#"<div class="muted">consistent with: {}<br>reported: {}"#,
+                        r#"<div class="muted">{}<br>consistent with: {}<br>reported: {}"#,
+                        esc(&held_to(c).to_lowercase()),
                         esc(&models(&c.strongest)),
                         esc(&c.summary.isolation_reported)
                     );
@@ -109,6 +145,18 @@ fn matrix(out: &mut String, r: &Report) {
                             c.summary.health.len()
                         );
                     }
+                    let mut links = Vec::new();
+                    if !c.examples.is_empty() {
+                        links.push(format!(
+                            r##"<a href="#{}">examples</a>"##,
+                            ex_anchor(n, None)
+                        ));
+                    }
+                    if has_fault_story(c) {
+                        links.push(format!(r##"<a href="#faults-{n}">faults</a>"##));
+                    }
+                    links.push(format!(r##"<a href="#run-{n}">run</a>"##));
+                    let _ = write!(out, r#"<div class="links">{}</div>"#, links.join(" · "));
                     out.push_str("</td>");
                 }
                 None => out.push_str("<td>–</td>"),
@@ -119,72 +167,115 @@ fn matrix(out: &mut String, r: &Report) {
     out.push_str("</tbody></table>");
 }
 
-fn example(out: &mut String, e: &WorkedExample) {
+fn example(out: &mut String, n: usize, e: &WorkedExample) {
     let _ = write!(
         out,
-        r#"<h4><code>{}</code></h4><div class="example"><div>"#,
-        e.anomaly
+        r#"<section class="example" id="{}"><h4>{} {}</h4>"#,
+        ex_anchor(n, Some(e.anomaly)),
+        tag(e.anomaly),
+        esc(legend::words(e.anomaly).0)
     );
-    let _ = write!(out, "<blockquote>{}</blockquote>", esc(&e.explanation));
-    for t in &e.txns {
-        let _ = write!(
-            out,
-            r#"<div><b>{}</b> <span class="muted">process {}, op {}, {}</span></div>"#,
-            esc(&t.name),
-            esc(&t.process),
-            t.index,
-            esc(&t.outcome)
-        );
-        if t.statements.is_empty() {
-            out.push_str(r#"<p class="muted">(no SQL recorded)</p>"#);
-            continue;
-        }
-        out.push_str("<pre>");
-        for st in &t.statements {
-            let _ = write!(out, "{};", esc(&st.sql));
-            if let Some(r) = &st.returned {
-                let _ = write!(out, r#"  <span class="ret">-- returned {}</span>"#, esc(r));
-            }
-            out.push('\n');
-        }
-        out.push_str("</pre>");
-    }
-    if !e.edges.is_empty() {
-        out.push_str(r#"<ul class="edges">"#);
-        for d in &e.edges {
-            let _ = write!(
-                out,
-                r#"<li>{} → {} <span class="kind {}">{}</span>: {}</li>"#,
-                esc(&d.from),
-                esc(&d.to),
-                esc(&d.kind),
-                esc(&d.kind),
-                esc(&d.why)
-            );
-        }
-        out.push_str("</ul>");
-    }
-    out.push_str("</div><div>");
-    out.push_str(&svg::cycle(&e.txns, &e.edges));
-    out.push_str("</div></div>");
+    let _ = write!(out, r#"<p class="explain">{}</p>"#, esc(&e.explanation));
+    out.push_str(&timeline::html(e));
+    out.push_str("</section>");
 }
 
-/// Opens a run's card with its title and verdict.
-fn card_open(out: &mut String, c: &Cell) {
+/// The legend: Elle's names, the words engineers use, and the models that forbid each; the
+/// anomalies this report found first, the rest folded away.
+fn legend_table(out: &mut String, r: &Report) {
+    let found = legend::found(r);
+    let table = |out: &mut String, list: &[Anomaly]| {
+        out.push_str("<table class=\"legend\"><thead><tr><th>Elle's name</th><th>engineers say</th><th>what happened</th><th>forbidden by</th></tr></thead><tbody>");
+        for &a in list {
+            let (name, meaning) = legend::words(a);
+            let _ = write!(
+                out,
+                r#"<tr id="{}"><td><code>{a}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                legend::anchor(a),
+                esc(name),
+                esc(meaning),
+                esc(&legend::forbidden_by(a))
+            );
+        }
+        out.push_str("</tbody></table>");
+    };
+    if found.is_empty() {
+        out.push_str("<p>No anomalies in any run.</p>");
+    } else {
+        table(out, &found);
+    }
+    let rest: Vec<Anomaly> = Anomaly::ALL
+        .iter()
+        .copied()
+        .filter(|a| !found.contains(a))
+        .collect();
+    out.push_str("<details><summary>Every other anomaly isoscope looks for</summary>");
+    table(out, &rest);
+    out.push_str("</details>");
+}
+
+/// The table of contents.
+fn toc(out: &mut String, r: &Report, story: bool) {
+    out.push_str(r##"<nav class="toc"><b>Contents</b><ol><li><a href="#verdicts">Verdicts</a></li><li><a href="#legend">Legend: what the anomalies are called, and which models forbid them</a></li><li><a href="#anomalies">Anomalies, with worked examples</a><ol>"##);
+    for (i, c) in r
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.examples.is_empty())
+    {
+        let _ = write!(
+            out,
+            r##"<li><a href="#{}">{}</a></li>"##,
+            ex_anchor(i, None),
+            esc(&c.title())
+        );
+    }
+    out.push_str("</ol></li>");
+    if story {
+        out.push_str(r##"<li><a href="#faults">Faults, durability and server health</a></li>"##);
+    }
+    out.push_str(r##"<li><a href="#runs">Runs</a><ol>"##);
+    for (i, c) in r.cells.iter().enumerate() {
+        let _ = write!(
+            out,
+            r##"<li><a href="#run-{i}">{}</a></li>"##,
+            esc(&c.title())
+        );
+    }
+    out.push_str("</ol></li></ol></nav>");
+}
+
+/// Opens a run's card with its anchor, title and verdict.
+fn card_open(out: &mut String, id: &str, c: &Cell) {
     let _ = write!(
         out,
-        r#"<div class="card"><h3>{} {}</h3>"#,
+        r#"<div class="card" id="{id}"><h3>{} {}</h3>"#,
         esc(&c.title()),
         verdict_badge(c.valid)
     );
 }
 
-fn run_card(out: &mut String, c: &Cell) {
+fn run_card(out: &mut String, n: usize, c: &Cell) {
     let s = &c.summary;
-    card_open(out, c);
+    card_open(out, &format!("run-{n}"), c);
     let _ = write!(
         out,
-        r#"<p class="muted">{:.1} s, {} clients, seed {}; {} ok, {} fail, {} info; {:.0} ok/s. Reproduce: <code>{}</code></p>"#,
+        "<p>Held to <b>{}</b> (the server reported {}); strongest model consistent with the history: <b>{}</b>; {}.</p>",
+        esc(s.model.name()),
+        esc(&s.isolation_reported),
+        esc(&models(&c.strongest)),
+        if c.not_checked.is_empty() {
+            "every stronger model was checked too".to_string()
+        } else {
+            format!(
+                "not checked: {} (the anomalies only it forbids were not searched)",
+                esc(&models(&c.not_checked))
+            )
+        }
+    );
+    let _ = write!(
+        out,
+        r#"<p class="muted">{:.1} s, {} clients, seed {}; {} ok, {} fail, {} info; {:.0} ok/s. Reproduce, in a clone of isoscope: <code>{}</code> (or, after <code>cargo install --path .</code>, the same with <code>isoscope</code>)</p>"#,
         s.elapsed_s,
         s.clients,
         s.seed,
@@ -192,7 +283,7 @@ fn run_card(out: &mut String, c: &Cell) {
         s.fail,
         s.info,
         s.throughput,
-        esc(&s.command)
+        esc(&reproduce(&s.command))
     );
     out.push_str(r#"<div class="plots">"#);
     out.push_str(&svg::throughput(&c.series));
@@ -228,9 +319,9 @@ fn run_card(out: &mut String, c: &Cell) {
 }
 
 /// A run's faults, durability and server health, as a card.
-fn fault_story(out: &mut String, c: &Cell) {
+fn fault_story(out: &mut String, n: usize, c: &Cell) {
     let s = &c.summary;
-    card_open(out, c);
+    card_open(out, &format!("faults-{n}"), c);
     if let Some(p) = &s.nemesis {
         let _ = write!(
             out,
@@ -311,19 +402,30 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default(),
         esc(&r.machine.os)
     );
-    out.push_str(r#"<h2 id="verdicts">Verdicts</h2><p class="lede">Each cell: the run's verdict (isolation against the level the clients asked for, and, where they fail, durability of acknowledged writes and server health), the anomalies found (Elle's names, with counts), the strongest consistency model the history is still consistent with, and the level the server reported.</p>"#);
+    let story = r.cells.iter().any(has_fault_story);
+    toc(&mut out, r, story);
+    out.push_str(r#"<h2 id="verdicts">Verdicts</h2><p class="lede">Each cell: the run's verdict (isolation against the model it was held to, the level the clients asked for, and, where they fail, durability of acknowledged writes and server health), the anomalies found (Elle's names, linked to the legend, with counts linked to an example), the strongest consistency model the history is still consistent with, and the level the server reported. A model stronger than the one held to is "not checked" when the anomalies only it forbids were not searched.</p>"#);
     matrix(&mut out, r);
 
-    out.push_str(r#"<h2 id="anomalies">Anomalies, with worked examples</h2><p class="lede">One example per anomaly type and run: the SQL each transaction ran with what its reads returned, the dependencies between the transactions, and the cycle they form.</p>"#);
+    out.push_str(r#"<h2 id="legend">Legend</h2><p class="lede">Elle's names for the anomalies, the words engineers use for them, and the weakest models that forbid each (every stronger model forbids it too).</p>"#);
+    legend_table(&mut out, r);
+
+    out.push_str(r#"<h2 id="anomalies">Anomalies, with worked examples</h2><p class="lede">The smallest example of each anomaly type in each run, as a timeline: a column per session, each transaction from its invoke to its completion with the SQL it ran and what its reads returned (long lists elided), then the dependencies between the transactions and the cycle they form.</p>"#);
     let mut any = false;
-    for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
+    for (n, c) in r
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.examples.is_empty())
+    {
         any = true;
-        card_open(&mut out, c);
+        card_open(&mut out, &ex_anchor(n, None), c);
         let _ = write!(
             out,
-            "<p>Found {}; rules out {}.</p>",
+            "<p>Found {}; rules out {}. {}.</p>",
             esc(&anomaly_list(c)),
-            esc(&models(&c.not))
+            esc(&models(&c.not)),
+            esc(&held_to(c))
         );
         if !c.notes.is_empty() {
             out.push_str(r#"<ul class="notes">"#);
@@ -333,7 +435,7 @@ pub fn render(r: &Report) -> String {
             out.push_str("</ul>");
         }
         for e in &c.examples {
-            example(&mut out, e);
+            example(&mut out, n, e);
         }
         out.push_str("</div>");
     }
@@ -341,17 +443,21 @@ pub fn render(r: &Report) -> String {
         out.push_str("<p>No anomalies in any run.</p>");
     }
 
-    let story: Vec<&Cell> = r.cells.iter().filter(|c| has_fault_story(c)).collect();
-    if !story.is_empty() {
+    if story {
         out.push_str(r#"<h2 id="faults">Faults, durability and server health</h2><p class="lede">What the nemesis did to each server and when, whether every acknowledged write was still there in the final reads, and what the health watch saw: crashes, corruption, a server that did not come back.</p>"#);
-        for c in story {
-            fault_story(&mut out, c);
+        for (n, c) in r
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| has_fault_story(c))
+        {
+            fault_story(&mut out, n, c);
         }
     }
 
-    out.push_str(r#"<h2 id="runs">Runs</h2><p class="lede">Throughput and latency per second (fault windows shaded), latency percentiles, and the error breakdown of every run.</p>"#);
-    for c in &r.cells {
-        run_card(&mut out, c);
+    out.push_str(r#"<h2 id="runs">Runs</h2><p class="lede">Per run: the model it was held to and what was not checked; throughput (reads dashed, writes solid; ok, fail and info apart) and latency of reads and writes (median solid, 99th percentile dashed) per second, fault windows shaded; latency percentiles; the error breakdown; and the command that reproduces it.</p>"#);
+    for (n, c) in r.cells.iter().enumerate() {
+        run_card(&mut out, n, c);
     }
     out.push_str("</main></body></html>\n");
     out

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, models, rows,
-    verdict_word, Cell, Report, WorkedExample,
+    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, held_to, legend,
+    models, reproduce, rows, timeline, verdict_word, Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -21,7 +21,12 @@ fn matrix_cell(c: &Cell) -> String {
     if !c.anomalies.is_empty() {
         let _ = write!(s, ": {}", anomaly_list(c));
     }
-    let _ = write!(s, "<br>consistent with: {}", models(&c.strongest));
+    let _ = write!(
+        s,
+        "<br>{}<br>consistent with: {}",
+        held_to(c).to_lowercase(),
+        models(&c.strongest)
+    );
     if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
         let _ = write!(s, "<br>durability: {}", durability_line(d));
     }
@@ -94,41 +99,33 @@ pub fn fault_story(out: &mut String, c: &Cell) {
 
 /// One worked example as Markdown.
 pub fn example(out: &mut String, e: &WorkedExample) {
-    let _ = writeln!(out, "#### {}\n", e.anomaly);
+    let _ = writeln!(out, "#### {} ({})\n", e.anomaly, legend::words(e.anomaly).0);
     for line in e.explanation.lines() {
         let _ = writeln!(out, "> {line}  ");
     }
     out.push('\n');
-    for t in &e.txns {
+    timeline::markdown(out, e);
+}
+
+/// The legend: the anomalies found, in engineers' words, with the models that forbid them.
+fn legend_table(out: &mut String, r: &Report) {
+    let found = legend::found(r);
+    if found.is_empty() {
+        out.push_str("No anomalies in any run.\n\n");
+        return;
+    }
+    out.push_str(
+        "| Elle's name | engineers say | what happened | forbidden by |\n|---|---|---|---|\n",
+    );
+    for a in found {
+        let (name, meaning) = legend::words(a);
         let _ = writeln!(
             out,
-            "**{}** (process {}, op {}, {}):\n",
-            t.name, t.process, t.index, t.outcome
+            "| `{a}` | {name} | {meaning} | {} |",
+            legend::forbidden_by(a)
         );
-        if t.statements.is_empty() {
-            out.push_str("_(no SQL recorded)_\n\n");
-            continue;
-        }
-        out.push_str("```sql\n");
-        for st in &t.statements {
-            match &st.returned {
-                Some(r) => {
-                    let _ = writeln!(out, "{};  -- returned {r}", st.sql);
-                }
-                None => {
-                    let _ = writeln!(out, "{};", st.sql);
-                }
-            }
-        }
-        out.push_str("```\n\n");
     }
-    if !e.edges.is_empty() {
-        out.push_str("Dependencies:\n\n");
-        for d in &e.edges {
-            let _ = writeln!(out, "- {} → {} ({}): {}", d.from, d.to, d.kind, d.why);
-        }
-        out.push('\n');
-    }
+    out.push('\n');
 }
 
 /// Renders the whole report.
@@ -147,12 +144,21 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default(),
         r.machine.os
     );
+    let story = r.cells.iter().any(has_fault_story);
+    out.push_str("Contents: [Verdicts](#verdicts) · [Legend](#legend) · [Anomalies, with worked examples](#anomalies-with-worked-examples)");
+    if story {
+        out.push_str(
+            " · [Faults, durability and server health](#faults-durability-and-server-health)",
+        );
+    }
+    out.push_str(" · [Runs](#runs) · [Reproducing a run](#reproducing-a-run)\n\n");
     let cols = columns(r);
     let _ = writeln!(out, "## Verdicts\n");
     out.push_str(
         "Each cell: the run's verdict (isolation against the level asked for, and, where they \
          fail, durability of acknowledged writes and server health), the anomalies found (with \
-         counts), and the strongest model the history is consistent with.\n\n",
+         counts), the model the run was held to and what that left unchecked, and the strongest \
+         model the history is consistent with.\n\n",
     );
     out.push_str("| workload |");
     for (s, i) in &cols {
@@ -177,6 +183,9 @@ pub fn render(r: &Report) -> String {
     }
     out.push('\n');
 
+    let _ = writeln!(out, "## Legend\n");
+    legend_table(&mut out, r);
+
     let _ = writeln!(out, "## Anomalies, with worked examples\n");
     let mut any = false;
     for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
@@ -184,9 +193,10 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "### {}: {}\n", c.title(), verdict_word(c.valid));
         let _ = writeln!(
             out,
-            "Found {}; rules out {}.\n",
+            "Found {}; rules out {}. {}.\n",
             anomaly_list(c),
-            models(&c.not)
+            models(&c.not),
+            held_to(c)
         );
         for n in &c.notes {
             let _ = writeln!(out, "- note: {n}");
@@ -202,10 +212,9 @@ pub fn render(r: &Report) -> String {
         out.push_str("No anomalies in any run.\n\n");
     }
 
-    let story: Vec<&Cell> = r.cells.iter().filter(|c| has_fault_story(c)).collect();
-    if !story.is_empty() {
+    if story {
         let _ = writeln!(out, "## Faults, durability and server health\n");
-        for c in story {
+        for c in r.cells.iter().filter(|c| has_fault_story(c)) {
             fault_story(&mut out, c);
         }
     }
@@ -247,6 +256,10 @@ pub fn render(r: &Report) -> String {
     }
     out.push('\n');
     let _ = writeln!(out, "## Reproducing a run\n");
+    out.push_str(
+        "In a clone of isoscope (or run `cargo install --path .` once and replace \
+         `cargo run --release --` with `isoscope`):\n\n",
+    );
     for c in &r.cells {
         let s = &c.summary;
         let _ = writeln!(
@@ -256,7 +269,7 @@ pub fn render(r: &Report) -> String {
             c.workload_label,
             s.isolation_requested.name(),
             s.seed,
-            s.command
+            reproduce(&s.command)
         );
     }
     out

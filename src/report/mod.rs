@@ -9,11 +9,16 @@
 //! Invariant: everything shown is computed from the recorded files; nothing in a report is typed
 //! in by hand, and the HTML needs nothing from the network (inline CSS and SVG, no scripts).
 
+pub mod bank;
+pub mod elide;
 pub mod examples;
+pub mod findings;
 pub mod html;
+pub mod legend;
 pub mod markdown;
 pub mod series;
 pub mod svg;
+pub mod timeline;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,6 +72,9 @@ pub struct Cell {
     pub not: Vec<Model>,
     /// The strongest models the history is consistent with.
     pub strongest: Vec<Model>,
+    /// Models left unknown because the run was held to a weaker one, so the anomalies only
+    /// they forbid were not searched (strict-serializable, for a repeatable-read run).
+    pub not_checked: Vec<Model>,
     /// The checker's notes (lost increments, undecided searches ...).
     pub notes: Vec<String>,
     /// One worked example per anomaly type.
@@ -146,6 +154,27 @@ pub fn models(ms: &[Model]) -> String {
     }
 }
 
+/// A command a reader can paste into a clone of isoscope: the recorded program name becomes
+/// `cargo run --release --`.
+pub fn reproduce(command: &str) -> String {
+    match command.split_once(' ') {
+        Some((program, rest)) if program.ends_with("isoscope") => {
+            format!("cargo run --release -- {rest}")
+        }
+        _ => command.to_string(),
+    }
+}
+
+/// What a run was held to, and what that left unchecked: `Held to repeatable-read;
+/// strict-serializable not checked`.
+pub fn held_to(c: &Cell) -> String {
+    let mut s = format!("Held to {}", c.summary.model);
+    if !c.not_checked.is_empty() {
+        s.push_str(&format!("; {} not checked", models(&c.not_checked)));
+    }
+    s
+}
+
 /// The machine the runs ran on.
 #[derive(Clone, Debug, Serialize)]
 pub struct Machine {
@@ -206,17 +235,13 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     })?;
     let hist_path = run_folder::history_path(dir);
     let h = read_history(&hist_path).map_err(|e| bad(&hist_path, e.to_string()))?;
-    let opts = summary.spec.check_options(summary.model);
+    let mut opts = summary.spec.check_options(summary.model);
+    opts.examples = examples::CANDIDATES;
     let r = checker::check(&h, &opts).map_err(|e| bad(&hist_path, e.to_string()))?;
     let examples = r
         .anomalies
         .values()
-        // The smallest example of each type reads best: fewest transactions, then shortest.
-        .filter_map(|g| {
-            g.examples
-                .iter()
-                .min_by_key(|f| (f.txns.len().max(f.ops.len()), f.explanation.len()))
-        })
+        .filter_map(|g| examples::smallest(&h, &g.examples))
         .map(|f| examples::worked_example(&h, f))
         .collect();
     Ok(Cell {
@@ -226,6 +251,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
         not: r.not.clone(),
         strongest: r.strongest_model.clone(),
+        not_checked: not_checked(&r),
         notes: status_note(&summary)
             .into_iter()
             .chain(r.notes.iter().cloned())
@@ -262,6 +288,16 @@ fn status_note(s: &RunSummary) -> Option<String> {
             "the history could not be written{why}: it ends early"
         )),
     }
+}
+
+/// The models whose status is unknown only because some anomaly they forbid was not searched.
+fn not_checked(r: &checker::CheckResult) -> Vec<Model> {
+    let unsearched: checker::AnomalySet = r.not_checked.iter().copied().collect();
+    Model::ALL
+        .into_iter()
+        .filter(|m| r.model_status.get(m.name()) == Some(&checker::ModelStatus::Unknown))
+        .filter(|m| m.forbidden().intersects(unsearched))
+        .collect()
 }
 
 /// Builds a report from run folders, ordered by workload, then server, then isolation level.

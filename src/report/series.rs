@@ -3,44 +3,80 @@
 
 use serde::Serialize;
 
-use crate::history::{History, OpType, Process};
+use crate::history::{History, Mop, Op, OpFn, OpType, OpValue, Process};
 
-/// Per-second figures of one run.
+/// Per-second figures of one kind of op (reads, or everything that writes).
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Series {
-    /// Seconds since the run began (the start of each bucket).
-    pub t: Vec<f64>,
+pub struct KindSeries {
     /// `ok` completions per second.
     pub ok: Vec<u64>,
     /// `fail` completions per second.
     pub fail: Vec<u64>,
     /// `info` completions per second.
     pub info: Vec<u64>,
-    /// Median latency of the bucket's `ok` ops, in ms (0 when none).
-    pub p50_ms: Vec<f64>,
-    /// 99th-percentile latency of the bucket's `ok` ops, in ms.
-    pub p99_ms: Vec<f64>,
+    /// Median latency of the second's `ok` ops, in ms (`None` when none completed).
+    pub p50_ms: Vec<Option<f64>>,
+    /// 99th-percentile latency of the second's `ok` ops, in ms.
+    pub p99_ms: Vec<Option<f64>>,
+}
+
+/// Per-second figures of one run, reads and writes apart (as Jepsen's rate and latency plots
+/// draw each op function apart).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Series {
+    /// Seconds since the run began (the start of each bucket).
+    pub t: Vec<f64>,
+    /// Ops that only read: reads, and transactions of reads only.
+    pub reads: KindSeries,
+    /// Ops that write: increments, transfers, adds, transactions with a write.
+    pub writes: KindSeries,
     /// Fault windows, in seconds since the start.
     pub faults: Vec<(f64, f64)>,
 }
 
 const BUCKET_NS: i64 = 1_000_000_000;
 
+/// Whether an op only reads.
+pub fn is_read(op: &Op) -> bool {
+    match (&op.f, &op.value) {
+        (OpFn::Read, _) => true,
+        (OpFn::Txn, OpValue::Txn(mops)) => mops.iter().all(|m| matches!(m, Mop::Read { .. })),
+        _ => false,
+    }
+}
+
+impl KindSeries {
+    fn grow(&mut self, len: usize) {
+        for v in [&mut self.ok, &mut self.fail, &mut self.info] {
+            v.resize(len, 0);
+        }
+    }
+
+    fn quantiles(&mut self, lat: &mut [Vec<f64>]) {
+        for l in lat {
+            l.sort_by(|a, b| a.total_cmp(b));
+            let q =
+                |p: f64| (!l.is_empty()).then(|| l[((l.len() - 1) as f64 * p).round() as usize]);
+            self.p50_ms.push(q(0.5));
+            self.p99_ms.push(q(0.99));
+        }
+    }
+
+    fn truncate(&mut self, secs: usize) {
+        for v in [&mut self.ok, &mut self.fail, &mut self.info] {
+            v.truncate(secs);
+        }
+        self.p50_ms.truncate(secs);
+        self.p99_ms.truncate(secs);
+    }
+}
+
 /// Buckets the history's completions by the second they completed in. Ops without times are
 /// skipped (histories from other tools may lack them).
 pub fn series(h: &History) -> Series {
     let pairs = h.pairs();
-    let mut lat: Vec<Vec<f64>> = Vec::new();
     let mut s = Series::default();
-    let grow = |s: &mut Series, lat: &mut Vec<Vec<f64>>, b: usize| {
-        while s.ok.len() <= b {
-            s.t.push(s.ok.len() as f64);
-            s.ok.push(0);
-            s.fail.push(0);
-            s.info.push(0);
-            lat.push(Vec::new());
-        }
-    };
+    let mut lat: [Vec<Vec<f64>>; 2] = [Vec::new(), Vec::new()];
     for c in &pairs.list {
         let (Some(done), inv) = (c.complete, &h.ops[c.invoke]) else {
             continue;
@@ -53,29 +89,33 @@ pub fn series(h: &History) -> Series {
             continue;
         };
         let b = (t1.max(0) / BUCKET_NS) as usize;
-        grow(&mut s, &mut lat, b);
+        if s.t.len() <= b {
+            s.t = (0..=b).map(|i| i as f64).collect();
+            s.reads.grow(b + 1);
+            s.writes.grow(b + 1);
+            for l in &mut lat {
+                l.resize(b + 1, Vec::new());
+            }
+        }
+        let read = is_read(op) || (op.kind != OpType::Ok && is_read(inv));
+        let (k, l) = if read {
+            (&mut s.reads, &mut lat[0])
+        } else {
+            (&mut s.writes, &mut lat[1])
+        };
         match op.kind {
             OpType::Ok => {
-                s.ok[b] += 1;
-                lat[b].push((t1 - t0) as f64 / 1e6);
+                k.ok[b] += 1;
+                l[b].push((t1 - t0) as f64 / 1e6);
             }
-            OpType::Fail => s.fail[b] += 1,
-            OpType::Info => s.info[b] += 1,
+            OpType::Fail => k.fail[b] += 1,
+            OpType::Info => k.info[b] += 1,
             OpType::Invoke => {}
         }
     }
-    for l in &mut lat {
-        l.sort_by(|a, b| a.total_cmp(b));
-        let q = |p: f64| {
-            if l.is_empty() {
-                0.0
-            } else {
-                l[((l.len() - 1) as f64 * p).round() as usize]
-            }
-        };
-        s.p50_ms.push(q(0.5));
-        s.p99_ms.push(q(0.99));
-    }
+    let [reads, writes] = &mut lat;
+    s.reads.quantiles(reads);
+    s.writes.quantiles(writes);
     let mut open: Option<f64> = None;
     for op in &h.ops {
         if op.process != Process::Nemesis {
@@ -103,12 +143,9 @@ impl Series {
     /// Keeps only the first `secs` whole seconds: the last partial second and the final reads
     /// after the clients stopped would show as a misleading drop.
     pub fn truncate(&mut self, secs: usize) {
-        for v in [&mut self.ok, &mut self.fail, &mut self.info] {
-            v.truncate(secs);
-        }
         self.t.truncate(secs);
-        self.p50_ms.truncate(secs);
-        self.p99_ms.truncate(secs);
+        self.reads.truncate(secs);
+        self.writes.truncate(secs);
     }
 }
 
@@ -130,9 +167,11 @@ mod tests {
         )
         .unwrap();
         let s = series(&h);
-        assert_eq!(s.ok, vec![1, 0, 1]);
-        assert_eq!(s.fail, vec![0, 1, 0]);
-        assert!((s.p50_ms[0] - 200.0).abs() < 1e-9);
-        assert!((s.p99_ms[2] - 1000.0).abs() < 1e-9);
+        assert_eq!(s.reads.ok, vec![1, 0, 0], "the read is a read");
+        assert_eq!(s.writes.ok, vec![0, 0, 1]);
+        assert_eq!(s.writes.fail, vec![0, 1, 0], "a failed add is a write");
+        assert_eq!(s.reads.p50_ms[0], Some(200.0));
+        assert_eq!(s.reads.p50_ms[1], None, "no reads completed in second 1");
+        assert_eq!(s.writes.p99_ms[2], Some(1000.0));
     }
 }

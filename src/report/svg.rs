@@ -3,38 +3,62 @@
 
 use plotters::prelude::*;
 
-use super::examples::{Edge, TxnSql};
-use super::series::Series;
+use super::examples::Edge;
+use super::series::{KindSeries, Series};
 
 const OK: RGBColor = RGBColor(46, 125, 50);
 const FAIL: RGBColor = RGBColor(198, 40, 40);
 const INFO: RGBColor = RGBColor(239, 108, 0);
-const P50: RGBColor = RGBColor(21, 101, 192);
-const P99: RGBColor = RGBColor(123, 31, 162);
+const READ: RGBColor = RGBColor(21, 101, 192);
+const WRITE: RGBColor = RGBColor(123, 31, 162);
 const FAULT: RGBColor = RGBColor(255, 193, 7);
 
-/// A line chart of `lines` (label, colour, values per second) over `s.t`, with fault windows
-/// shaded. Returns the SVG text (empty if the series is empty).
-fn chart(title: &str, y_label: &str, s: &Series, lines: &[(&str, RGBColor, Vec<f64>)]) -> String {
+/// One line of a chart: its legend label, colour, whether dashed, and a value per second
+/// (`None` where there is nothing to draw, which breaks the line).
+struct Line {
+    label: String,
+    colour: RGBColor,
+    dashed: bool,
+    values: Vec<Option<f64>>,
+}
+
+/// An axis label: integers without a decimal point (`700`, not `700.0`), small values with
+/// as few decimals as they need.
+fn tick(v: &f64) -> String {
+    let r = (v * 100.0).round() / 100.0;
+    format!("{r}")
+}
+
+/// Width of a chart's plot area and of the legend beside it (outside the plot, so that it
+/// never covers a line).
+const PLOT_W: u32 = 400;
+const LEGEND_W: u32 = 120;
+const CHART_H: u32 = 220;
+
+/// A line chart of `lines` over `s.t`, with fault windows shaded and the legend to the right
+/// of the plot. Returns the SVG text (empty if the series is empty).
+fn chart(title: &str, y_label: &str, s: &Series, lines: &[Line]) -> String {
     if s.t.is_empty() {
         return String::new();
     }
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (460, 220)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut out, (PLOT_W + LEGEND_W, CHART_H)).into_drawing_area();
         let _ = root.fill(&WHITE);
+        let (plot, legend) = root.split_horizontally(PLOT_W);
         let x_max = (s.t.len() as f64).max(1.0);
         let y_max = lines
             .iter()
-            .flat_map(|l| l.2.iter().copied())
+            .flat_map(|l| l.values.iter().flatten().copied())
             .fold(0.0f64, f64::max)
             .max(1.0)
             * 1.1;
-        let Ok(mut c) = ChartBuilder::on(&root)
+        let Ok(mut c) = ChartBuilder::on(&plot)
             .caption(title, ("sans-serif", 14))
             .margin(8)
             .x_label_area_size(28)
-            .y_label_area_size(48)
+            .y_label_area_size(44)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)
         else {
             return String::new();
@@ -42,7 +66,10 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[(&str, RGBColor, Vec<f
         let _ = c
             .configure_mesh()
             .x_desc("seconds")
+            .x_labels((x_max as usize + 1).clamp(2, 11))
             .y_desc(y_label)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(RGBColor(238, 238, 238))
             .label_style(("sans-serif", 11))
             .draw();
@@ -52,79 +79,124 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[(&str, RGBColor, Vec<f
                 FAULT.mix(0.25).filled(),
             )));
         }
-        for (label, colour, values) in lines {
-            let colour = *colour;
-            if let Ok(series) = c.draw_series(LineSeries::new(
-                s.t.iter().zip(values).map(|(&t, &v)| (t + 0.5, v)),
-                colour.stroke_width(2),
-            )) {
-                series.label(*label).legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
-                });
+        for l in lines {
+            // Each unbroken run of values is one path.
+            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+            for (&t, v) in s.t.iter().zip(&l.values) {
+                match v {
+                    Some(v) => runs.last_mut().map_or((), |r| r.push((t + 0.5, *v))),
+                    None => runs.push(Vec::new()),
+                }
+            }
+            for run in runs.into_iter().filter(|r| !r.is_empty()) {
+                let style = l.colour.stroke_width(2);
+                if run.len() == 1 {
+                    // A lone second draws no line: mark it.
+                    let _ =
+                        c.draw_series(run.iter().map(|&p| Circle::new(p, 3, l.colour.filled())));
+                }
+                let _ = if l.dashed {
+                    c.draw_series(DashedLineSeries::new(run, 5, 3, style))
+                } else {
+                    c.draw_series(LineSeries::new(run, style))
+                };
             }
         }
-        let _ = c
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 11))
-            .draw();
+        for (i, l) in lines.iter().enumerate() {
+            let y = 34 + 18 * i as i32;
+            let style = l.colour.stroke_width(2);
+            let _ = if l.dashed {
+                legend
+                    .draw(&PathElement::new([(4, y), (9, y)], style))
+                    .and_then(|_| legend.draw(&PathElement::new([(13, y), (18, y)], style)))
+            } else {
+                legend.draw(&PathElement::new([(4, y), (18, y)], style))
+            };
+            let _ = legend.draw(&Text::new(
+                l.label.clone(),
+                (24, y - 6),
+                ("sans-serif", 11).into_font().color(&BLACK),
+            ));
+        }
         let _ = root.present();
     }
     out
 }
 
-/// Completions per second: ok, fail and info.
+/// Completions per second, reads and writes apart, each by outcome (ok, fail, info); lines
+/// that stay at zero are left out.
 pub fn throughput(s: &Series) -> String {
-    let f = |v: &Vec<u64>| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    chart(
-        "Throughput",
-        "ops/s",
-        s,
-        &[
-            ("ok", OK, f(&s.ok)),
-            ("fail", FAIL, f(&s.fail)),
-            ("info", INFO, f(&s.info)),
-        ],
-    )
+    let mut lines = Vec::new();
+    for (kind, k, dashed) in [("read", &s.reads, true), ("write", &s.writes, false)] {
+        for (outcome, colour, v) in [
+            ("ok", OK, &k.ok),
+            ("fail", FAIL, &k.fail),
+            ("info", INFO, &k.info),
+        ] {
+            if v.iter().any(|&x| x > 0) {
+                lines.push(Line {
+                    label: format!("{kind} {outcome}"),
+                    colour,
+                    dashed,
+                    values: v.iter().map(|&x| Some(x as f64)).collect(),
+                });
+            }
+        }
+    }
+    chart("Throughput", "ops/s", s, &lines)
 }
 
-/// Latency of ok ops per second: median and 99th percentile.
+/// Latency of ok ops per second, reads and writes apart: median (solid) and 99th
+/// percentile (dashed).
 pub fn latency(s: &Series) -> String {
-    chart(
-        "Latency of ok ops",
-        "ms",
-        s,
-        &[
-            ("p50", P50, s.p50_ms.clone()),
-            ("p99", P99, s.p99_ms.clone()),
-        ],
-    )
+    let mut lines = Vec::new();
+    for (kind, k, colour) in [("read", &s.reads, READ), ("write", &s.writes, WRITE)] {
+        let k: &KindSeries = k;
+        if k.p50_ms.iter().all(Option::is_none) {
+            continue;
+        }
+        lines.push(Line {
+            label: format!("{kind} p50"),
+            colour,
+            dashed: false,
+            values: k.p50_ms.clone(),
+        });
+        lines.push(Line {
+            label: format!("{kind} p99"),
+            colour,
+            dashed: true,
+            values: k.p99_ms.clone(),
+        });
+    }
+    chart("Latency of ok ops", "ms", s, &lines)
 }
 
-fn escape(s: &str) -> String {
+/// Width of a cycle drawing, in px.
+pub const CYCLE_W: f64 = 300.0;
+
+/// Escapes text for SVG.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-/// The cycle of an example: transactions on a ring, an arrow per dependency labelled with its
-/// kind. Empty when the example is not a cycle.
-pub fn cycle(txns: &[TxnSql], edges: &[Edge]) -> String {
-    if edges.is_empty() || txns.is_empty() {
+/// The cycle of an example: transactions (by name, T1..Tn) on a ring, an arrow per dependency
+/// labelled with its kind. Empty when the example is not a cycle.
+pub fn cycle(names: &[&str], edges: &[Edge]) -> String {
+    if edges.is_empty() || names.is_empty() {
         return String::new();
     }
-    let n = txns.len();
-    let (w, h) = (360.0, 240.0);
+    let n = names.len();
+    let (w, h) = (CYCLE_W, 240.0);
     let (cx, cy) = (w / 2.0, h / 2.0);
     let r = if n == 1 { 0.0 } else { 80.0 };
     let pos = |i: usize| {
         let a = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::TAU / n as f64;
         (cx + r * a.cos(), cy + r * a.sin())
     };
-    let index = |name: &str| txns.iter().position(|t| t.name == name);
+    let index = |name: &str| names.iter().position(|t| *t == name);
     let mut s = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="dependency cycle"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##
     );
@@ -158,12 +230,12 @@ pub fn cycle(txns: &[TxnSql], edges: &[Edge]) -> String {
             escape(&e.kind)
         ));
     }
-    for (i, t) in txns.iter().enumerate() {
+    for (i, t) in names.iter().enumerate() {
         let (x, y) = pos(i);
         s.push_str(&format!(
             r##"<circle cx="{x:.1}" cy="{y:.1}" r="{node_r}" fill="#eef3fb" stroke="#1f3b64" stroke-width="1.5"/><text x="{x:.1}" y="{:.1}" font-family="sans-serif" font-size="13" font-weight="bold" fill="#1f3b64" text-anchor="middle">{}</text>"##,
             y + 4.5,
-            escape(&t.name)
+            escape(t)
         ));
     }
     s.push_str("</svg>");
