@@ -39,7 +39,8 @@ enum Cmd {
     /// history, and check it.
     Run(Box<run::RunArgs>),
     /// Run servers x isolation levels x workloads, a fresh server per cell, and write the
-    /// side-by-side report (HTML, Markdown, JSON).
+    /// side-by-side report (HTML, Markdown, JSON). Exits 1 if any cell is invalid, else 2 if
+    /// any is unknown, else 0; 3 on an error.
     Compare(compare::CompareArgs),
     /// Build the side-by-side report from recorded runs.
     Report(compare::ReportArgs),
