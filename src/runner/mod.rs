@@ -107,6 +107,12 @@ impl RunConfig {
                     "--rate must be a positive number of ops per second, not {r}"
                 ));
             }
+            if self.pace().is_none() {
+                return bad(format!(
+                    "--rate {r} is too slow: each client would wait more than {} days between ops",
+                    MAX_DURATION.as_secs() / 86400
+                ));
+            }
         }
         if let Some(d) = self.duration {
             if d.is_zero() || d > MAX_DURATION {
@@ -133,6 +139,15 @@ impl RunConfig {
             return bad("--nemesis-interval must be more than 0s".into());
         }
         Ok(())
+    }
+
+    /// How long each client waits between the starts of its ops under `rate`: `None` without a
+    /// rate, or if the wait would be longer than [`MAX_DURATION`] (or not a number).
+    fn pace(&self) -> Option<Duration> {
+        let secs = f64::from(self.clients) / self.rate?;
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= MAX_DURATION)
     }
 }
 
@@ -475,11 +490,7 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     let clients = u64::from(shared.cfg.clients);
     let mut process = u64::from(id);
     let mut stats = Stats::default();
-    // Validated positive and finite, so the pace is a finite duration.
-    let pace = shared
-        .cfg
-        .rate
-        .map(|r| Duration::from_secs_f64(f64::from(shared.cfg.clients) / r));
+    let pace = shared.cfg.pace();
     let mut next_at = Instant::now();
     let mut conn: Option<Conn> = None;
     while !shared.stopping() {

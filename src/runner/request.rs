@@ -225,6 +225,7 @@ mod tests {
             (1, Some(0.0), 2, "--rate"),
             (1, Some(-1.0), 2, "--rate"),
             (1, Some(f64::NAN), 2, "--rate"),
+            (1, Some(1e-300), 2, "--rate"),
             (1, None, u64::MAX, "--time"),
         ] {
             r.clients = clients;
