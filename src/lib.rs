@@ -2,7 +2,7 @@
 //! Jepsen and Elle do, and makes them plain to see.
 //!
 //! The crate reads top to bottom in the order of its dependencies: each module uses only those
-//! above it, never one below.
+//! above it, never one below (tests aside: the history reader's tests check simulated histories).
 //! - [`history`]: what happened, op by op (Jepsen's model), and reading and writing it;
 //! - [`checker`]: from a history to a verdict: per-workload inference of dependencies, one
 //!   generic cycle search, one table of consistency models, one explainer, and the durability

@@ -199,15 +199,6 @@ pub struct RunSummary {
     pub verdict: Option<Validity>,
 }
 
-/// A run's verdict from its check's and its health findings: any finding makes it invalid.
-pub fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
-    if health.is_empty() {
-        check
-    } else {
-        Validity::Invalid
-    }
-}
-
 /// `run.json`'s verdict as a word: `valid`, `invalid` or `unknown`.
 mod validity_name {
     use super::Validity;

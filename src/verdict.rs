@@ -9,6 +9,15 @@
 use crate::checker::{model, Anomaly, CheckResult, Model, ModelStatus, Validity};
 use crate::faults::health::HealthFinding;
 
+/// A run's verdict from its check's and its health findings: any finding makes it invalid.
+pub fn overall(check: Validity, health: &[HealthFinding]) -> Validity {
+    if health.is_empty() {
+        check
+    } else {
+        Validity::Invalid
+    }
+}
+
 /// What a history was found to be, for people.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerdictSummary {
@@ -61,7 +70,7 @@ impl VerdictSummary {
             Validity::Unknown
         };
         VerdictSummary {
-            overall: crate::run_folder::verdict(r.valid, health),
+            overall: overall(r.valid, health),
             held_to: r.models.clone(),
             isolation,
             found: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),

@@ -79,7 +79,8 @@ pub struct ReportArgs {
 }
 
 /// Runs `isoscope compare`. Exits like `check`, over every cell: 1 if any cell is invalid, else
-/// 2 if any is unknown, else 0 (3 on an error, which stops the comparison).
+/// 2 if any is unknown or a signal stopped the comparison before every cell ran, else 0 (3 on
+/// an error, which stops the comparison).
 pub fn compare(args: CompareArgs) -> Result<i32> {
     if let Some(d) = args.dbs.iter().find(|d| **d == Flavor::Mysql) {
         bail!("--dbs: isoscope does not manage {d} servers; use mariadb or dolt");
@@ -165,9 +166,15 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
             n + 1,
             req.isolation.name()
         );
-        let o = rt
-            .block_on(target::run_on(cfg, &req.target, &shutdown))
-            .with_context(|| format!("run {name}"))?;
+        let o = match rt.block_on(target::run_on(cfg, &req.target, &shutdown)) {
+            Ok(o) => o,
+            // Stopped while its server started: the report covers the cells before it.
+            Err(e @ runner::RunError::StoppedEarly(_)) => {
+                eprintln!("{e}");
+                break;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("run {name}"))),
+        };
         let found: Vec<String> = o
             .check
             .anomalies
@@ -190,6 +197,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         dirs.push(dir);
     }
     rt.shutdown_timeout(Duration::from_secs(2));
+    // Cells that never ran leave the matrix undecided: never a clean exit.
+    if dirs.len() < total && worst == Validity::Valid {
+        worst = Validity::Unknown;
+    }
     if dirs.is_empty() {
         bail!("stopped before any run finished; no report");
     }

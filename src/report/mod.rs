@@ -247,7 +247,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     Ok(Cell {
         run_dir: dir.display().to_string(),
         workload_label: summary.spec.label(),
-        valid: run_folder::verdict(r.valid, &summary.health),
+        valid: crate::verdict::overall(r.valid, &summary.health),
         anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
         not: r.not.clone(),
         strongest: r.strongest_model.clone(),

@@ -209,7 +209,7 @@ impl RunOutput {
     /// The run's verdict: the check's (isolation and durability), except that a health finding
     /// (a crash, corruption, a server that did not come back) makes it invalid.
     pub fn verdict(&self) -> Validity {
-        run_folder::verdict(self.check.valid, &self.summary.health)
+        crate::verdict::overall(self.check.valid, &self.summary.health)
     }
 }
 
@@ -998,7 +998,7 @@ fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
         }
     };
     let check = checker::check(&history, &cfg.spec.check_options(cfg.isolation.model()))?;
-    summary.verdict = Some(run_folder::verdict(check.valid, &health));
+    summary.verdict = Some(crate::verdict::overall(check.valid, &health));
     summary.health = health;
     summary.check = Some(serde_json::to_value(&check).expect("check results serialize"));
     run_folder::write(&cfg.out_dir, &summary)?;
