@@ -1,31 +1,43 @@
 //! isoscope finds isolation and durability anomalies in MySQL-compatible databases, the way
 //! Jepsen and Elle do, and makes them plain to see.
 //!
-//! The crate reads top to bottom as the data flows:
-//! - [`server`]: the servers under test, started and torn down privately (MariaDB, Dolt);
-//! - [`workload`]: what the clients ask (counter, bank, register, list-append, set) and the SQL
-//!   it becomes;
-//! - [`faults`]: what the nemesis does to a server (kill, pause, restart, rewind), and the health
-//!   watch over its log and process;
-//! - [`runner`]: many clients, one recorder, faults on schedule, final reads: a history;
+//! The crate reads top to bottom in the order of its dependencies: each module uses only those
+//! above it, never one below (tests aside: the history reader's tests check simulated histories).
 //! - [`history`]: what happened, op by op (Jepsen's model), and reading and writing it;
 //! - [`checker`]: from a history to a verdict: per-workload inference of dependencies, one
 //!   generic cycle search, one table of consistency models, one explainer, and the durability
 //!   check of acknowledged writes against the final reads;
-//! - [`report`]: many runs side by side, in HTML and Markdown;
 //! - [`sim`]: simulated databases that produce histories of known character, for tests and
 //!   benchmarks;
-//! - [`cli`]: the `isoscope` command.
+//! - `scratch`: the temporary folders isoscope makes, each marked with its owner, and the
+//!   cleanup of those a dead isoscope left;
+//! - [`server`]: the servers under test, started and torn down privately (MariaDB, Dolt);
+//! - `workload`: what the clients ask (counter, bank, register, list-append, set) and the SQL
+//!   it becomes;
+//! - [`faults`]: what the nemesis does to a server (kill, pause, restart, rewind), and the health
+//!   watch over its log and process;
+//! - [`verdict`]: what a check or run comes to, as one typed summary, and its text;
+//! - [`run_folder`]: what a run leaves on disk, and its `run.json` (status, verdict, summary);
+//! - `runner`: many clients, one recorder, faults on schedule, final reads: a history, a run
+//!   folder; and the orchestration around it (the server in front, signals, stale cleanup);
+//! - [`report`]: many runs side by side, in HTML and Markdown;
+//! - [`cli`]: the `isoscope` command, which only parses and prints.
 //!
-//! Data only flows down that list (the history and checker are used by everything after them):
-//! a checker never writes a history, and nothing below the CLI prints.
+//! `scratch`, `workload` and `runner` are private: the command line is their interface. The rest
+//! is public for tests, benchmarks and other tools that read histories and run folders.
+//!
+//! Nothing below the CLI prints, except the runner's progress bar and its notes on signals and
+//! stale folders, which go to stderr.
 
 pub mod checker;
 pub mod cli;
 pub mod faults;
 pub mod history;
 pub mod report;
-pub mod runner;
+pub mod run_folder;
+mod runner;
+mod scratch;
 pub mod server;
 pub mod sim;
-pub mod workload;
+pub mod verdict;
+mod workload;

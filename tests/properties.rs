@@ -1,12 +1,13 @@
 //! Properties over simulated databases: what each simulation guarantees, the checker must agree.
 
+use isoscope::checker::Workload;
 use isoscope::checker::{check, Anomaly, CheckOptions, Model, Validity};
-use isoscope::sim::{generate, Isolation, SimParams, SimWorkload};
+use isoscope::sim::{generate, Behaviour, SimParams};
 use proptest::prelude::*;
 
 fn params(
-    workload: SimWorkload,
-    isolation: Isolation,
+    workload: Workload,
+    isolation: Behaviour,
     seed: u64,
     keys: u32,
     fail: f64,
@@ -14,7 +15,7 @@ fn params(
 ) -> SimParams {
     SimParams {
         workload,
-        isolation,
+        behaviour: isolation,
         txns: 300,
         clients: 6,
         keys,
@@ -35,8 +36,8 @@ fn run(p: &SimParams, model: Model) -> isoscope::checker::CheckResult {
     check(&h, &opts).expect("simulated histories are well-formed")
 }
 
-fn workload() -> impl Strategy<Value = SimWorkload> {
-    prop_oneof![Just(SimWorkload::ListAppend), Just(SimWorkload::RwRegister)]
+fn workload() -> impl Strategy<Value = Workload> {
+    prop_oneof![Just(Workload::ListAppend), Just(Workload::RwRegister)]
 }
 
 proptest! {
@@ -46,7 +47,7 @@ proptest! {
     fn serializable_simulation_is_strict_serializable(
         w in workload(), seed in any::<u64>(), keys in 1u32..6, fail in 0.0f64..0.2, info in 0.0f64..0.2,
     ) {
-        let r = run(&params(w, Isolation::Serializable, seed, keys, fail, info), Model::StrictSerializable);
+        let r = run(&params(w, Behaviour::Serializable, seed, keys, fail, info), Model::StrictSerializable);
         prop_assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomaly_types);
     }
 
@@ -54,7 +55,7 @@ proptest! {
     fn snapshot_isolation_simulation_shows_nothing_si_forbids(
         w in workload(), seed in any::<u64>(), keys in 1u32..6, fail in 0.0f64..0.2, info in 0.0f64..0.2,
     ) {
-        let r = run(&params(w, Isolation::SnapshotIsolation, seed, keys, fail, info), Model::SnapshotIsolation);
+        let r = run(&params(w, Behaviour::SnapshotIsolation, seed, keys, fail, info), Model::SnapshotIsolation);
         prop_assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomaly_types);
         for a in &r.anomaly_types {
             prop_assert!(!Model::SnapshotIsolation.forbids(*a), "{a}");
@@ -65,7 +66,7 @@ proptest! {
     fn lost_update_simulation_always_shows_lost_update(
         w in workload(), seed in any::<u64>(), keys in 1u32..4,
     ) {
-        let mut p = params(w, Isolation::LostUpdate, seed, keys, 0.0, 0.0);
+        let mut p = params(w, Behaviour::LostUpdate, seed, keys, 0.0, 0.0);
         p.clients = 10;
         p.txns = 500;
         let r = run(&p, Model::RepeatableRead);

@@ -211,3 +211,42 @@ fn a_missing_server_binary_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn compare_exits_1_when_a_cell_is_invalid() {
+    // MariaDB's repeatable read loses read-modify-write increments (see above).
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "compare",
+            "--dbs",
+            "mariadb",
+            "--isolation",
+            "repeatable-read",
+        ])
+        .args(["--workloads", "counter-rmw", "--time", "4s", "--seed", "1"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("invalid"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(dir.path().join("index.html").is_file());
+    // The command each cell records reproduces it: run, not compare, with the seed.
+    let run: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            dir.path()
+                .join("runs/mariadb-counter-read-modify-write-repeatable-read/run.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let cmd = run["command"].as_str().unwrap();
+    assert!(
+        cmd.starts_with(
+            "isoscope run --db mariadb --workload counter-rmw --isolation repeatable-read"
+        ) && cmd.contains("--seed 1"),
+        "{cmd}"
+    );
+}

@@ -33,12 +33,20 @@ pub use model::{Model, ModelStatus};
 
 use crate::history::{History, Mop, OpCounts, OpFn, OpValue, ReadResult};
 
-/// The kinds of workload isoscope can check.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// The kinds of workload isoscope runs, checks and simulates. Names (clap's and serde's) are
+/// kebab-case; `register` is accepted for rw-register and `append` for list-append.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// Elle's list-append: transactions of appends and whole-list reads.
+    #[value(alias = "append")]
+    #[serde(alias = "append")]
     ListAppend,
     /// Elle's rw-register: transactions of writes and reads of registers.
+    #[value(alias = "register")]
+    #[serde(alias = "register")]
     RwRegister,
     /// Jepsen's counter: increments and reads.
     Counter,
@@ -60,17 +68,14 @@ impl Workload {
         }
     }
 
-    /// Parses a workload name (`register` is accepted for rw-register).
-    pub fn parse(s: &str) -> Option<Workload> {
-        Some(match s {
-            "list-append" | "append" => Workload::ListAppend,
-            "rw-register" | "register" => Workload::RwRegister,
-            "counter" => Workload::Counter,
-            "bank" => Workload::Bank,
-            "set" => Workload::Set,
-            _ => return None,
-        })
-    }
+    /// All workloads, in the order reports list them.
+    pub const ALL: [Workload; 5] = [
+        Workload::Counter,
+        Workload::Bank,
+        Workload::RwRegister,
+        Workload::ListAppend,
+        Workload::Set,
+    ];
 
     /// Picks the workload from what the ops do; `None` if nothing gives it away. Adds are a
     /// counter's unless some read returns a collection of elements (a set's); the first read
@@ -122,12 +127,6 @@ impl Workload {
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl serde::Serialize for Workload {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 

@@ -14,20 +14,46 @@ use std::fmt;
 
 use super::anomaly::{Anomaly, AnomalySet};
 
-/// A consistency model a history can be held to.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+/// A consistency model a history can be held to. Names (clap's and serde's) are Elle's;
+/// Adya's (`PL-3`, `PL-SI` ...) are accepted too.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Debug,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Adya PL-1.
+    #[value(alias = "pl-1")]
+    #[serde(alias = "pl-1")]
     ReadUncommitted,
     /// Adya PL-2.
+    #[value(alias = "pl-2")]
+    #[serde(alias = "pl-2")]
     ReadCommitted,
     /// Adya PL-2.99.
+    #[value(alias = "pl-2.99")]
+    #[serde(alias = "pl-2.99")]
     RepeatableRead,
     /// Adya PL-SI.
+    #[value(aliases = ["si", "pl-si"])]
+    #[serde(alias = "si", alias = "pl-si")]
     SnapshotIsolation,
     /// Adya PL-3.
+    #[value(alias = "pl-3")]
+    #[serde(alias = "pl-3")]
     Serializable,
     /// PL-3 plus real-time order (PL-SS).
+    #[value(aliases = ["strong-serializable", "pl-ss"])]
+    #[serde(alias = "strong-serializable", alias = "pl-ss")]
     StrictSerializable,
 }
 
@@ -52,20 +78,6 @@ impl Model {
             Model::Serializable => "serializable",
             Model::StrictSerializable => "strict-serializable",
         }
-    }
-
-    /// Parses a model name; accepts Elle's names and Adya's (`PL-3`, `PL-SI` ...).
-    pub fn parse(s: &str) -> Option<Model> {
-        let s = s.trim().to_ascii_lowercase().replace('_', "-");
-        Some(match s.as_str() {
-            "read-uncommitted" | "pl-1" => Model::ReadUncommitted,
-            "read-committed" | "pl-2" => Model::ReadCommitted,
-            "repeatable-read" | "pl-2.99" => Model::RepeatableRead,
-            "snapshot-isolation" | "si" | "pl-si" => Model::SnapshotIsolation,
-            "serializable" | "pl-3" => Model::Serializable,
-            "strict-serializable" | "strong-serializable" | "pl-ss" => Model::StrictSerializable,
-            _ => return None,
-        })
     }
 
     /// Whether `self` is at least as strong as `weaker` (every history valid under `self` is
@@ -105,19 +117,6 @@ impl Model {
 impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl serde::Serialize for Model {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Model {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Model::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown model {s:?}")))
     }
 }
 

@@ -282,7 +282,10 @@ mod tests {
 {:index 1 :type :ok :process 0 :f :read :value [1 1]}
 ";
         assert_eq!(detect(keyed), Some(Workload::Counter));
-        assert_eq!(Workload::parse("set"), Some(Workload::Set));
+        assert_eq!(
+            <Workload as clap::ValueEnum>::from_str("set", false),
+            Ok(Workload::Set)
+        );
         assert_eq!(Workload::Set.name(), "set");
     }
 

@@ -9,25 +9,26 @@ use clap::Args;
 use super::{OutputFormat, EXIT_ERROR, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::{self, CheckOptions, CheckResult, Model, Validity, Workload};
 use crate::history::read_history;
+use crate::verdict::VerdictSummary;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// History files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Models to hold the history to, comma-separated (read-committed, repeatable-read,
-    /// snapshot-isolation, serializable, strict-serializable).
+    /// Models to hold the history to, comma-separated (Adya's names, PL-3 and so on, work too).
     #[arg(
         long,
         short = 'm',
+        value_enum,
+        ignore_case = true,
         value_delimiter = ',',
         default_value = "strict-serializable"
     )]
-    pub model: Vec<String>,
-    /// The workload (list-append, rw-register, counter, bank, set); detected from the ops if
-    /// absent.
-    #[arg(long, short = 'w')]
-    pub workload: Option<String>,
+    pub model: Vec<Model>,
+    /// The workload (register is rw-register) [default: detected from the ops].
+    #[arg(long, short = 'w', value_enum)]
+    pub workload: Option<Workload>,
     /// Output for people (text) or machines (json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -35,13 +36,13 @@ pub struct CheckArgs {
     /// edges named, the ops in a table beside) and its Graphviz DOT here.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Explained examples to keep per anomaly type.
+    /// Explained examples to keep per anomaly type (at least 1).
     #[arg(long, default_value_t = 8)]
     pub examples: usize,
     /// Edge visits the cycle search may spend per component and anomaly type.
     #[arg(long, default_value_t = checker::cycle::SearchLimits::default().steps)]
     pub cycle_search_steps: u64,
-    /// Bank: the total all balances must add up to (default: the first read's).
+    /// Bank: the total all balances must add up to [default: the first read's].
     #[arg(long)]
     pub total: Option<i64>,
     /// Bank: negative balances are allowed.
@@ -57,28 +58,16 @@ pub struct CheckArgs {
 }
 
 fn options(args: &CheckArgs) -> Result<CheckOptions> {
-    let mut models = Vec::new();
-    for m in &args.model {
-        models.push(Model::parse(m).with_context(|| {
-            format!(
-                "unknown model {m:?}; use one of {}",
-                Model::ALL.map(|m| m.name()).join(", ")
-            )
-        })?);
+    if args.examples == 0 {
+        anyhow::bail!("--examples must be at least 1");
     }
-    let workload = match &args.workload {
-        None => None,
-        Some(w) => Some(Workload::parse(w).with_context(|| {
-            format!("unknown workload {w:?}; use list-append, rw-register, counter, bank or set")
-        })?),
-    };
     Ok(CheckOptions {
-        models,
-        workload,
+        models: args.model.clone(),
+        workload: args.workload,
         limits: checker::cycle::SearchLimits {
             steps: args.cycle_search_steps,
         },
-        examples: args.examples.max(1),
+        examples: args.examples,
         bank_total: args.total,
         negative_balances: args.negative_balances,
         wfr: !args.no_wfr,
@@ -110,7 +99,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         let result = match outcome {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("isoscope: {e:#}");
+                eprintln!("isoscope: {}", super::said_once(&format!("{e:#}")));
                 worst = EXIT_ERROR;
                 continue;
             }
@@ -179,16 +168,8 @@ pub fn print_text(file: &Path, r: &CheckResult) {
         "  ops: {} invoked, {} ok, {} failed, {} indeterminate\n",
         r.ops.invoke, r.ops.ok, r.ops.fail, r.ops.info
     ));
-    if !r.anomaly_types.is_empty() {
-        s.push_str(&format!("  found: {}\n", r.found_counts()));
-        s.push_str(&format!("  rules out: {}\n", names(&r.not)));
-    }
-    if !r.undecided.is_empty() {
-        let u: Vec<&str> = r.undecided.iter().map(|a| a.name()).collect();
-        s.push_str(&format!(
-            "  undecided (search cut short): {}\n",
-            u.join(", ")
-        ));
+    for line in VerdictSummary::of_check(r).text().lines().skip(1) {
+        s.push_str(&format!("  {line}\n"));
     }
     if !r.not_checked.is_empty() {
         s.push_str(&format!(
@@ -196,17 +177,6 @@ pub fn print_text(file: &Path, r: &CheckResult) {
             r.not_checked.len(),
             r.not_checked[0]
         ));
-    }
-    s.push_str(&format!(
-        "  strongest model consistent with it: {}\n",
-        if r.strongest_model.is_empty() {
-            "none shown".to_string()
-        } else {
-            names(&r.strongest_model)
-        }
-    ));
-    for n in &r.notes {
-        s.push_str(&format!("  note: {n}\n"));
     }
     for (a, g) in &r.anomalies {
         let shown = g.examples.len().min(3);

@@ -2,34 +2,45 @@
 //! cell, then write the side-by-side report. `isoscope report`: the same report from runs already
 //! recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::run::{run_on, Binaries, FaultArgs};
-use super::EXIT_VALID;
+use super::run::FaultArgs;
+use super::{EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
+use crate::checker::Validity;
 use crate::report;
-use crate::runner::{self, RunConfig};
+use crate::run_folder;
+use crate::runner::request::RunRequest;
+use crate::runner::target::{self, Binaries, Target};
+use crate::runner::{self, Shutdown};
 use crate::server::Flavor;
 use crate::workload::{Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Servers to start, each fresh per cell.
-    #[arg(long, value_delimiter = ',', default_value = "mariadb,dolt")]
-    pub dbs: Vec<String>,
+    /// Servers to start, each fresh per cell: mariadb, dolt.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mariadb,dolt"
+    )]
+    pub dbs: Vec<Flavor>,
     /// Isolation levels.
     #[arg(
         long,
+        value_enum,
+        ignore_case = true,
         value_delimiter = ',',
         default_value = "repeatable-read,serializable"
     )]
-    pub isolation: Vec<String>,
-    /// Workloads: counter (atomic increments), counter-rmw (read-modify-write), bank, register,
-    /// list-append, or preset files.
+    pub isolation: Vec<Isolation>,
+    /// Workloads: counter (atomic increments), counter-rmw (read-modify-write), bank, register
+    /// (or rw-register), list-append, set, or preset files.
     #[arg(
         long,
         value_delimiter = ',',
@@ -42,10 +53,10 @@ pub struct CompareArgs {
     /// Concurrent clients per cell.
     #[arg(long, short = 'c', default_value_t = 10)]
     pub clients: u32,
-    /// Seed of every cell's op stream (default: random, recorded per cell).
+    /// Seed of every cell's op stream [default: random, recorded per cell].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Report folder (default `reports/<stamp>`); runs go in its runs/ folder.
+    /// Report folder (default: `reports/<stamp>`); runs go in its runs/ folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where the server binaries are.
@@ -67,18 +78,12 @@ pub struct ReportArgs {
     pub out: PathBuf,
 }
 
-/// Runs `isoscope compare`.
+/// Runs `isoscope compare`. Exits like `check`, over every cell: 1 if any cell is invalid, else
+/// 2 if any is unknown or a signal stopped the comparison before every cell ran, else 0 (3 on
+/// an error, which stops the comparison).
 pub fn compare(args: CompareArgs) -> Result<i32> {
-    let mut dbs = Vec::new();
-    for d in &args.dbs {
-        match Flavor::parse(d) {
-            Some(f @ (Flavor::MariaDb | Flavor::Dolt)) => dbs.push(f),
-            _ => bail!("unknown --dbs entry {d:?}; use mariadb or dolt"),
-        }
-    }
-    let mut levels = Vec::new();
-    for i in &args.isolation {
-        levels.push(Isolation::parse(i).with_context(|| format!("unknown isolation level {i:?}"))?);
+    if let Some(d) = args.dbs.iter().find(|d| **d == Flavor::Mysql) {
+        bail!("--dbs: isoscope does not manage {d} servers; use mariadb or dolt");
     }
     let mut workloads = Vec::new();
     for w in &args.workloads {
@@ -89,6 +94,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(runner::stamp()));
+    let (dbs, levels) = (&args.dbs, &args.isolation);
     let total = dbs.len() * levels.len() * workloads.len();
     eprintln!(
         "isoscope compare: {total} runs of {:?} each ({} servers x {} levels x {} workloads), report in {}",
@@ -98,17 +104,11 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         workloads.len(),
         out.display()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let started = std::time::Instant::now();
-    let mut dirs = Vec::new();
-    let mut n = 0;
+    // Every cell is checked before the first starts.
+    let mut cells = Vec::new();
     for (spec, workload_name) in &workloads {
-        for &db in &dbs {
-            for &iso in &levels {
-                n += 1;
+        for &db in dbs {
+            for &iso in levels {
                 let label = spec.label();
                 let name = format!(
                     "{}-{}-{}",
@@ -119,59 +119,91 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                         .trim_end_matches('-'),
                     iso.name()
                 );
-                let dir = out.join("runs").join(&name);
-                let seed = args.seed.unwrap_or_else(rand::random);
-                let mut command = format!(
-                    "isoscope run --db {} --workload {workload_name} --isolation {} --clients {} --time {} --seed {seed}",
-                    db.name(),
-                    iso.name(),
-                    args.clients,
-                    humantime::format_duration(args.time)
-                );
-                if let Some(p) = &nemesis {
-                    command.push_str(&format!(
-                        " --nemesis {} --nemesis-interval {}",
-                        p.label(),
-                        humantime::format_duration(p.interval)
-                    ));
-                }
-                let cfg = RunConfig {
-                    spec: spec.clone(),
-                    seed,
-                    clients: args.clients.max(1),
-                    duration: Some(args.time),
-                    max_ops: None,
+                let req = RunRequest {
+                    target: Target::Managed(db, args.binaries.clone()),
+                    workload: workload_name.to_string(),
+                    isolation: iso,
+                    clients: args.clients,
+                    time: Some(args.time),
+                    ops: None,
                     rate: None,
                     op_timeout: Duration::from_secs(5),
-                    isolation: iso,
-                    out_dir: dir.clone(),
-                    progress: true,
-                    command,
+                    seed: args.seed.unwrap_or_else(rand::random),
+                    keys: None,
+                    min_txn_len: None,
+                    max_txn_len: None,
+                    read_fraction: None,
+                    max_writes_per_key: None,
+                    counter_style: None,
                     nemesis: nemesis.clone(),
                 };
-                eprint!("[{n}/{total}] {} · {label} · {}: ", db.name(), iso.name());
-                let o = rt
-                    .block_on(run_on(cfg, db, None, &args.binaries))
-                    .with_context(|| format!("run {name}"))?;
-                let found: Vec<String> = o
-                    .check
-                    .anomalies
-                    .iter()
-                    .map(|(a, g)| format!("{a} ×{}", g.count))
-                    .collect();
-                eprintln!(
-                    "{} ({} ok, {:.0} ok/s){}{}",
-                    report::verdict_word(o.verdict()),
-                    o.summary.ok,
-                    o.summary.throughput,
-                    if found.is_empty() { "" } else { ": " },
-                    found.join(", ")
-                );
-                dirs.push(dir);
+                let dir = out.join("runs").join(&name);
+                let cfg = req.config(dir.clone(), true)?;
+                cells.push((req, cfg, name, label, dir));
             }
         }
     }
+    target::clean_stale();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let started = std::time::Instant::now();
+    let shutdown = rt.block_on(async {
+        let s = Shutdown::new();
+        s.listen_for_signals().map(|_| s)
+    })?;
+    let mut dirs = Vec::new();
+    let mut worst = Validity::Valid;
+    for (n, (req, cfg, name, label, dir)) in cells.into_iter().enumerate() {
+        if shutdown.is_stopping() {
+            eprintln!("isoscope compare: stopped; the report covers the runs done");
+            break;
+        }
+        let db = req.target.flavor();
+        eprint!(
+            "[{}/{total}] {db} · {label} · {}: ",
+            n + 1,
+            req.isolation.name()
+        );
+        let o = match rt.block_on(target::run_on(cfg, &req.target, &shutdown)) {
+            Ok(o) => o,
+            // Stopped while its server started: the report covers the cells before it.
+            Err(e @ runner::RunError::StoppedEarly(_)) => {
+                eprintln!("{e}");
+                break;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("run {name}"))),
+        };
+        let found: Vec<String> = o
+            .check
+            .anomalies
+            .iter()
+            .map(|(a, g)| format!("{a} ×{}", g.count))
+            .collect();
+        eprintln!(
+            "{} ({} ok, {:.0} ok/s){}{}",
+            report::verdict_word(o.verdict()),
+            o.summary.ok,
+            o.summary.throughput,
+            if found.is_empty() { "" } else { ": " },
+            found.join(", ")
+        );
+        worst = match (worst, o.verdict()) {
+            (Validity::Invalid, _) | (_, Validity::Invalid) => Validity::Invalid,
+            (Validity::Unknown, _) | (_, Validity::Unknown) => Validity::Unknown,
+            _ => Validity::Valid,
+        };
+        dirs.push(dir);
+    }
     rt.shutdown_timeout(Duration::from_secs(2));
+    // Cells that never ran leave the matrix undecided: never a clean exit.
+    if dirs.len() < total && worst == Validity::Valid {
+        worst = Validity::Unknown;
+    }
+    if dirs.is_empty() {
+        bail!("stopped before any run finished; no report");
+    }
     let r = report::build(&dirs)?;
     report::write(&r, &out)?;
     eprintln!(
@@ -179,47 +211,26 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         started.elapsed(),
         out.join("index.html").display()
     );
-    Ok(EXIT_VALID)
+    Ok(match worst {
+        Validity::Valid => EXIT_VALID,
+        Validity::Invalid => EXIT_INVALID,
+        Validity::Unknown => EXIT_UNKNOWN,
+    })
 }
 
-/// The run folders under `paths`: each path itself if it holds a run.json, else its
-/// subfolders (recursively) that do.
-fn run_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        if p.join("run.json").is_file() {
-            out.push(p.to_path_buf());
-            return Ok(());
-        }
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out).with_context(|| format!("{}", p.display()))?;
-    }
-    if out.is_empty() {
+/// Runs `isoscope report`.
+pub fn report(args: ReportArgs) -> Result<i32> {
+    let dirs = run_folder::find(&args.runs)?;
+    if dirs.is_empty() {
         bail!(
             "no run folders (with a run.json) under {}",
-            paths
+            args.runs
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
-    Ok(out)
-}
-
-/// Runs `isoscope report`.
-pub fn report(args: ReportArgs) -> Result<i32> {
-    let dirs = run_dirs(&args.runs)?;
     let r = report::build(&dirs)?;
     report::write(&r, &args.out)?;
     eprintln!(

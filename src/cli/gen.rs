@@ -2,36 +2,45 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::EXIT_VALID;
+use crate::checker::Workload;
 use crate::sim;
 
+/// Arguments of `isoscope gen`.
 #[derive(Args, Debug)]
 pub struct GenArgs {
     /// Output file (JSON Lines).
     #[arg(long, short = 'o')]
     pub out: PathBuf,
-    /// list-append or rw-register.
-    #[arg(long, default_value = "list-append")]
-    pub workload: String,
-    /// The simulated database: serializable, snapshot-isolation, read-committed, lost-update.
-    #[arg(long, default_value = "serializable")]
-    pub isolation: String,
-    /// Completed transactions to generate.
+    /// The workload: list-append or rw-register (register); the simulator makes no others.
+    #[arg(long, short = 'w', value_enum, default_value = "list-append")]
+    pub workload: Workload,
+    /// How the simulated database behaves (si is snapshot-isolation; lost-update is broken on
+    /// purpose).
+    #[arg(
+        long,
+        visible_alias = "behaviour",
+        value_enum,
+        default_value = "serializable"
+    )]
+    pub isolation: sim::Behaviour,
+    /// Transactions to generate, counting every outcome: ok, failed (the database's own aborts
+    /// and --fail-fraction) and indeterminate (--info-fraction).
     #[arg(long, default_value_t = 1000)]
     pub txns: u64,
-    /// Concurrent clients.
+    /// Concurrent clients (at least 1).
     #[arg(long, default_value_t = 10)]
     pub clients: u32,
-    /// Active keys at a time.
+    /// Active keys at a time (at least 1).
     #[arg(long, default_value_t = 10)]
     pub keys: u32,
-    /// Most micro-ops per transaction.
+    /// Most micro-ops per transaction (at least 1).
     #[arg(long, default_value_t = 4)]
     pub max_txn_len: u32,
-    /// Writes to a key before it is retired.
+    /// Writes to a key before it is retired (at least 1).
     #[arg(long, default_value_t = 256)]
     pub max_writes_per_key: u32,
     /// Fraction of transactions that abort on their own.
@@ -45,27 +54,40 @@ pub struct GenArgs {
     pub seed: u64,
 }
 
+/// Runs `isoscope gen`.
 pub fn run(args: GenArgs) -> Result<i32> {
-    let workload = sim::SimWorkload::parse(&args.workload).with_context(|| {
-        format!(
-            "unknown workload {:?}; use list-append or rw-register",
+    if !sim::supports(args.workload) {
+        bail!(
+            "the simulator makes list-append and rw-register histories, not {}",
             args.workload
-        )
-    })?;
-    let isolation = sim::Isolation::parse(&args.isolation).with_context(|| {
-        format!(
-            "unknown isolation {:?}; use serializable, snapshot-isolation, read-committed or lost-update",
-            args.isolation
-        )
-    })?;
+        );
+    }
+    for (flag, v) in [
+        ("--clients", args.clients),
+        ("--keys", args.keys),
+        ("--max-txn-len", args.max_txn_len),
+        ("--max-writes-per-key", args.max_writes_per_key),
+    ] {
+        if v == 0 {
+            bail!("{flag} must be at least 1");
+        }
+    }
+    for (flag, v) in [
+        ("--fail-fraction", args.fail_fraction),
+        ("--info-fraction", args.info_fraction),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            bail!("{flag} must be between 0 and 1, not {v}");
+        }
+    }
     let params = sim::SimParams {
-        workload,
-        isolation,
+        workload: args.workload,
+        behaviour: args.isolation,
         txns: args.txns,
-        clients: args.clients.max(1),
-        keys: args.keys.max(1),
-        max_txn_len: args.max_txn_len.max(1),
-        max_writes_per_key: args.max_writes_per_key.max(1),
+        clients: args.clients,
+        keys: args.keys,
+        max_txn_len: args.max_txn_len,
+        max_writes_per_key: args.max_writes_per_key,
         fail_fraction: args.fail_fraction,
         info_fraction: args.info_fraction,
         seed: args.seed,
@@ -74,10 +96,10 @@ pub fn run(args: GenArgs) -> Result<i32> {
     let n = sim::write(&params, &args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
-        "isoscope: wrote {n} ops ({} {} transactions, {} simulation) to {}",
+        "isoscope: wrote {n} ops ({} {} transactions of every outcome, {} simulation) to {}",
         params.txns,
-        workload.name(),
-        isolation.name(),
+        args.workload.name(),
+        args.isolation.name(),
         args.out.display()
     );
     Ok(EXIT_VALID)

@@ -39,7 +39,8 @@ enum Cmd {
     /// history, and check it.
     Run(Box<run::RunArgs>),
     /// Run servers x isolation levels x workloads, a fresh server per cell, and write the
-    /// side-by-side report (HTML, Markdown, JSON).
+    /// side-by-side report (HTML, Markdown, JSON). Exits 1 if any cell is invalid, else 2 if
+    /// any is unknown, else 0; 3 on an error.
     Compare(compare::CompareArgs),
     /// Build the side-by-side report from recorded runs.
     Report(compare::ReportArgs),
@@ -49,6 +50,7 @@ enum Cmd {
     Gen(gen::GenArgs),
 }
 
+/// How a command writes its result.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -86,8 +88,20 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("isoscope: {e:#}");
+            eprintln!("isoscope: {}", said_once(&format!("{e:#}")));
             EXIT_ERROR
         }
     }
+}
+
+/// An error's chain with each cause said once: drivers wrap an error in another that prints the
+/// same words ("Input/output error: Input/output error: Connection refused").
+pub fn said_once(chain: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in chain.split(": ") {
+        if parts.last() != Some(&p) {
+            parts.push(p);
+        }
+    }
+    parts.join(": ")
 }

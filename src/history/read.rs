@@ -896,9 +896,10 @@ mod tests {
 
     #[test]
     fn fast_and_generic_json_lines_agree_on_a_generated_history() {
+        use crate::checker::Workload;
         use crate::checker::{check, CheckOptions, Model};
         use crate::history::write::OpJson;
-        use crate::sim::{generate, Isolation, SimParams, SimWorkload};
+        use crate::sim::{generate, Behaviour, SimParams};
         // Lines the fast path declines, put between the others; indices are left out so that
         // each op's is its position.
         let generic_only = [
@@ -907,12 +908,12 @@ mod tests {
             "{\"type\":\"ok\",\"process\":1000,\"f\":\"txn\",\"value\":[[\"r\",\"k\\u0031\",null]]}",
         ];
         for (workload, isolation) in [
-            (SimWorkload::ListAppend, Isolation::ReadCommitted),
-            (SimWorkload::RwRegister, Isolation::SnapshotIsolation),
+            (Workload::ListAppend, Behaviour::ReadCommitted),
+            (Workload::RwRegister, Behaviour::SnapshotIsolation),
         ] {
             let h = generate(&SimParams {
                 workload,
-                isolation,
+                behaviour: isolation,
                 txns: 3000,
                 keys: 4,
                 max_writes_per_key: 40,
@@ -947,8 +948,8 @@ mod tests {
                 "null]",
             ];
             needles.extend(match workload {
-                SimWorkload::ListAppend => ["[\"append\",", ",[]]"],
-                SimWorkload::RwRegister => ["[\"w\",", "[\"r\","],
+                Workload::ListAppend => ["[\"append\",", ",[]]"],
+                _ => ["[\"w\",", "[\"r\","],
             });
             for needle in needles {
                 assert!(text.contains(needle), "{workload:?}: no {needle}");

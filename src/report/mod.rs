@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::checker::durability::Durability;
 use crate::checker::{self, Anomaly, Model, Validity};
 use crate::history::read_history;
-use crate::runner::RunSummary;
+use crate::run_folder::{self, RunStatus, RunSummary};
 
 pub use examples::WorkedExample;
 pub use series::Series;
@@ -225,15 +225,15 @@ fn machine() -> Machine {
 
 /// Reads one run folder and checks its history again.
 pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
-    let run_path = dir.join("run.json");
     let bad = |path: &Path, message: String| ReportError::Run {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(&run_path).map_err(|e| bad(&run_path, e.to_string()))?;
-    let summary: RunSummary =
-        serde_json::from_str(&text).map_err(|e| bad(&run_path, e.to_string()))?;
-    let hist_path = dir.join("history.jsonl");
+    let summary: RunSummary = run_folder::load(dir).map_err(|e| match e {
+        run_folder::RunFolderError::Io { path, source } => bad(&path, source.to_string()),
+        run_folder::RunFolderError::Bad { path, message } => bad(&path, message),
+    })?;
+    let hist_path = run_folder::history_path(dir);
     let h = read_history(&hist_path).map_err(|e| bad(&hist_path, e.to_string()))?;
     let mut opts = summary.spec.check_options(summary.model);
     opts.examples = examples::CANDIDATES;
@@ -247,12 +247,15 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     Ok(Cell {
         run_dir: dir.display().to_string(),
         workload_label: summary.spec.label(),
-        valid: crate::runner::verdict(r.valid, &summary.health),
+        valid: crate::verdict::overall(r.valid, &summary.health),
         anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
         not: r.not.clone(),
         strongest: r.strongest_model.clone(),
         not_checked: not_checked(&r),
-        notes: r.notes.clone(),
+        notes: status_note(&summary)
+            .into_iter()
+            .chain(r.notes.iter().cloned())
+            .collect(),
         examples,
         durability: r.durability.clone(),
         series: {
@@ -262,6 +265,29 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         },
         summary,
     })
+}
+
+/// What a reader must know of a run that did not end normally: it died, or was stopped early.
+fn status_note(s: &RunSummary) -> Option<String> {
+    let why = s
+        .stopped_because
+        .as_deref()
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    match s.status {
+        RunStatus::Done => None,
+        RunStatus::Died => Some(
+            "the isoscope that ran this is gone (killed?) while run.json still said running: \
+             the history ends where it died, with no final reads"
+                .into(),
+        ),
+        RunStatus::Running => Some("this run is still going: the history is not complete".into()),
+        RunStatus::Interrupted => Some(format!("the run was interrupted{why}")),
+        RunStatus::ServerGone => Some("the server did not come back: no final reads".into()),
+        RunStatus::HistoryUnwritable => Some(format!(
+            "the history could not be written{why}: it ends early"
+        )),
+    }
 }
 
 /// The models whose status is unknown only because some anomaly they forbid was not searched.

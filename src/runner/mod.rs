@@ -11,22 +11,31 @@
 //!    Meanwhile, on a managed server, the nemesis injects the planned faults ([`crate::faults`])
 //!    and records each as a pair of `nemesis` ops, and the health watch reads the server's log
 //!    and notices the process exiting on its own;
-//! 3. stop on the time limit, the op count, Ctrl-C, or a server that is gone; let the nemesis
+//! 3. stop on the time limit, the op count, a signal (SIGINT, SIGTERM, SIGHUP), a server that is
+//!    gone or a history that cannot be written (one [`Shutdown`] for the whole run); let the nemesis
 //!    finish its fault (the server is up again), then read every key once more (the final
 //!    reads) so the history ends with the database's final state and the durability checks
 //!    have something to hold acknowledged writes to;
 //! 4. check the history with the workload's checker against the model of the requested level, and
 //!    write `run.json` next to `history.jsonl`.
 //!
+//! The steps are [`run`]'s: `prepare`, `drive`, `finish`. [`target`] puts a server in front of
+//! them (a managed one it starts and tears down, or one given by URL), and [`request`] is the
+//! run as a user asks for it, which also gives the command that reproduces it.
+//!
 //! Invariant: `history.jsonl` holds every op recorded so far at every moment ([`recorder`]), and
-//! `run.json` is written at the start (status `running`) and replaced at the end.
+//! `run.json` ([`crate::run_folder`]) is written at the start (status `running`) and replaced at
+//! the end. Every wait of a run ends at the deadline or when the run stops ([`shutdown`]).
 
 pub mod errors;
 pub mod recorder;
+pub mod request;
+pub mod shutdown;
 pub mod stats;
+pub mod target;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -34,18 +43,25 @@ use std::time::{Duration, Instant, SystemTime};
 use indicatif::{ProgressBar, ProgressStyle};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
-use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use crate::checker::{self, CheckResult, Validity};
 use crate::faults::health::{HealthFinding, HealthKind, LogWatch};
 use crate::faults::{self, Event, NemesisPlan, Schedule, Step};
 use crate::history::datum::Datum;
 use crate::history::{History, OpFn, OpType, OpValue, Process};
+use crate::run_folder::{self, FaultRecord, RunStatus, RunSummary, TargetInfo};
+use crate::scratch::{self, Leftover, Proc};
 use crate::server::{Endpoint, Flavor, ManagedServer, ServerError, State};
-use crate::workload::{self, Generator, Invocation, Isolation, WorkloadKind, WorkloadSpec};
+use crate::workload::{self, Generator, Invocation, Isolation, Workload, WorkloadSpec};
 
-use recorder::Recorder;
-use stats::{Latency, Stats};
+use recorder::{Entry, Recorder};
+pub use shutdown::{Shutdown, Stop};
+use stats::Stats;
+
+/// The longest `--time` a run accepts: a year. Longer is surely a mistake (and would overflow
+/// the clock's arithmetic).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Everything a run needs besides the server.
 #[derive(Clone, Debug)]
@@ -54,13 +70,13 @@ pub struct RunConfig {
     pub spec: WorkloadSpec,
     /// Seed of the op stream.
     pub seed: u64,
-    /// Concurrent clients, each with its own connection.
+    /// Concurrent clients, each with its own connection (at least one).
     pub clients: u32,
-    /// Stop after this long (with `max_ops`, whichever comes first).
+    /// Stop after this long (with `max_ops`, whichever comes first); at most [`MAX_DURATION`].
     pub duration: Option<Duration>,
     /// Stop after this many ops were invoked.
     pub max_ops: Option<u64>,
-    /// Ops per second across all clients, when limited.
+    /// Ops per second across all clients, when limited (positive).
     pub rate: Option<f64>,
     /// An op that takes longer is abandoned and recorded `info` (or `fail` if read-only).
     pub op_timeout: Duration,
@@ -70,109 +86,77 @@ pub struct RunConfig {
     pub out_dir: PathBuf,
     /// Show a progress bar on a terminal.
     pub progress: bool,
-    /// The command line that reproduces the run (credentials removed), for the report.
+    /// The command line that reproduces the run (credentials masked), for the report.
     pub command: String,
     /// Faults to inject (managed servers only).
     pub nemesis: Option<NemesisPlan>,
 }
 
-/// The server a run talks to.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// Its flavor.
-    pub flavor: Flavor,
-    /// `VERSION()` as the server reports it.
-    pub version: String,
-    /// Where clients connected (password hidden).
-    pub endpoint: String,
-    /// Whether isoscope started the server itself.
-    pub managed: bool,
-}
+impl RunConfig {
+    /// Refuses what a run cannot do as asked: no clients, a rate that is not positive, a time
+    /// limit past [`MAX_DURATION`], a zero op timeout, or a workload whose numbers do not fit.
+    /// Nothing is quietly changed.
+    pub fn validate(&self) -> Result<(), RunError> {
+        let bad = |m: String| Err(RunError::Config(m));
+        if self.clients == 0 {
+            return bad("--clients must be at least 1".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return bad(format!(
+                    "--rate must be a positive number of ops per second, not {r}"
+                ));
+            }
+            if self.pace().is_none() {
+                return bad(format!(
+                    "--rate {r} is too slow: each client would wait more than {} days between ops",
+                    MAX_DURATION.as_secs() / 86400
+                ));
+            }
+        }
+        if let Some(d) = self.duration {
+            if d.is_zero() || d > MAX_DURATION {
+                return bad(format!(
+                    "--time must be more than 0s and at most {} days, not {}",
+                    MAX_DURATION.as_secs() / 86400,
+                    humantime::format_duration(d)
+                ));
+            }
+        }
+        if self.max_ops == Some(0) {
+            return bad("--ops must be at least 1".into());
+        }
+        if self.op_timeout.is_zero() || self.op_timeout > MAX_DURATION {
+            return bad(format!(
+                "--op-timeout must be more than 0s and at most {} days",
+                MAX_DURATION.as_secs() / 86400
+            ));
+        }
+        self.spec.validate().map_err(RunError::Config)?;
+        if self.nemesis.as_ref().is_some_and(|p| !p.faults.is_empty())
+            && self.nemesis.as_ref().is_some_and(|p| p.interval.is_zero())
+        {
+            return bad("--nemesis-interval must be more than 0s".into());
+        }
+        Ok(())
+    }
 
-/// What `run.json` holds: enough to understand, compare and reproduce the run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// `running` while the run goes, `done` when it ended normally, `interrupted` after Ctrl-C.
-    pub status: String,
-    /// isoscope's version.
-    pub isoscope_version: String,
-    /// The run's folder name.
-    pub run_id: String,
-    /// The command that reproduces the run.
-    pub command: String,
-    /// The server.
-    pub server: TargetInfo,
-    /// The level asked for.
-    pub isolation_requested: Isolation,
-    /// The level the server reported for a session that asked for it.
-    pub isolation_reported: String,
-    /// The model the history is held to.
-    pub model: checker::Model,
-    /// The workload's shape.
-    pub spec: WorkloadSpec,
-    /// Seed of the op stream.
-    pub seed: u64,
-    /// Concurrent clients.
-    pub clients: u32,
-    /// Time limit in seconds, if any.
-    pub duration_s: Option<f64>,
-    /// Op limit, if any.
-    pub max_ops: Option<u64>,
-    /// Rate limit, if any.
-    pub rate: Option<f64>,
-    /// Per-op timeout in seconds.
-    pub op_timeout_s: f64,
-    /// Wall-clock start, RFC 3339.
-    pub started_at: String,
-    /// Seconds the clients ran.
-    pub elapsed_s: f64,
-    /// Ops that completed `ok`.
-    pub ok: u64,
-    /// Ops that certainly failed.
-    pub fail: u64,
-    /// Ops whose outcome is unknown.
-    pub info: u64,
-    /// `ok` ops per second.
-    pub throughput: f64,
-    /// Failed and indeterminate ops by error.
-    pub errors: BTreeMap<String, u64>,
-    /// `ok` latency percentiles per op kind (`txn`, `add`, `read`, `transfer`).
-    pub latency: BTreeMap<String, Latency>,
-    /// The check, in the shape of `isoscope check --format json`.
-    pub check: Option<serde_json::Value>,
-    /// The faults planned, if any.
-    #[serde(default)]
-    pub nemesis: Option<NemesisPlan>,
-    /// Each fault step as it happened.
-    #[serde(default)]
-    pub faults: Vec<FaultRecord>,
-    /// What the health watch found.
-    #[serde(default)]
-    pub health: Vec<HealthFinding>,
-    /// The run's verdict: the check's, made invalid by any health finding.
-    #[serde(default)]
-    pub verdict: Option<String>,
-}
-
-/// One fault step as it happened, as recorded in the history's `nemesis` ops.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct FaultRecord {
-    /// The step: kill, pause, restart, snapshot or rewind.
-    pub step: String,
-    /// When it began, in seconds since the run began.
-    pub start_s: f64,
-    /// When it ended (the server ready again), in seconds since the run began.
-    pub end_s: f64,
-    /// What was done, in words.
-    pub detail: String,
-    /// Why the server did not come back, if it did not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// How long each client waits between the starts of its ops under `rate`: `None` without a
+    /// rate, or if the wait would be longer than [`MAX_DURATION`] (or not a number).
+    fn pace(&self) -> Option<Duration> {
+        let secs = f64::from(self.clients) / self.rate?;
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= MAX_DURATION)
+    }
 }
 
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The run was asked for something it cannot do.
+    #[error("{0}")]
+    Config(String),
     /// Files of the run could not be written.
     #[error("{what}: {source}")]
     Io {
@@ -181,6 +165,12 @@ pub enum RunError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The run folder could not be written.
+    #[error(transparent)]
+    Folder(#[from] run_folder::RunFolderError),
+    /// The server could not be found, started or prepared.
+    #[error(transparent)]
+    Server(#[from] ServerError),
     /// The server refused the set-up.
     #[error("{what}: {message}")]
     Setup {
@@ -189,6 +179,17 @@ pub enum RunError {
         /// The driver's message.
         message: String,
     },
+    /// The history could not be written (a full disk, say): the run stopped at once.
+    #[error("the history could not be written ({why}); the run stopped after {elapsed_s:.1} s, and run.json says history-unwritable")]
+    HistoryUnwritable {
+        /// What the OS said.
+        why: String,
+        /// When the run stopped, in seconds since the clients started.
+        elapsed_s: f64,
+    },
+    /// A signal stopped isoscope before the clients started.
+    #[error("stopped by {0} before the clients started")]
+    StoppedEarly(&'static str),
     /// The history could not be checked.
     #[error("checking the history: {0}")]
     Check(#[from] checker::CheckError),
@@ -208,16 +209,7 @@ impl RunOutput {
     /// The run's verdict: the check's (isolation and durability), except that a health finding
     /// (a crash, corruption, a server that did not come back) makes it invalid.
     pub fn verdict(&self) -> Validity {
-        verdict(self.check.valid, &self.summary.health)
-    }
-}
-
-/// A run's verdict from its check's and its health findings: any finding makes it invalid.
-pub fn verdict(check: Validity, health: &[HealthFinding]) -> Validity {
-    if health.is_empty() {
-        check
-    } else {
-        Validity::Invalid
+        crate::verdict::overall(self.check.valid, &self.summary.health)
     }
 }
 
@@ -230,30 +222,36 @@ struct FaultLog {
     open: Option<(&'static str, f64)>,
 }
 
-/// Shared by all clients while the run goes.
+/// Live outcome counts, for the progress bar.
+#[derive(Default)]
+struct LiveCounts {
+    ok: AtomicU64,
+    fail: AtomicU64,
+    info: AtomicU64,
+}
+
+/// Shared by all tasks while the run goes.
 struct Shared {
     cfg: RunConfig,
     endpoint: Endpoint,
     generator: Mutex<Generator>,
     recorder: Recorder,
-    stop: AtomicBool,
+    shutdown: Shutdown,
     invoked: AtomicU64,
-    deadline: Option<Instant>,
-    /// Live counters for the progress bar: ok, fail, info.
-    live: [AtomicU64; 3],
+    live: LiveCounts,
     /// When the clients began.
     start: Instant,
-    /// The server did not come back: no final reads.
-    server_gone: AtomicBool,
     /// Fault steps so far, and the one under way.
     faults: Mutex<FaultLog>,
     /// Health findings so far.
     health: Mutex<Vec<HealthFinding>>,
+    /// The server did not come back (whatever stopped the run first).
+    server_gone: AtomicBool,
 }
 
 impl Shared {
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.shutdown.is_stopping()
     }
 
     fn now_s(&self) -> f64 {
@@ -277,7 +275,7 @@ impl Shared {
     fn lose_server(&self, message: String, excerpt: String) {
         self.finding(HealthKind::DidNotComeBack, message, excerpt);
         self.server_gone.store(true, Ordering::Relaxed);
-        self.stop.store(true, Ordering::Relaxed);
+        self.shutdown.stop(Stop::ServerGone);
     }
 
     /// Records a nemesis step as it begins or ends. Recorded under the faults lock, so that
@@ -286,9 +284,10 @@ impl Shared {
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         let record = |kind, step: Step, value, error| {
             let f = OpFn::Other(Arc::from(step.name()));
-            let lists = Vec::new();
-            self.recorder
-                .record(kind, Process::Nemesis, &f, value, lists, error, None);
+            self.recorder.record(Entry {
+                error,
+                ..Entry::new(kind, Process::Nemesis, &f, value)
+            });
         };
         let (step, outcome) = match ev {
             Event::Begin(step) => {
@@ -322,7 +321,7 @@ impl Shared {
         let n = self.invoked.fetch_add(1, Ordering::Relaxed);
         match self.cfg.max_ops {
             Some(m) if n >= m => {
-                self.stop.store(true, Ordering::Relaxed);
+                self.shutdown.stop(Stop::OpLimit);
                 false
             }
             _ => true,
@@ -351,22 +350,35 @@ async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Err
     Ok(conn)
 }
 
-/// Connects, retrying with backoff until `give_up` (for a server that is restarting).
-async fn connect_retrying(
-    ep: &Endpoint,
-    iso: Isolation,
-    give_up: impl Fn() -> bool,
-) -> Option<Conn> {
+/// How long connection attempts go on, and how they wait.
+#[derive(Clone, Copy)]
+enum Patience {
+    /// A client's: until the run stops.
+    UntilStop,
+    /// The final reads': until this moment, or until the run is aborted.
+    Until(Instant),
+}
+
+/// Connects, retrying with backoff (for a server that is restarting) until `patience` runs out.
+async fn connect_retrying(shared: &Shared, patience: Patience) -> Option<Conn> {
+    let sd = &shared.shutdown;
     let mut wait = Duration::from_millis(50);
     loop {
-        match connect(ep, iso).await {
+        match connect(&shared.endpoint, shared.cfg.isolation).await {
             Ok(c) => return Some(c),
             Err(e) => {
                 tracing::debug!("connect failed: {e}");
-                if give_up() {
+                let waited = match patience {
+                    Patience::UntilStop => !sd.is_stopping() && sd.sleep(wait).await,
+                    Patience::Until(t) => {
+                        Instant::now() < t
+                            && !sd.is_aborted()
+                            && sd.sleep_unless_aborted(wait).await
+                    }
+                };
+                if !waited {
                     return None;
                 }
-                tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(1));
             }
         }
@@ -395,43 +407,45 @@ fn op_kind(f: &OpFn) -> &'static str {
     }
 }
 
-/// Runs one op on `conn` and records its outcome. Returns whether the connection must be
-/// replaced (and the process renumbered, for an `info`).
+/// What a client does after an op.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct AfterOp {
+    /// The connection is broken or suspect: replace it.
+    reconnect: bool,
+    /// The op's outcome is unknown, so it may still be in flight: go on under a new process
+    /// number, as in Jepsen.
+    new_process: bool,
+}
+
+/// Runs one op on `conn` and records its outcome.
 async fn perform(
     shared: &Shared,
     conn: &mut Conn,
     process: Process,
     inv: Invocation,
     stats: &mut Stats,
-) -> (bool, bool) {
+) -> AfterOp {
     let rec = &shared.recorder;
     let read_only = workload::is_read_only(&inv);
-    rec.record(
+    rec.record(Entry::new(
         OpType::Invoke,
         process,
         &inv.f,
         inv.value.clone(),
-        Vec::new(),
-        None,
-        None,
-    );
+    ));
     let t0 = Instant::now();
     let exec = workload::execute(conn, &shared.cfg.spec, &inv);
     let outcome = tokio::time::timeout(shared.cfg.op_timeout, exec).await;
     let (class, sql) = match outcome {
         Ok(Ok(done)) => {
             stats.ok(op_kind(&inv.f), t0.elapsed());
-            shared.live[0].fetch_add(1, Ordering::Relaxed);
-            rec.record(
-                OpType::Ok,
-                process,
-                &inv.f,
-                done.value,
-                done.lists,
-                None,
-                Some(done.sql),
-            );
-            return (false, false);
+            shared.live.ok.fetch_add(1, Ordering::Relaxed);
+            rec.record(Entry {
+                lists: done.lists,
+                sql: Some(done.sql),
+                ..Entry::new(OpType::Ok, process, &inv.f, done.value)
+            });
+            return AfterOp::default();
         }
         Ok(Err(e)) => {
             let c = errors::classify(&e, read_only);
@@ -449,28 +463,26 @@ async fn perform(
     };
     stats.error(class.kind, class.definite);
     let kind = if class.definite {
-        shared.live[1].fetch_add(1, Ordering::Relaxed);
+        shared.live.fail.fetch_add(1, Ordering::Relaxed);
         OpType::Fail
     } else {
-        shared.live[2].fetch_add(1, Ordering::Relaxed);
+        shared.live.info.fetch_add(1, Ordering::Relaxed);
         OpType::Info
     };
-    rec.record(
-        kind,
-        process,
-        &inv.f,
-        inv.value,
-        Vec::new(),
-        Some(class.message),
-        (!sql.is_empty()).then_some(sql),
-    );
-    if class.definite && !class.reconnect {
-        // Make sure nothing of the failed transaction lingers on this connection.
-        if conn.query_drop("ROLLBACK").await.is_err() {
-            return (true, false);
-        }
+    rec.record(Entry {
+        error: Some(class.message),
+        sql: (!sql.is_empty()).then_some(sql),
+        ..Entry::new(kind, process, &inv.f, inv.value)
+    });
+    let mut after = AfterOp {
+        reconnect: class.reconnect,
+        new_process: !class.definite,
+    };
+    // Make sure nothing of the failed transaction lingers on this connection.
+    if class.definite && !class.reconnect && conn.query_drop("ROLLBACK").await.is_err() {
+        after.reconnect = true;
     }
-    (class.reconnect, !class.definite)
+    after
 }
 
 /// One logical client: its own connection, its own process numbers.
@@ -478,24 +490,20 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     let clients = u64::from(shared.cfg.clients);
     let mut process = u64::from(id);
     let mut stats = Stats::default();
-    let pace = shared
-        .cfg
-        .rate
-        .map(|r| Duration::from_secs_f64(f64::from(shared.cfg.clients) / r.max(1e-9)));
+    let pace = shared.cfg.pace();
     let mut next_at = Instant::now();
     let mut conn: Option<Conn> = None;
     while !shared.stopping() {
         if conn.is_none() {
-            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || shared.stopping())
-                .await;
+            conn = connect_retrying(&shared, Patience::UntilStop).await;
             if conn.is_none() {
                 break;
             }
         }
         if let Some(p) = pace {
             let now = Instant::now();
-            if next_at > now {
-                tokio::time::sleep(next_at - now).await;
+            if next_at > now && !shared.shutdown.sleep(next_at - now).await {
+                break;
             }
             next_at = next_at.max(now) + p;
         }
@@ -507,10 +515,9 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .next_op();
-        let c = conn.as_mut().expect("connected above");
-        let (reconnect, renumber) =
-            perform(&shared, c, Process::Client(process), inv, &mut stats).await;
-        if reconnect {
+        let Some(c) = conn.as_mut() else { break };
+        let after = perform(&shared, c, Process::Client(process), inv, &mut stats).await;
+        if after.reconnect {
             if let Some(c) = conn.take() {
                 // Best effort: the server may be gone.
                 tokio::spawn(async move {
@@ -518,7 +525,7 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
                 });
             }
         }
-        if renumber {
+        if after.new_process {
             process += clients;
         }
     }
@@ -528,32 +535,34 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     stats
 }
 
-/// Reads every key once more after the clients stopped, under a fresh process number.
+/// Reads every key once more after the clients stopped, under a fresh process number; gives up
+/// after a minute without a connection, or when the run is aborted.
 async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
     let reads = shared
         .generator
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .final_reads();
-    let give_up = Instant::now() + Duration::from_secs(60);
+    let patience = Patience::Until(Instant::now() + Duration::from_secs(60));
     let mut process = process;
     let mut conn = None;
     for inv in reads {
+        if shared.shutdown.is_aborted() {
+            tracing::warn!("aborted: the final reads were cut short");
+            return;
+        }
         if conn.is_none() {
-            conn = connect_retrying(&shared.endpoint, shared.cfg.isolation, || {
-                Instant::now() > give_up
-            })
-            .await;
+            conn = connect_retrying(shared, patience).await;
         }
         let Some(c) = conn.as_mut() else {
             tracing::warn!("the server did not answer for the final reads");
             return;
         };
-        let (reconnect, renumber) = perform(shared, c, Process::Client(process), inv, stats).await;
-        if reconnect {
+        let after = perform(shared, c, Process::Client(process), inv, stats).await;
+        if after.reconnect {
             conn = None;
         }
-        if renumber {
+        if after.new_process {
             process += 1;
         }
     }
@@ -571,15 +580,12 @@ async fn nemesis(
     let mut schedule = Schedule::new(plan.clone(), shared.cfg.seed);
     let mut n = 0u64;
     while let Some(at) = schedule.peek() {
-        loop {
-            if shared.stopping() {
-                return;
-            }
-            let now = shared.start.elapsed();
-            if now >= at {
-                break;
-            }
-            tokio::time::sleep((at - now).min(Duration::from_millis(100))).await;
+        let now = shared.start.elapsed();
+        if now < at && !shared.shutdown.sleep(at - now).await {
+            return;
+        }
+        if shared.stopping() {
+            return;
         }
         let Some(fault) = schedule.take() else {
             return;
@@ -629,11 +635,11 @@ fn start_log(e: &ServerError, server: &Mutex<ManagedServer>) -> String {
 /// The health watch: every 250 ms, reads what the server logged and checks that its process
 /// is still there, until `done`. A server that exits while no fault holds it is a finding; the
 /// run then stops, and the server is started once more so that the final reads can tell what
-/// it kept. Returns when `done` is set, after a last look at the log.
+/// it kept. Returns when `done` fires, after a last look at the log.
 async fn watch_health(
     shared: Arc<Shared>,
     server: Arc<Mutex<ManagedServer>>,
-    done: Arc<AtomicBool>,
+    done: CancellationToken,
 ) {
     let log_path = server
         .lock()
@@ -647,7 +653,7 @@ async fn watch_health(
         }
     };
     loop {
-        let finished = done.load(Ordering::Relaxed);
+        let finished = done.is_cancelled();
         report(log.poll());
         if finished {
             report(log.flush());
@@ -667,7 +673,7 @@ async fn watch_health(
                 format!("the server exited on its own ({status}); stopping the run and starting it again for the final reads"),
                 tail,
             );
-            shared.stop.store(true, Ordering::Relaxed);
+            shared.shutdown.stop(Stop::ServerExited);
             let srv = server.clone();
             let back = tokio::task::spawn_blocking(move || {
                 srv.lock().unwrap_or_else(|p| p.into_inner()).spawn()
@@ -681,12 +687,15 @@ async fn watch_health(
                 );
             }
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = done.cancelled() => {}
+        }
     }
 }
 
 /// A run id: `20261121T124201-dolt-counter-repeatable-read`.
-pub fn run_id(flavor: Flavor, kind: WorkloadKind, iso: Isolation) -> String {
+pub fn run_id(flavor: Flavor, kind: Workload, iso: Isolation) -> String {
     format!(
         "{}-{}-{}-{}",
         stamp(),
@@ -705,20 +714,9 @@ pub fn stamp() -> String {
         .collect()
 }
 
-fn write_summary(dir: &Path, s: &RunSummary) -> Result<(), RunError> {
-    let path = dir.join("run.json");
-    let tmp = dir.join("run.json.tmp");
-    let text = serde_json::to_string_pretty(s).expect("summaries serialize");
-    std::fs::write(&tmp, text + "\n")
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|source| RunError::Io {
-            what: format!("writing {}", path.display()),
-            source,
-        })
-}
-
 /// Drives the workload against `endpoint`, records the history, checks it, and writes
-/// `history.jsonl` and `run.json` into `cfg.out_dir`.
+/// `history.jsonl` and `run.json` into `cfg.out_dir`, until the time or op limit, or until
+/// `shutdown` fires.
 ///
 /// `server` is the managed server, when isoscope started it: the nemesis and the health watch
 /// need it. Faults on an external server are refused.
@@ -727,6 +725,7 @@ pub async fn run(
     endpoint: Endpoint,
     target: TargetInfo,
     server: Option<Arc<Mutex<ManagedServer>>>,
+    shutdown: Shutdown,
 ) -> Result<RunOutput, RunError> {
     if cfg.nemesis.as_ref().is_some_and(|p| !p.faults.is_empty()) && server.is_none() {
         return Err(RunError::Setup {
@@ -734,10 +733,19 @@ pub async fn run(
             message: "faults need a server isoscope manages (--db), not an external one".into(),
         });
     }
-    cfg.spec.validate().map_err(|message| RunError::Setup {
-        what: "the workload's parameters".into(),
-        message,
-    })?;
+    let summary = prepare(&cfg, &endpoint, target).await?;
+    let driven = drive(cfg, endpoint, server, shutdown).await?;
+    finish(summary, driven)
+}
+
+/// Step 1: checks the configuration, creates the database's table, reads back the isolation
+/// level, and writes `run.json` with status `running`.
+async fn prepare(
+    cfg: &RunConfig,
+    endpoint: &Endpoint,
+    target: TargetInfo,
+) -> Result<RunSummary, RunError> {
+    cfg.validate()?;
     std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
         what: format!("creating {}", cfg.out_dir.display()),
         source,
@@ -749,9 +757,7 @@ pub async fn run(
             message: e.to_string(),
         }
     };
-
-    // 1. Prepare.
-    let mut conn = connect(&endpoint, cfg.isolation)
+    let mut conn = connect(endpoint, cfg.isolation)
         .await
         .map_err(setup_err(&format!("connecting to {endpoint}")))?;
     let reported = reported_isolation(&mut conn).await;
@@ -760,15 +766,16 @@ pub async fn run(
         .map_err(setup_err("creating the workload's table"))?;
     let _ = conn.disconnect().await;
 
-    let run_id = cfg
-        .out_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut summary = RunSummary {
-        status: "running".into(),
+    let summary = RunSummary {
+        status: RunStatus::Running,
+        stopped_because: None,
+        owner: Some(Proc::me()),
         isoscope_version: env!("CARGO_PKG_VERSION").into(),
-        run_id,
+        run_id: cfg
+            .out_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         command: cfg.command.clone(),
         server: target,
         isolation_requested: cfg.isolation,
@@ -795,37 +802,60 @@ pub async fn run(
         health: Vec::new(),
         verdict: None,
     };
-    write_summary(&cfg.out_dir, &summary)?;
+    run_folder::write(&cfg.out_dir, &summary)?;
+    Ok(summary)
+}
 
-    // 2. Drive.
+/// What driving the workload gave: the history and what happened around it.
+struct Driven {
+    cfg: RunConfig,
+    /// Why the clients stopped (none: they ran out of work on their own).
+    stopped: Option<Stop>,
+    /// How long the clients ran.
+    elapsed: Duration,
+    /// Every client's statistics, merged (the final reads' not among them).
+    stats: Stats,
+    /// The history, or why it could not be written.
+    history: std::io::Result<History>,
+    faults: Vec<FaultRecord>,
+    health: Vec<HealthFinding>,
+}
+
+/// Step 2: the clients, the nemesis and the health watch, until the run stops; then the final
+/// reads, unless the server is gone, the history cannot be written or the run was aborted.
+async fn drive(
+    cfg: RunConfig,
+    endpoint: Endpoint,
+    server: Option<Arc<Mutex<ManagedServer>>>,
+    shutdown: Shutdown,
+) -> Result<Driven, RunError> {
     let start = Instant::now();
-    let history_path = cfg.out_dir.join("history.jsonl");
-    let recorder = Recorder::create(&history_path, start).map_err(|source| RunError::Io {
-        what: format!("creating {}", history_path.display()),
+    let history_path = cfg.out_dir.join(run_folder::HISTORY);
+    let recorder = Recorder::create(&history_path, start, shutdown.clone()).map_err(|source| {
+        RunError::Io {
+            what: format!("creating {}", history_path.display()),
+            source,
+        }
+    })?;
+    let scratch = scratch::make(Leftover::NemesisCopy).map_err(|source| RunError::Io {
+        what: "creating a scratch folder for the nemesis".into(),
         source,
     })?;
+    let deadline = cfg.duration.map(|d| shutdown.stop_after(d));
     let shared = Arc::new(Shared {
         generator: Mutex::new(Generator::new(&cfg.spec, cfg.seed)),
         recorder,
-        stop: AtomicBool::new(false),
+        shutdown: shutdown.clone(),
         invoked: AtomicU64::new(0),
-        deadline: cfg.duration.map(|d| start + d),
-        live: Default::default(),
+        live: LiveCounts::default(),
         start,
-        server_gone: AtomicBool::new(false),
         faults: Mutex::default(),
         health: Mutex::new(Vec::new()),
+        server_gone: AtomicBool::new(false),
         endpoint,
         cfg,
     });
-    let scratch = tempfile::Builder::new()
-        .prefix("isoscope-nemesis-")
-        .tempdir()
-        .map_err(|source| RunError::Io {
-            what: "creating a scratch folder for the nemesis".into(),
-            source,
-        })?;
-    let health_done = Arc::new(AtomicBool::new(false));
+    let health_done = CancellationToken::new();
     let health = server
         .clone()
         .map(|srv| tokio::spawn(watch_health(shared.clone(), srv, health_done.clone())));
@@ -838,91 +868,106 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let bar = progress_bar(&shared);
+    let bar = progress_bar(&shared.cfg);
+    let ticker_done = CancellationToken::new();
     let ticker = {
-        let shared = shared.clone();
-        let bar = bar.clone();
+        let (shared, bar, done) = (shared.clone(), bar.clone(), ticker_done.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                update_bar(&shared, &bar, start);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => update_bar(&shared, &bar),
+                    _ = done.cancelled() => return,
+                }
             }
         })
     };
-    let mut tasks = Vec::new();
-    for id in 0..shared.cfg.clients {
-        tasks.push(tokio::spawn(client(shared.clone(), id)));
-    }
-    let (client_stats, was_interrupted) = {
-        let all = join_clients(tasks);
-        tokio::pin!(all);
-        tokio::select! {
-            stats = &mut all => (stats, false),
-            _ = tokio::signal::ctrl_c() => {
-                shared.stop.store(true, Ordering::Relaxed);
-                bar.println("interrupted: stopping the clients, then checking what was recorded");
-                (all.await, true)
-            }
+    let tasks: Vec<_> = (0..shared.cfg.clients)
+        .map(|id| tokio::spawn(client(shared.clone(), id)))
+        .collect();
+    let mut stats = Stats::default();
+    for t in tasks {
+        // A panicked client counts as none.
+        if let Ok(s) = t.await {
+            stats.merge(&s);
         }
-    };
+    }
     let elapsed = start.elapsed();
-    ticker.abort();
-    update_bar(&shared, &bar, start);
+    let stopped = shutdown.reason();
+    // Clients only end when the run stops, unless they panicked: then stop the rest too.
+    if !shutdown.is_stopping() {
+        shutdown.stop(Stop::OpLimit);
+    }
+    ticker_done.cancel();
+    let _ = ticker.await;
+    if let Some(d) = deadline {
+        d.abort();
+    }
+    update_bar(&shared, &bar);
     bar.finish_and_clear();
     // The nemesis finishes the fault under way, so the server is up for the final reads.
     if let Some(n) = nemesis {
-        shared.stop.store(true, Ordering::Relaxed);
         let _ = n.await;
     }
-
-    // 3. Final reads.
-    let mut stats = Stats::default();
-    for s in &client_stats {
-        stats.merge(s);
-    }
-    let mut final_stats = Stats::default();
-    let next_process = u64::from(shared.cfg.clients) * 1_000_000;
-    if shared.server_gone.load(Ordering::Relaxed) {
-        tracing::warn!("the server is gone: no final reads");
+    // The nemesis may have lost the server while finishing its fault.
+    let stopped = if shared.server_gone.load(Ordering::Relaxed) {
+        Some(Stop::ServerGone)
     } else {
-        final_reads(&shared, next_process, &mut final_stats).await;
+        stopped
+    };
+
+    let skip_final_reads = match &stopped {
+        Some(Stop::ServerGone) => Some("the server is gone"),
+        Some(Stop::HistoryUnwritable(_)) => Some("the history cannot be written"),
+        _ if shutdown.is_aborted() => Some("the run was aborted"),
+        _ => None,
+    };
+    let mut final_stats = Stats::default();
+    match skip_final_reads {
+        Some(why) => tracing::info!("{why}: no final reads"),
+        None => {
+            let next_process = u64::from(shared.cfg.clients) * 1_000_000;
+            final_reads(&shared, next_process, &mut final_stats).await;
+        }
     }
-    health_done.store(true, Ordering::Relaxed);
+    health_done.cancel();
     if let Some(h) = health {
         let _ = h.await;
     }
     drop(scratch);
+    let history = shared.recorder.finish();
+    let faults = take(&shared.faults).done;
+    let health = take(&shared.health);
+    Ok(Driven {
+        cfg: shared.cfg.clone(),
+        stopped,
+        elapsed,
+        stats,
+        history,
+        faults,
+        health,
+    })
+}
 
-    // 4. Check.
-    let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| panic!("clients have finished"));
-    let server_gone = shared.server_gone.into_inner();
-    let faults = shared
-        .faults
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .done;
-    let health = shared
-        .health
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    let cfg = shared.cfg;
-    let history = shared.recorder.finish().map_err(|source| RunError::Io {
-        what: format!("writing {}", history_path.display()),
-        source,
-    })?;
-    let check = checker::check(&history, &cfg.spec.check_options(cfg.isolation.model()))?;
+/// The value behind a lock, leaving the default (a poisoned lock still gives its value).
+fn take<T: Default>(m: &Mutex<T>) -> T {
+    std::mem::take(&mut *m.lock().unwrap_or_else(|p| p.into_inner()))
+}
 
-    summary.status = if server_gone {
-        "server-gone"
-    } else if was_interrupted {
-        "interrupted"
-    } else {
-        "done"
-    }
-    .into();
-    summary.verdict = Some(verdict(check.valid, &health).to_string());
-    summary.faults = faults;
-    summary.health = health;
+/// Step 3: checks the history against the level's model and writes the final `run.json`.
+fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
+    let (cfg, stopped, elapsed, stats, health) = (d.cfg, d.stopped, d.elapsed, d.stats, d.health);
+    summary.status = match &stopped {
+        Some(Stop::Signal(_)) => RunStatus::Interrupted,
+        Some(Stop::ServerGone) => RunStatus::ServerGone,
+        Some(Stop::HistoryUnwritable(_)) => RunStatus::HistoryUnwritable,
+        None | Some(Stop::Deadline | Stop::OpLimit | Stop::ServerExited) => RunStatus::Done,
+    };
+    summary.stopped_because = match &stopped {
+        Some(Stop::Signal(s)) => Some(format!("{s} received")),
+        Some(Stop::HistoryUnwritable(e)) => Some(format!("writing the history: {e}")),
+        _ => None,
+    };
+    summary.faults = d.faults;
     summary.elapsed_s = elapsed.as_secs_f64();
     summary.ok = stats.ok;
     summary.fail = stats.fail;
@@ -930,8 +975,39 @@ pub async fn run(
     summary.throughput = stats.ok as f64 / elapsed.as_secs_f64().max(1e-9);
     summary.errors = stats.errors.iter().map(|(k, n)| (k.label(), *n)).collect();
     summary.latency = stats.latencies();
+    let history = match (d.history, &stopped) {
+        (Ok(h), _) => h,
+        (Err(e), Some(Stop::HistoryUnwritable(why))) => {
+            tracing::debug!("the history writer: {e}");
+            summary.health = health;
+            // Best effort: the disk that refused the history may refuse this too.
+            let _ = run_folder::write(&cfg.out_dir, &summary);
+            return Err(RunError::HistoryUnwritable {
+                why: why.clone(),
+                elapsed_s: summary.elapsed_s,
+            });
+        }
+        (Err(source), _) => {
+            return Err(RunError::Io {
+                what: format!(
+                    "writing {}",
+                    cfg.out_dir.join(run_folder::HISTORY).display()
+                ),
+                source,
+            })
+        }
+    };
+    let check = checker::check(&history, &cfg.spec.check_options(cfg.isolation.model()))?;
+    summary.verdict = Some(crate::verdict::overall(check.valid, &health));
+    summary.health = health;
     summary.check = Some(serde_json::to_value(&check).expect("check results serialize"));
-    write_summary(&cfg.out_dir, &summary)?;
+    run_folder::write(&cfg.out_dir, &summary)?;
+    if run_folder::COMPRESS_HISTORIES {
+        let path = cfg.out_dir.join(run_folder::HISTORY);
+        if let Err(e) = run_folder::compress(&path) {
+            tracing::warn!("{} stays uncompressed: {e}", path.display());
+        }
+    }
     Ok(RunOutput {
         summary,
         check,
@@ -939,22 +1015,11 @@ pub async fn run(
     })
 }
 
-/// Waits for every client and collects their statistics (a panicked client counts as none).
-async fn join_clients(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Vec<Stats> {
-    let mut out = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        if let Ok(s) = t.await {
-            out.push(s);
-        }
-    }
-    out
-}
-
-fn progress_bar(shared: &Shared) -> ProgressBar {
-    if !shared.cfg.progress {
+fn progress_bar(cfg: &RunConfig) -> ProgressBar {
+    if !cfg.progress {
         return ProgressBar::hidden();
     }
-    let bar = match (shared.cfg.duration, shared.cfg.max_ops) {
+    let bar = match (cfg.duration, cfg.max_ops) {
         (Some(d), _) => ProgressBar::new(d.as_secs().max(1)),
         (None, Some(n)) => ProgressBar::new(n),
         _ => ProgressBar::new_spinner(),
@@ -966,17 +1031,18 @@ fn progress_bar(shared: &Shared) -> ProgressBar {
     bar
 }
 
-fn update_bar(shared: &Shared, bar: &ProgressBar, start: Instant) {
-    let [ok, fail, info] = [0, 1, 2].map(|i| shared.live[i].load(Ordering::Relaxed));
-    let secs = start.elapsed().as_secs_f64().max(1e-9);
+fn update_bar(shared: &Shared, bar: &ProgressBar) {
+    let l = &shared.live;
+    let [ok, fail, info] = [&l.ok, &l.fail, &l.info].map(|n| n.load(Ordering::Relaxed));
+    let elapsed = shared.start.elapsed();
     if shared.cfg.duration.is_some() {
-        bar.set_position(start.elapsed().as_secs());
+        bar.set_position(elapsed.as_secs());
     } else if shared.cfg.max_ops.is_some() {
         bar.set_position(ok + fail + info);
     }
     bar.set_message(format!(
         "{} ops  ok {ok}  fail {fail}  info {info}  {:.0} ok/s",
         ok + fail + info,
-        ok as f64 / secs
+        ok as f64 / elapsed.as_secs_f64().max(1e-9)
     ));
 }

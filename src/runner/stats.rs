@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use super::errors::ErrorKind;
+use crate::run_folder::Latency;
 
 /// Statistics one client gathers.
 #[derive(Clone, Default)]
@@ -81,19 +81,4 @@ impl Stats {
             })
             .collect()
     }
-}
-
-/// Latency percentiles of one op kind, in milliseconds.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct Latency {
-    /// How many `ok` ops.
-    pub count: u64,
-    /// Median.
-    pub p50_ms: f64,
-    /// 90th percentile.
-    pub p90_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
 }

@@ -14,7 +14,7 @@
 //!   isoscope dies first (`PR_SET_PDEATHSIG`); it runs in its own process group, so Ctrl-C reaches
 //!   isoscope only, which then stops it in order. The kernel sends that signal when the *thread*
 //!   that forked the server ends, not the process, so every server is forked by one spawner
-//!   thread that lives as long as isoscope ([`spawn_child`]): a short-lived worker thread (a
+//!   thread that lives as long as isoscope (`spawn_child`): a short-lived worker thread (a
 //!   tokio blocking thread, say) starting a server would kill it when it retires;
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
@@ -31,8 +31,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Flavor {
     /// MariaDB (InnoDB).
     MariaDb,
@@ -50,16 +53,6 @@ impl Flavor {
             Flavor::Mysql => "mysql",
             Flavor::Dolt => "dolt",
         }
-    }
-
-    /// Parses a flavor name.
-    pub fn parse(s: &str) -> Option<Flavor> {
-        Some(match s {
-            "mariadb" => Flavor::MariaDb,
-            "mysql" => Flavor::Mysql,
-            "dolt" => Flavor::Dolt,
-            _ => return None,
-        })
     }
 }
 
@@ -344,7 +337,9 @@ pub enum State {
     Down,
 }
 
-/// A private server instance: its own port, data directory and log, torn down on drop.
+/// A private server instance: its own port, data directory and log, torn down on drop. The data
+/// directory is a scratch folder (`crate::scratch`) that names the server's process, so that it is
+/// cleaned up even after a SIGKILLed isoscope.
 pub struct ManagedServer {
     launcher: Box<dyn Launcher>,
     /// Holds the data; removed on drop.
@@ -367,9 +362,7 @@ impl ManagedServer {
         database: &str,
         start_timeout: Duration,
     ) -> Result<ManagedServer, ServerError> {
-        let data = tempfile::Builder::new()
-            .prefix("isoscope-")
-            .tempdir()
+        let data = crate::scratch::make(crate::scratch::Leftover::ServerData)
             .map_err(io_err("creating a data directory"))?;
         if let Some(parent) = log_path.parent() {
             std::fs::create_dir_all(parent)
@@ -463,6 +456,10 @@ impl ManagedServer {
         }
         let child =
             spawn_child(cmd).map_err(io_err(format!("starting {}", self.launcher.flavor())))?;
+        // Named in the data folder's owner file, so that a cleanup after isoscope died kills it.
+        if let Err(e) = crate::scratch::add_child(self.data.path(), child.id()) {
+            tracing::warn!("could not note the server's pid: {e}");
+        }
         self.child = Some(child);
         self.state = State::Running;
         self.wait_ready(offset)

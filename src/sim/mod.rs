@@ -3,11 +3,11 @@
 //! Why: the checkers need histories whose truth is known, and benchmarks need histories of
 //! millions of transactions without a database, written as fast as the disk takes them. Under
 //! contention (say 10 clients on 3 keys) the levels give:
-//! - [`Isolation::Serializable`]: strict serializable, nothing to report;
-//! - [`Isolation::SnapshotIsolation`]: G2-item (write skew) and nothing SI forbids;
-//! - [`Isolation::ReadCommitted`]: G-single-item, G-nonadjacent-item, G2-item, lost-update and
+//! - [`Behaviour::Serializable`]: strict serializable, nothing to report;
+//! - [`Behaviour::SnapshotIsolation`]: G2-item (write skew) and nothing SI forbids;
+//! - [`Behaviour::ReadCommitted`]: G-single-item, G-nonadjacent-item, G2-item, lost-update and
 //!   `internal` (non-repeatable reads), but no G0, G1a/b/c or incompatible order;
-//! - [`Isolation::LostUpdate`]: `lost-update`; for list-append the overwritten lists also give
+//! - [`Behaviour::LostUpdate`]: `lost-update`; for list-append the overwritten lists also give
 //!   incompatible orders, G0 and G1c, as a database that loses appends would.
 //!
 //! How: a discrete-event simulation. `clients` clients each run one transaction at a time; a
@@ -42,22 +42,25 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
 
+use crate::checker::Workload;
 use crate::history::write::HistoryWriter;
 use crate::history::{
     Atom, History, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult,
 };
 
-/// The isolation level the simulated database provides.
+/// How the simulated database behaves: a level it provides, or a deliberate breakage. Not an
+/// isolation level a client asks for (that is `workload::Isolation`), hence its own name.
 ///
-/// Invariant: each level produces only histories that level allows (except [`Isolation::LostUpdate`],
+/// Invariant: each level produces only histories that level allows (except [`Behaviour::LostUpdate`],
 /// which is deliberately broken), and under contention the anomalies it allows do show up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isolation {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Behaviour {
     /// Every transaction takes effect atomically at one instant between its invoke and its
     /// completion: strict serializable (real-time order respected).
     Serializable,
     /// Reads see the snapshot taken at invoke; at commit, first-committer-wins aborts a
     /// transaction that writes a key someone committed since its snapshot. Allows G2-item.
+    #[value(alias = "si")]
     SnapshotIsolation,
     /// Each read sees the latest committed state at that moment (plus the transaction's own
     /// writes); writes take write locks held to commit (a conflicting write waits; a deadlock
@@ -69,62 +72,21 @@ pub enum Isolation {
     LostUpdate,
 }
 
-impl Isolation {
-    /// Parses `serializable`, `snapshot-isolation` (or `si`), `read-committed` or `lost-update`
-    /// (case and `_` for `-` don't matter); `None` otherwise.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match normalize(s).as_str() {
-            "serializable" => Isolation::Serializable,
-            "snapshot-isolation" | "si" => Isolation::SnapshotIsolation,
-            "read-committed" => Isolation::ReadCommitted,
-            "lost-update" => Isolation::LostUpdate,
-            _ => return None,
-        })
-    }
-
-    /// The canonical name, which [`Isolation::parse`] accepts.
+impl Behaviour {
+    /// The name on the command line (clap's).
     pub fn name(self) -> &'static str {
         match self {
-            Isolation::Serializable => "serializable",
-            Isolation::SnapshotIsolation => "snapshot-isolation",
-            Isolation::ReadCommitted => "read-committed",
-            Isolation::LostUpdate => "lost-update",
+            Behaviour::Serializable => "serializable",
+            Behaviour::SnapshotIsolation => "snapshot-isolation",
+            Behaviour::ReadCommitted => "read-committed",
+            Behaviour::LostUpdate => "lost-update",
         }
     }
 }
 
-/// Which kind of transactions to generate.
-///
-/// Invariant: written values are unique per key in both workloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimWorkload {
-    /// `append` and list reads (`r` returns the whole list).
-    ListAppend,
-    /// `w` and register reads (`r` returns the value, or nil if never written).
-    RwRegister,
-}
-
-impl SimWorkload {
-    /// Parses `list-append` or `rw-register` (case and `_` for `-` don't matter); `None` otherwise.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match normalize(s).as_str() {
-            "list-append" => SimWorkload::ListAppend,
-            "rw-register" => SimWorkload::RwRegister,
-            _ => return None,
-        })
-    }
-
-    /// The canonical name, which [`SimWorkload::parse`] accepts.
-    pub fn name(self) -> &'static str {
-        match self {
-            SimWorkload::ListAppend => "list-append",
-            SimWorkload::RwRegister => "rw-register",
-        }
-    }
-}
-
-fn normalize(s: &str) -> String {
-    s.trim().to_ascii_lowercase().replace('_', "-")
+/// Whether the simulator makes histories of `w`: list-append and rw-register.
+pub fn supports(w: Workload) -> bool {
+    matches!(w, Workload::ListAppend | Workload::RwRegister)
 }
 
 /// What to simulate. Counts of zero are treated as one where one is the least that makes sense.
@@ -132,10 +94,11 @@ fn normalize(s: &str) -> String {
 /// Invariant: the same parameters (seed included) always give the same history.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimParams {
-    /// List-append or rw-register transactions.
-    pub workload: SimWorkload,
+    /// List-append or rw-register transactions (see [`supports`]; any other is simulated as
+    /// rw-register).
+    pub workload: Workload,
     /// How the simulated database isolates transactions.
-    pub isolation: Isolation,
+    pub behaviour: Behaviour,
     /// How many transactions complete (ok + fail + info); the history has twice as many ops.
     pub txns: u64,
     /// Concurrent clients (at least 1), each running one transaction at a time.
@@ -162,8 +125,8 @@ impl Default for SimParams {
     /// per key, half reads, no faults, seed 0.
     fn default() -> Self {
         SimParams {
-            workload: SimWorkload::ListAppend,
-            isolation: Isolation::Serializable,
+            workload: Workload::ListAppend,
+            behaviour: Behaviour::Serializable,
             txns: 1000,
             clients: 10,
             keys: 10,
@@ -312,7 +275,7 @@ struct Client {
 
 struct Sim {
     list: bool,
-    iso: Isolation,
+    iso: Behaviour,
     txns: u64,
     nclients: u32,
     max_len: u32,
@@ -337,7 +300,7 @@ struct Sim {
 
 impl Sim {
     fn new(p: &SimParams) -> Sim {
-        let list = p.workload == SimWorkload::ListAppend;
+        let list = p.workload == Workload::ListAppend;
         let nkeys = p.keys.max(1);
         let nclients = p.clients.max(1);
         let mut keys = FxHashMap::default();
@@ -346,7 +309,7 @@ impl Sim {
         }
         Sim {
             list,
-            iso: p.isolation,
+            iso: p.behaviour,
             txns: p.txns,
             nclients,
             max_len: p.max_txn_len.max(1),
@@ -470,7 +433,7 @@ impl Sim {
         cl.t_end = t + self.rng.random_range(DUR.0..=DUR.1);
         let t_end = cl.t_end;
         match self.iso {
-            Isolation::SnapshotIsolation | Isolation::LostUpdate => {
+            Behaviour::SnapshotIsolation | Behaviour::LostUpdate => {
                 // Reads see the snapshot, which is the committed state right now.
                 cl.snap = self.commit_seq;
                 cl.snap_heads.clear();
@@ -484,11 +447,11 @@ impl Sim {
                 }
                 self.push(t_end, c, COMPLETE);
             }
-            Isolation::Serializable => {
+            Behaviour::Serializable => {
                 let at = self.rng.random_range(t..=t_end);
                 self.push(at, c, EFFECT);
             }
-            Isolation::ReadCommitted => {
+            Behaviour::ReadCommitted => {
                 cl.times.clear();
                 for _ in 0..cl.mops.len() {
                     cl.times.push(self.rng.random_range(t..=t_end));
@@ -595,7 +558,7 @@ impl Sim {
     fn commit(&mut self, c: u32) {
         self.commit_seq += 1;
         let seq = self.commit_seq;
-        let lost_update = self.iso == Isolation::LostUpdate;
+        let lost_update = self.iso == Behaviour::LostUpdate;
         let cl = &self.clients[c as usize];
         for (j, &k) in cl.keys.iter().enumerate() {
             if !cl.mops.iter().any(|m| m.write && m.key == k) {
@@ -633,9 +596,9 @@ impl Sim {
         let plan = cl.plan;
         let info = matches!(plan, Plan::InfoApply | Plan::InfoLost);
         let (kind, error): (OpType, Option<&str>) = match self.iso {
-            Isolation::Serializable => outcome(plan),
+            Behaviour::Serializable => outcome(plan),
             _ if plan == Plan::Fail => outcome(plan),
-            Isolation::SnapshotIsolation
+            Behaviour::SnapshotIsolation
                 if cl
                     .mops
                     .iter()
@@ -643,7 +606,7 @@ impl Sim {
             {
                 aborted(info, "first-committer-wins conflict")
             }
-            Isolation::ReadCommitted if cl.aborted => aborted(info, "deadlock"),
+            Behaviour::ReadCommitted if cl.aborted => aborted(info, "deadlock"),
             _ => {
                 if matches!(plan, Plan::Ok | Plan::InfoApply) {
                     self.commit(c);
@@ -651,7 +614,7 @@ impl Sim {
                 outcome(plan)
             }
         };
-        if self.iso == Isolation::ReadCommitted {
+        if self.iso == Behaviour::ReadCommitted {
             self.release(c, t);
         }
         self.emit_op(t, c, kind, error, lists, emit);
@@ -762,17 +725,17 @@ mod tests {
     use super::*;
     use crate::history::write::OpJson;
 
-    fn params(workload: SimWorkload, isolation: Isolation, txns: u64) -> SimParams {
+    fn params(workload: Workload, isolation: Behaviour, txns: u64) -> SimParams {
         SimParams {
             workload,
-            isolation,
+            behaviour: isolation,
             txns,
             ..SimParams::default()
         }
     }
 
     /// Contended: 10 clients on 3 keys.
-    fn contended(workload: SimWorkload, isolation: Isolation, seed: u64) -> SimParams {
+    fn contended(workload: Workload, isolation: Behaviour, seed: u64) -> SimParams {
         SimParams {
             keys: 3,
             seed,
@@ -1008,29 +971,25 @@ mod tests {
 
     #[test]
     fn names_parse_back() {
-        for i in [
-            Isolation::Serializable,
-            Isolation::SnapshotIsolation,
-            Isolation::ReadCommitted,
-            Isolation::LostUpdate,
-        ] {
-            assert_eq!(Isolation::parse(i.name()), Some(i));
+        use clap::ValueEnum;
+        for b in Behaviour::value_variants() {
+            assert_eq!(Behaviour::from_str(b.name(), false), Ok(*b));
         }
-        assert_eq!(Isolation::parse("si"), Some(Isolation::SnapshotIsolation));
-        assert_eq!(Isolation::parse("bogus"), None);
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
-            assert_eq!(SimWorkload::parse(w.name()), Some(w));
-        }
-        assert_eq!(SimWorkload::parse("bank"), None);
+        assert_eq!(
+            Behaviour::from_str("si", false),
+            Ok(Behaviour::SnapshotIsolation)
+        );
+        assert!(Behaviour::from_str("bogus", false).is_err());
+        assert!(supports(Workload::RwRegister) && !supports(Workload::Bank));
     }
 
     #[test]
     fn same_seed_same_history_other_seed_other_history() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
+        for w in [Workload::ListAppend, Workload::RwRegister] {
             for i in [
-                Isolation::Serializable,
-                Isolation::ReadCommitted,
-                Isolation::LostUpdate,
+                Behaviour::Serializable,
+                Behaviour::ReadCommitted,
+                Behaviour::LostUpdate,
             ] {
                 let mut p = params(w, i, 300);
                 p.fail_fraction = 0.1;
@@ -1046,12 +1005,12 @@ mod tests {
     #[test]
     fn every_invoke_completes_once_with_increasing_index_and_time() {
         for i in [
-            Isolation::Serializable,
-            Isolation::SnapshotIsolation,
-            Isolation::ReadCommitted,
-            Isolation::LostUpdate,
+            Behaviour::Serializable,
+            Behaviour::SnapshotIsolation,
+            Behaviour::ReadCommitted,
+            Behaviour::LostUpdate,
         ] {
-            let mut p = params(SimWorkload::ListAppend, i, 400);
+            let mut p = params(Workload::ListAppend, i, 400);
             p.fail_fraction = 0.1;
             p.info_fraction = 0.1;
             let h = generate(&p);
@@ -1078,7 +1037,7 @@ mod tests {
 
     #[test]
     fn process_changes_after_info_and_info_fail_carry_invoke_value() {
-        let mut p = params(SimWorkload::RwRegister, Isolation::SnapshotIsolation, 400);
+        let mut p = params(Workload::RwRegister, Behaviour::SnapshotIsolation, 400);
         p.clients = 5;
         p.info_fraction = 0.2;
         let h = generate(&p);
@@ -1113,11 +1072,11 @@ mod tests {
 
     #[test]
     fn written_values_unique_per_key_and_keys_retire() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
+        for w in [Workload::ListAppend, Workload::RwRegister] {
             let p = SimParams {
                 keys: 3,
                 max_writes_per_key: 5,
-                ..params(w, Isolation::Serializable, 300)
+                ..params(w, Behaviour::Serializable, 300)
             };
             let h = generate(&p);
             let mut written: HashMap<Atom, Vec<i64>> = HashMap::new();
@@ -1150,7 +1109,7 @@ mod tests {
     #[test]
     fn serializable_list_append_is_strict_serializable() {
         for seed in 0..3 {
-            let mut p = contended(SimWorkload::ListAppend, Isolation::Serializable, seed);
+            let mut p = contended(Workload::ListAppend, Behaviour::Serializable, seed);
             p.fail_fraction = 0.1;
             let h = generate(&p);
             assert_compatible_orders(&h);
@@ -1169,7 +1128,7 @@ mod tests {
     fn snapshot_isolation_shows_write_skew_but_nothing_si_forbids() {
         let mut skew = false;
         for seed in 0..3 {
-            let p = contended(SimWorkload::ListAppend, Isolation::SnapshotIsolation, seed);
+            let p = contended(Workload::ListAppend, Behaviour::SnapshotIsolation, seed);
             let h = generate(&p);
             assert!(h.counts().fail > 0, "first-committer-wins never aborted");
             assert_compatible_orders(&h);
@@ -1183,10 +1142,10 @@ mod tests {
 
     #[test]
     fn read_committed_has_no_g1() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
-            let h = generate(&contended(w, Isolation::ReadCommitted, 0));
+        for w in [Workload::ListAppend, Workload::RwRegister] {
+            let h = generate(&contended(w, Behaviour::ReadCommitted, 0));
             assert!(h.counts().ok > 300, "{:?}", h.counts());
-            if w == SimWorkload::ListAppend {
+            if w == Workload::ListAppend {
                 assert_compatible_orders(&h);
                 let (n, edges) = list_graph(&h);
                 assert!(!cyclic(&adjacency(n, &edges, WW | WR)), "G0/G1c");
@@ -1196,8 +1155,8 @@ mod tests {
 
     #[test]
     fn snapshot_isolation_and_serializable_never_lose_updates() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
-            for i in [Isolation::Serializable, Isolation::SnapshotIsolation] {
+        for w in [Workload::ListAppend, Workload::RwRegister] {
+            for i in [Behaviour::Serializable, Behaviour::SnapshotIsolation] {
                 for seed in 0..3 {
                     let h = generate(&contended(w, i, seed));
                     assert_eq!(lost_update_pairs(&h), 0, "{w:?} {i:?} seed {seed}");
@@ -1208,9 +1167,9 @@ mod tests {
 
     #[test]
     fn lost_update_mode_loses_updates() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
+        for w in [Workload::ListAppend, Workload::RwRegister] {
             for seed in 0..3 {
-                let h = generate(&contended(w, Isolation::LostUpdate, seed));
+                let h = generate(&contended(w, Behaviour::LostUpdate, seed));
                 assert!(lost_update_pairs(&h) > 0, "{w:?} seed {seed}");
             }
         }
@@ -1218,12 +1177,12 @@ mod tests {
 
     #[test]
     fn failed_txns_are_never_visible() {
-        for w in [SimWorkload::ListAppend, SimWorkload::RwRegister] {
+        for w in [Workload::ListAppend, Workload::RwRegister] {
             for i in [
-                Isolation::Serializable,
-                Isolation::SnapshotIsolation,
-                Isolation::ReadCommitted,
-                Isolation::LostUpdate,
+                Behaviour::Serializable,
+                Behaviour::SnapshotIsolation,
+                Behaviour::ReadCommitted,
+                Behaviour::LostUpdate,
             ] {
                 let mut p = contended(w, i, 7);
                 p.fail_fraction = 0.3;
@@ -1252,7 +1211,7 @@ mod tests {
 
     #[test]
     fn write_streams_json_lines() {
-        let mut p = params(SimWorkload::ListAppend, Isolation::SnapshotIsolation, 200);
+        let mut p = params(Workload::ListAppend, Behaviour::SnapshotIsolation, 200);
         p.info_fraction = 0.1;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.jsonl");

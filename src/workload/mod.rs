@@ -27,72 +27,45 @@ use serde::{Deserialize, Serialize};
 use crate::checker;
 use crate::history::{Atom, Mop, OpFn, OpValue, ReadResult};
 
-/// Which workload runs.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkloadKind {
-    /// Increments and reads of counters.
-    Counter,
-    /// Transfers between accounts whose total is fixed.
-    Bank,
-    /// Reads and blind writes of registers (Elle's rw-register).
-    Register,
-    /// Appends to and reads of lists (Elle's list-append).
-    ListAppend,
-    /// Adds of unique elements to one set, read whole at the end (Jepsen's set).
-    Set,
-}
-
-impl WorkloadKind {
-    /// All workloads, in the order reports list them.
-    pub const ALL: [WorkloadKind; 5] = [
-        WorkloadKind::Counter,
-        WorkloadKind::Bank,
-        WorkloadKind::Register,
-        WorkloadKind::ListAppend,
-        WorkloadKind::Set,
-    ];
-
-    /// The name used on the command line and in presets.
-    pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Counter => "counter",
-            WorkloadKind::Bank => "bank",
-            WorkloadKind::Register => "register",
-            WorkloadKind::ListAppend => "list-append",
-            WorkloadKind::Set => "set",
-        }
-    }
-
-    /// Parses a workload name.
-    pub fn parse(s: &str) -> Option<WorkloadKind> {
-        WorkloadKind::ALL.into_iter().find(|w| w.name() == s)
-    }
-
-    /// The checker for this workload's histories.
-    pub fn checker(self) -> checker::Workload {
-        match self {
-            WorkloadKind::Counter => checker::Workload::Counter,
-            WorkloadKind::Bank => checker::Workload::Bank,
-            WorkloadKind::Register => checker::Workload::RwRegister,
-            WorkloadKind::ListAppend => checker::Workload::ListAppend,
-            WorkloadKind::Set => checker::Workload::Set,
-        }
-    }
-}
+/// Which workload runs: the checker's [`Workload`], one enum for the idea everywhere (the
+/// runner, the checker, the simulator, the command line and presets).
+pub use crate::checker::Workload;
 
 /// How counter increments are written.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum CounterStyle {
     /// `UPDATE c SET v = v + 1`: the database computes the new value.
     Atomic,
     /// `SELECT v`, then `UPDATE c SET v = <read + 1>`, in one transaction.
+    #[value(alias = "rmw")]
     ReadModifyWrite,
 }
 
+impl CounterStyle {
+    /// The name on the command line and in presets (clap's and serde's).
+    pub fn name(self) -> &'static str {
+        match self {
+            CounterStyle::Atomic => "atomic",
+            CounterStyle::ReadModifyWrite => "read-modify-write",
+        }
+    }
+}
+
 /// The SQL isolation level clients ask for.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
     /// READ UNCOMMITTED.
@@ -124,12 +97,6 @@ impl Isolation {
         }
     }
 
-    /// Parses a level name (`repeatable-read`, `REPEATABLE-READ`, `repeatable read`).
-    pub fn parse(s: &str) -> Option<Isolation> {
-        let s = s.trim().to_ascii_lowercase().replace(['_', ' '], "-");
-        Isolation::ALL.into_iter().find(|i| i.name() == s)
-    }
-
     /// The SQL for `SET SESSION TRANSACTION ISOLATION LEVEL ...`.
     pub fn sql(self) -> &'static str {
         match self {
@@ -158,7 +125,7 @@ impl Isolation {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkloadSpec {
     /// Which workload.
-    pub workload: WorkloadKind,
+    pub workload: Workload,
     /// Counters, accounts, registers, or list keys active at a time (the set has one set and
     /// ignores it).
     pub keys: u32,
@@ -181,13 +148,13 @@ pub struct WorkloadSpec {
 impl WorkloadSpec {
     /// Sensible defaults for a workload: few hot keys so that transactions conflict; the set
     /// reads only at the end, as Jepsen's does.
-    pub fn default_for(kind: WorkloadKind) -> WorkloadSpec {
+    pub fn default_for(kind: Workload) -> WorkloadSpec {
         let (keys, read_fraction) = match kind {
-            WorkloadKind::Counter => (4, 0.1),
-            WorkloadKind::Bank => (5, 0.2),
-            WorkloadKind::Register => (5, 0.5),
-            WorkloadKind::ListAppend => (8, 0.5),
-            WorkloadKind::Set => (1, 0.0),
+            Workload::Counter => (4, 0.1),
+            Workload::Bank => (5, 0.2),
+            Workload::RwRegister => (5, 0.5),
+            Workload::ListAppend => (8, 0.5),
+            Workload::Set => (1, 0.0),
         };
         WorkloadSpec {
             workload: kind,
@@ -208,7 +175,7 @@ impl WorkloadSpec {
         // Read the kind first, so that the defaults filled in are that workload's.
         #[derive(Deserialize)]
         struct Kind {
-            workload: WorkloadKind,
+            workload: Workload,
         }
         let kind: Kind = toml::from_str(&text)
             .map_err(|e| format!("{}: {}", path.display(), e.message().trim()))?;
@@ -234,11 +201,12 @@ impl WorkloadSpec {
             return WorkloadSpec::from_preset(Path::new(name));
         }
         if name == "counter-rmw" {
-            let mut s = WorkloadSpec::default_for(WorkloadKind::Counter);
+            let mut s = WorkloadSpec::default_for(Workload::Counter);
             s.counter_style = CounterStyle::ReadModifyWrite;
             return Ok(s);
         }
-        WorkloadKind::parse(name)
+        <Workload as clap::ValueEnum>::from_str(name, false)
+            .ok()
             .map(WorkloadSpec::default_for)
             .ok_or_else(|| {
                 format!(
@@ -251,8 +219,8 @@ impl WorkloadSpec {
     /// How reports and summaries name it: `counter (atomic)`, `list-append` ...
     pub fn label(&self) -> String {
         match (self.workload, self.counter_style) {
-            (WorkloadKind::Counter, CounterStyle::Atomic) => "counter (atomic)".into(),
-            (WorkloadKind::Counter, CounterStyle::ReadModifyWrite) => {
+            (Workload::Counter, CounterStyle::Atomic) => "counter (atomic)".into(),
+            (Workload::Counter, CounterStyle::ReadModifyWrite) => {
                 "counter (read-modify-write)".into()
             }
             (w, _) => w.name().into(),
@@ -265,8 +233,8 @@ impl WorkloadSpec {
     pub fn check_options(&self, model: checker::Model) -> checker::CheckOptions {
         checker::CheckOptions {
             models: vec![model],
-            workload: Some(self.workload.checker()),
-            bank_total: (self.workload == WorkloadKind::Bank)
+            workload: Some(self.workload),
+            bank_total: (self.workload == Workload::Bank)
                 .then(|| self.initial_balance * i64::from(self.keys)),
             durability: true,
             ..checker::CheckOptions::default()
@@ -302,7 +270,7 @@ impl WorkloadSpec {
 
 impl Default for WorkloadSpec {
     fn default() -> Self {
-        WorkloadSpec::default_for(WorkloadKind::ListAppend)
+        WorkloadSpec::default_for(Workload::ListAppend)
     }
 }
 
@@ -342,11 +310,11 @@ impl Generator {
         let spec = &self.spec;
         let rng = &mut self.rng;
         match spec.workload {
-            WorkloadKind::Counter => counter::generate(spec, rng),
-            WorkloadKind::Bank => bank::generate(spec, rng),
-            WorkloadKind::Register => self.pool.txn(spec, rng, register::write),
-            WorkloadKind::ListAppend => self.pool.txn(spec, rng, list_append::append),
-            WorkloadKind::Set => set::generate(spec, rng, &mut self.next_element),
+            Workload::Counter => counter::generate(spec, rng),
+            Workload::Bank => bank::generate(spec, rng),
+            Workload::RwRegister => self.pool.txn(spec, rng, register::write),
+            Workload::ListAppend => self.pool.txn(spec, rng, list_append::append),
+            Workload::Set => set::generate(spec, rng, &mut self.next_element),
         }
     }
 
@@ -354,10 +322,10 @@ impl Generator {
     /// closes with the database's final state.
     pub fn final_reads(&self) -> Vec<Invocation> {
         match self.spec.workload {
-            WorkloadKind::Counter => counter::final_reads(&self.spec),
-            WorkloadKind::Bank => vec![bank::read()],
-            WorkloadKind::Register | WorkloadKind::ListAppend => self.pool.final_reads(),
-            WorkloadKind::Set => set::final_reads(),
+            Workload::Counter => counter::final_reads(&self.spec),
+            Workload::Bank => vec![bank::read()],
+            Workload::RwRegister | Workload::ListAppend => self.pool.final_reads(),
+            Workload::Set => set::final_reads(),
         }
     }
 }
@@ -563,11 +531,11 @@ pub async fn setup(
     spec: &WorkloadSpec,
 ) -> Result<Vec<String>, mysql_async::Error> {
     let statements = match spec.workload {
-        WorkloadKind::Counter => counter::schema(spec),
-        WorkloadKind::Bank => bank::schema(spec),
-        WorkloadKind::Register => register::schema(),
-        WorkloadKind::ListAppend => list_append::schema(),
-        WorkloadKind::Set => set::schema(),
+        Workload::Counter => counter::schema(spec),
+        Workload::Bank => bank::schema(spec),
+        Workload::RwRegister => register::schema(),
+        Workload::ListAppend => list_append::schema(),
+        Workload::Set => set::schema(),
     };
     for s in &statements {
         conn.query_drop(s).await?;
@@ -582,11 +550,11 @@ pub async fn execute(
     inv: &Invocation,
 ) -> Result<Executed, ExecError> {
     match spec.workload {
-        WorkloadKind::Counter => counter::execute(conn, spec, inv).await,
-        WorkloadKind::Bank => bank::execute(conn, spec, inv).await,
-        WorkloadKind::Register => register::execute(conn, inv).await,
-        WorkloadKind::ListAppend => list_append::execute(conn, inv).await,
-        WorkloadKind::Set => set::execute(conn, inv).await,
+        Workload::Counter => counter::execute(conn, spec, inv).await,
+        Workload::Bank => bank::execute(conn, spec, inv).await,
+        Workload::RwRegister => register::execute(conn, inv).await,
+        Workload::ListAppend => list_append::execute(conn, inv).await,
+        Workload::Set => set::execute(conn, inv).await,
     }
 }
 
@@ -607,9 +575,9 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_stream() {
-        for kind in WorkloadKind::ALL {
+        for kind in Workload::ALL {
             let mut spec = WorkloadSpec::default_for(kind);
-            if kind == WorkloadKind::Set {
+            if kind == Workload::Set {
                 // Adds alone are 0, 1, 2 ... whatever the seed; reads make the seed show.
                 spec.read_fraction = 0.3;
             }
@@ -630,10 +598,7 @@ mod tests {
         let p = dir.path().join("w.toml");
         std::fs::write(&p, "workload = \"bank\"\nkeys = 9\n").unwrap();
         let s = WorkloadSpec::from_preset(&p).unwrap();
-        assert_eq!(
-            (s.workload, s.keys, s.max_transfer),
-            (WorkloadKind::Bank, 9, 5)
-        );
+        assert_eq!((s.workload, s.keys, s.max_transfer), (Workload::Bank, 9, 5));
         std::fs::write(&p, "workload = \"bank\"\nkeyz = 9\n").unwrap();
         let e = WorkloadSpec::from_preset(&p).unwrap_err();
         assert!(e.contains("keyz") && e.contains("w.toml"), "{e}");
@@ -658,13 +623,15 @@ mod tests {
     }
 
     #[test]
-    fn isolation_names_round_trip() {
+    fn isolation_names_are_the_same_for_clap_serde_and_reports() {
+        use clap::ValueEnum;
         for i in Isolation::ALL {
-            assert_eq!(Isolation::parse(i.name()), Some(i));
+            assert_eq!(Isolation::from_str(i.name(), false), Ok(i));
+            assert_eq!(serde_json::to_value(i).unwrap(), i.name());
         }
         assert_eq!(
-            Isolation::parse("REPEATABLE-READ"),
-            Some(Isolation::RepeatableRead)
+            Isolation::from_str("REPEATABLE-READ", true),
+            Ok(Isolation::RepeatableRead)
         );
     }
 }

@@ -81,11 +81,11 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-    use crate::workload::WorkloadKind;
+    use crate::workload::Workload;
 
     #[test]
     fn elements_are_unique_and_increasing_and_reads_follow_the_fraction() {
-        let mut spec = WorkloadSpec::default_for(WorkloadKind::Set);
+        let mut spec = WorkloadSpec::default_for(Workload::Set);
         assert_eq!(spec.read_fraction, 0.0);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut next = 0;

@@ -1,0 +1,141 @@
+//! The server in front of a run: a fresh managed one (started, watched, torn down) or an external
+//! one given by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up
+//! what a dead isoscope left, listen for signals, start the server, run, tear down.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{RunConfig, RunError, RunOutput, Shutdown, Stop};
+use crate::run_folder::{TargetInfo, SERVER_LOG};
+use crate::server::dolt::Dolt;
+use crate::server::mariadb::MariaDb;
+use crate::server::{self, Endpoint, Flavor, Launcher, ManagedServer, ServerError};
+
+/// Where the server binaries are, when not found on PATH or in the install cache.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Binaries {
+    /// The mariadbd binary [default: PATH, /usr/sbin].
+    #[arg(long)]
+    pub mariadbd: Option<PathBuf>,
+    /// The dolt binary [default: PATH, ~/.cache/isoscope/bin].
+    #[arg(long)]
+    pub dolt: Option<PathBuf>,
+}
+
+/// The server a run talks to.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A fresh private server of this flavor, started from these binaries.
+    Managed(Flavor, Binaries),
+    /// A server someone else runs, of this flavor.
+    External(Endpoint, Flavor),
+}
+
+impl Target {
+    /// The server's flavor.
+    pub fn flavor(&self) -> Flavor {
+        match self {
+            Target::Managed(f, _) | Target::External(_, f) => *f,
+        }
+    }
+}
+
+/// The launcher for a managed flavor.
+pub fn launcher(flavor: Flavor, binaries: &Binaries) -> Result<Box<dyn Launcher>, ServerError> {
+    Ok(match flavor {
+        Flavor::MariaDb => Box::new(MariaDb::locate(binaries.mariadbd.as_deref())?),
+        Flavor::Dolt => Box::new(Dolt::locate(binaries.dolt.as_deref())?),
+        Flavor::Mysql => {
+            return Err(ServerError::Unsupported(
+                "isoscope does not manage MySQL servers; give one with --url".into(),
+            ))
+        }
+    })
+}
+
+/// Removes what an isoscope that is gone left behind (data folders, copies, the servers on
+/// them), saying so on stderr.
+pub fn clean_stale() {
+    for c in crate::scratch::clean_stale() {
+        match c.error {
+            None => eprintln!(
+                "removed {} left by an isoscope that is gone ({})",
+                c.dir.display(),
+                c.kind.name()
+            ),
+            Some(e) => eprintln!(
+                "could not remove {}, left by an isoscope that is gone: {e}",
+                c.dir.display()
+            ),
+        }
+    }
+}
+
+/// Runs `cfg` on `target`: a managed server's log goes into the run's folder, and the server is
+/// torn down when the run is checked, on error, and on a signal. `shutdown` stops the run;
+/// a signal that comes while the server starts ends the run before the clients start.
+pub async fn run_on(
+    cfg: RunConfig,
+    target: &Target,
+    shutdown: &Shutdown,
+) -> Result<RunOutput, RunError> {
+    cfg.validate()?;
+    let stopped_early = |s: &Shutdown| match s.reason() {
+        Some(Stop::Signal(sig)) => Err(RunError::StoppedEarly(sig)),
+        _ => Ok(()),
+    };
+    let cfg_log = cfg.out_dir.join(SERVER_LOG);
+    let (endpoint, info, server) = match target {
+        Target::External(ep, flavor) => {
+            let version = server::prepare_database(ep).await?;
+            let info = TargetInfo {
+                flavor: *flavor,
+                version,
+                endpoint: ep.redacted(),
+                managed: false,
+            };
+            (ep.clone(), info, None)
+        }
+        Target::Managed(flavor, binaries) => {
+            let l = launcher(*flavor, binaries)?;
+            std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
+                what: format!("creating {}", cfg.out_dir.display()),
+                source,
+            })?;
+            let log = cfg.out_dir.join(SERVER_LOG);
+            // Started on a blocking thread so that a signal is heard meanwhile; the server is
+            // dropped (torn down) as soon as it is up if the run was stopped.
+            let s = tokio::task::spawn_blocking(move || {
+                ManagedServer::start(l, &log, "isoscope", Duration::from_secs(60))
+            })
+            .await
+            .map_err(|e| ServerError::Unsupported(format!("starting the server: {e}")))??;
+            stopped_early(shutdown)?;
+            let ep = s.endpoint();
+            let version = server::prepare_database(&ep).await?;
+            let info = TargetInfo {
+                flavor: *flavor,
+                version,
+                endpoint: ep.redacted(),
+                managed: true,
+            };
+            (ep, info, Some(Arc::new(Mutex::new(s))))
+        }
+    };
+    stopped_early(shutdown)?;
+    let out = super::run(cfg, endpoint, info, server.clone(), shutdown.child()).await;
+    // The last handle: the server is torn down here, off the async threads; then its log,
+    // complete, is gzipped (Dolt's can grow to megabytes of conflict lines).
+    if let Some(s) = server {
+        let log = cfg_log;
+        let _ = tokio::task::spawn_blocking(move || {
+            drop(s);
+            if let Err(e) = crate::run_folder::compress(&log) {
+                tracing::warn!("{} stays uncompressed: {e}", log.display());
+            }
+        })
+        .await;
+    }
+    out
+}
