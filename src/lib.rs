@@ -12,6 +12,8 @@
 //! - [`checker`]: from a history to a verdict: per-workload inference of dependencies, one
 //!   generic cycle search, one table of consistency models, one explainer, and the durability
 //!   check of acknowledged writes against the final reads;
+//! - [`scenario`]: Hermitage's tests automated: fixed interleavings of a few sessions, judged
+//!   per server and level;
 //! - [`report`]: many runs side by side, in HTML and Markdown;
 //! - [`sim`]: simulated databases that produce histories of known character, for tests and
 //!   benchmarks;
@@ -26,6 +28,7 @@ pub mod faults;
 pub mod history;
 pub mod report;
 pub mod runner;
+pub mod scenario;
 pub mod server;
 pub mod sim;
 pub mod workload;

@@ -4,17 +4,23 @@
 //! its socket inside the data directory. `--no-defaults` comes first everywhere so that no
 //! `my.cnf` on the machine changes what is measured. Lock waits are cut to 2 s so that blocked
 //! transactions fail fast (1205) instead of stalling the run.
+//!
+//! A target's settings ([`super::target`]) become `--key=value` options after isoscope's own,
+//! so a setting overrides isoscope's default of the same option (the last one given wins in
+//! `mariadbd`). A setting `mariadbd` does not know stops it from starting, and its log says so.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::target::Setting;
 use super::{find_binary, io_err, is_root, Flavor, Launcher, ServerError};
 
 /// Starts MariaDB from a given `mariadbd` and its neighbouring `mariadb-install-db`.
 pub struct MariaDb {
     mariadbd: PathBuf,
     install_db: PathBuf,
+    settings: Vec<Setting>,
 }
 
 impl MariaDb {
@@ -38,7 +44,14 @@ impl MariaDb {
         Ok(MariaDb {
             mariadbd,
             install_db,
+            settings: Vec::new(),
         })
+    }
+
+    /// The same server started with extra `--key=value` options.
+    pub fn with_settings(mut self, settings: Vec<Setting>) -> MariaDb {
+        self.settings = settings;
+        self
     }
 }
 
@@ -85,6 +98,9 @@ impl Launcher for MariaDb {
             .arg("--innodb-lock-wait-timeout=2")
             .arg("--max-connections=1000")
             .arg("--skip-name-resolve");
+        for s in &self.settings {
+            cmd.arg(format!("--{}={}", s.key, s.value));
+        }
         cmd
     }
 

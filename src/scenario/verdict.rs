@@ -1,0 +1,179 @@
+//! From a trace to a verdict: did the anomaly show, and if not, what stopped it.
+//!
+//! The anomaly shows when every condition of one of the scenario's `anomaly_if` entries holds in
+//! what the sessions read, which of them committed, and the final table. When none does, the
+//! first thing in step order that stood in the way names how it was prevented: an error that
+//! rolled a transaction back (deadlock 1213, record changed 1020, lock wait timeout 1205), a
+//! refused COMMIT, else a statement that blocked until the other side finished (the server
+//! serialized them), else nothing at all: the sessions simply did not see each other's writes.
+
+use serde::Serialize;
+
+use super::runner::{Outcome, Row, SessionEnd, Trace};
+use super::spec::{Condition, ReadRef, Rows, Scenario};
+
+/// The answer of one cell.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The anomaly showed.
+    Anomaly,
+    /// It did not.
+    Prevented,
+    /// The cell could not be run (see its note); says nothing about the anomaly.
+    Error,
+}
+
+impl Verdict {
+    /// The word in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Anomaly => "anomaly",
+            Verdict::Prevented => "prevented",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// How a prevented anomaly was prevented.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum How {
+    /// A statement blocked on a lock until the other transaction ended; then it ran after it.
+    BlockedThenSerialized,
+    /// Error 1213: the server broke a lock cycle by rolling one transaction back.
+    Deadlock,
+    /// Error 1020: a write to a row changed since the snapshot rolled its transaction back
+    /// (MariaDB's `innodb_snapshot_isolation`).
+    RecordChanged,
+    /// Error 1205: a statement waited on a lock until the server gave up on it.
+    LockWaitTimeout,
+    /// COMMIT returned an error: the server refused the transaction at the end (Dolt's merge
+    /// conflict, 1213 "serialization failure").
+    CommitRefused,
+    /// Nothing blocked or failed: each session read only what it was allowed to see.
+    Isolated,
+}
+
+impl How {
+    /// A short label for tables.
+    pub fn short(self) -> &'static str {
+        match self {
+            How::BlockedThenSerialized => "blocked",
+            How::Deadlock => "1213",
+            How::RecordChanged => "1020",
+            How::LockWaitTimeout => "1205",
+            How::CommitRefused => "commit refused",
+            How::Isolated => "isolated",
+        }
+    }
+}
+
+/// The verdict of one trace, and how it was prevented. A session counts as committed for the
+/// conditions only if its COMMIT returned ok and none of its statements failed: a transaction
+/// that committed without its failed write did not do what the scenario describes.
+pub fn judge(scenario: &Scenario, trace: &Trace) -> (Verdict, Option<How>) {
+    if scenario
+        .anomaly_if
+        .iter()
+        .any(|c| holds(c, scenario, trace))
+    {
+        return (Verdict::Anomaly, None);
+    }
+    (Verdict::Prevented, Some(how(trace)))
+}
+
+/// What stood in the anomaly's way: the first transaction-ending error, else a block.
+pub fn how(trace: &Trace) -> How {
+    for r in &trace.steps {
+        let Outcome::Error { code, .. } = r.outcome else {
+            continue;
+        };
+        let end = trace
+            .sessions
+            .iter()
+            .find(|(s, _)| *s == r.session)
+            .map(|(_, e)| *e);
+        match end {
+            Some(SessionEnd::CommitRefused { .. }) => return How::CommitRefused,
+            Some(SessionEnd::Aborted { .. }) => {
+                return match code {
+                    1213 => How::Deadlock,
+                    1020 => How::RecordChanged,
+                    _ => How::LockWaitTimeout,
+                }
+            }
+            _ => {}
+        }
+    }
+    if trace
+        .steps
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Error { code: 1205, .. }))
+    {
+        return How::LockWaitTimeout;
+    }
+    if trace.steps.iter().any(|r| r.blocked) {
+        How::BlockedThenSerialized
+    } else {
+        How::Isolated
+    }
+}
+
+fn holds(c: &Condition, scenario: &Scenario, trace: &Trace) -> bool {
+    // Committed whole: COMMIT returned ok and no statement of the session failed.
+    let committed = |s: &str| {
+        trace
+            .sessions
+            .iter()
+            .any(|(n, e)| n == s && *e == SessionEnd::Committed)
+            && !trace
+                .steps
+                .iter()
+                .any(|r| r.session == s && matches!(r.outcome, Outcome::Error { .. }))
+    };
+    c.committed.iter().all(|s| committed(s))
+        && c.saw
+            .iter()
+            .all(|(r, rows)| reads(scenario, trace, r).any(|got| contains(&got, rows)))
+        && c.saw_exactly
+            .iter()
+            .all(|(r, rows)| reads(scenario, trace, r).any(|got| got == *rows))
+        && c.final_rows
+            .as_ref()
+            .is_none_or(|rows| as_rows(&trace.final_rows) == *rows)
+}
+
+/// The rows each read a reference names returned (reads that failed or were skipped are left out).
+fn reads<'a>(
+    scenario: &'a Scenario,
+    trace: &'a Trace,
+    r: &'a ReadRef,
+) -> impl Iterator<Item = Rows> + 'a {
+    scenario
+        .steps
+        .iter()
+        .zip(&trace.steps)
+        .filter(move |(step, _)| match r {
+            ReadRef::Nth(s, n) => step.session == *s && step.read == Some(*n),
+            ReadRef::Any(s) => step.session == *s && step.read.is_some(),
+        })
+        .filter_map(|(_, rec)| match &rec.outcome {
+            Outcome::Ok {
+                rows: Some(rows), ..
+            } => Some(as_rows(rows)),
+            _ => None,
+        })
+}
+
+fn contains(got: &Rows, want: &Rows) -> bool {
+    want.iter().all(|(k, v)| got.get(k) == Some(v))
+}
+
+/// Rows as key => value from their first two columns (rows whose first two are not integers are
+/// left out: no condition can name them).
+pub fn as_rows(rows: &[Row]) -> Rows {
+    rows.iter()
+        .filter_map(|r| Some((r.first()?.as_i64()?, r.get(1)?.as_i64()?)))
+        .collect()
+}
