@@ -222,7 +222,12 @@ pub async fn run_cell(
     )
     .await;
     let finish = async {
-        let final_rows = read_table(&mut admin, &scenario.final_query).await?;
+        // A fresh connection: Dolt's setup session keeps showing the table as it set it up.
+        let mut reader = mysql_async::Conn::new(ep.opts(Some(db)))
+            .await
+            .map_err(err("connecting for the final read"))?;
+        let final_rows = read_table(&mut reader, &scenario.final_query).await?;
+        let _ = reader.disconnect().await;
         let _ = admin
             .query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
             .await;

@@ -36,7 +36,7 @@ pub fn render(r: &Results) -> String {
         .max()
         .unwrap_or(8)
         .max(8);
-    let col_w = 26;
+    let col_w = 30;
     for info in &r.servers {
         let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.target == info.target).collect();
         let _ = writeln!(
