@@ -171,16 +171,30 @@ struct Done {
     outcome: Outcome,
 }
 
-/// Runs `scenario` at `level` in a fresh database `db` on the server at `ep`.
-pub async fn run_cell(
-    ep: &Endpoint,
-    flavor: Flavor,
-    scenario: &Scenario,
-    level: Isolation,
-    db: &str,
-    timing: Timing,
-    locks: Option<&LockWatch>,
-) -> Result<Trace, RunError> {
+/// One cell to run: a scenario at a level in a fresh database on a server.
+#[derive(Clone, Copy)]
+pub struct CellPlan<'a> {
+    /// Where the server is.
+    pub ep: &'a Endpoint,
+    /// What kind of server it is.
+    pub flavor: Flavor,
+    /// What to run.
+    pub scenario: &'a Scenario,
+    /// At which level.
+    pub level: Isolation,
+    /// The database to create (dropped first if it exists, and at the end).
+    pub db: &'a str,
+    /// The runner's waits.
+    pub timing: Timing,
+    /// The server's lock waits, where it can tell them.
+    pub locks: Option<&'a LockWatch>,
+}
+
+/// Runs one cell.
+pub async fn run_cell(plan: &CellPlan<'_>) -> Result<Trace, RunError> {
+    let CellPlan {
+        ep, scenario, db, ..
+    } = *plan;
     let mut admin = mysql_async::Conn::new(ep.opts(None))
         .await
         .map_err(err(format!("connecting to {ep}")))?;
@@ -210,17 +224,7 @@ pub async fn run_cell(
         .flatten()
         .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("on"));
 
-    let result = drive(
-        ep,
-        flavor,
-        scenario,
-        level,
-        db,
-        timing,
-        locks,
-        timeout_rolls_back,
-    )
-    .await;
+    let result = drive(plan, timeout_rolls_back).await;
     let finish = async {
         // A fresh connection: Dolt's setup session keeps showing the table as it set it up.
         let mut reader = mysql_async::Conn::new(ep.opts(Some(db)))
@@ -250,17 +254,16 @@ const LOCK_WAITS: &str =
 
 type Driven = (Vec<StepRecord>, Vec<(String, SessionEnd)>, Option<String>);
 
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    ep: &Endpoint,
-    flavor: Flavor,
-    scenario: &Scenario,
-    level: Isolation,
-    db: &str,
-    timing: Timing,
-    locks: Option<&LockWatch>,
-    timeout_rolls_back: bool,
-) -> Result<Driven, RunError> {
+async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, RunError> {
+    let CellPlan {
+        ep,
+        flavor,
+        scenario,
+        level,
+        db,
+        timing,
+        locks,
+    } = *plan;
     // Open every session, set its level, read it back.
     let n = scenario.sessions.len();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::history::{self, CheckerView};
-use super::runner::{self, LockWatch, Row, SessionEnd, StepRecord, Timing};
+use super::runner::{self, CellPlan, LockWatch, Row, SessionEnd, StepRecord, Timing};
 use super::spec::{Expected, Scenario};
 use super::verdict::{self, How, Verdict};
 use crate::server::target::Target;
@@ -161,49 +161,43 @@ pub async fn run(
         .unwrap_or_else(|| tmp.path().to_path_buf());
     match &cfg.servers {
         Servers::Url(ep, flavor) => {
-            let version =
-                server::prepare_database(ep)
-                    .await
-                    .map_err(|source| SuiteError::Server {
-                        target: ep.redacted(),
-                        source,
-                    })?;
-            let info = ServerInfo {
-                target: ep.redacted(),
-                flavor: *flavor,
-                server: server_name(*flavor, &version),
-                managed: false,
-            };
-            let cells = run_on(cfg, ep, &info, progress).await;
+            let info = server_info(ep, ep.redacted(), *flavor, false).await?;
+            results.cells.extend(run_on(cfg, ep, &info, progress).await);
             results.servers.push(info);
-            results.cells.extend(cells);
         }
         Servers::Managed(targets) => {
             for t in targets {
                 let s = start(cfg, t, &log_dir).await?;
                 let ep = s.endpoint();
-                let version =
-                    server::prepare_database(&ep)
-                        .await
-                        .map_err(|source| SuiteError::Server {
-                            target: t.to_string(),
-                            source,
-                        })?;
-                let info = ServerInfo {
-                    target: t.to_string(),
-                    flavor: t.flavor,
-                    server: server_name(t.flavor, &version),
-                    managed: true,
-                };
-                let cells = run_on(cfg, &ep, &info, progress).await;
+                let info = server_info(&ep, t.to_string(), t.flavor, true).await?;
+                results
+                    .cells
+                    .extend(run_on(cfg, &ep, &info, progress).await);
                 // Torn down here, before the next target starts.
                 drop(s);
                 results.servers.push(info);
-                results.cells.extend(cells);
             }
         }
     }
     Ok(results)
+}
+
+/// Checks that the server answers and names it.
+async fn server_info(
+    ep: &Endpoint,
+    target: String,
+    flavor: Flavor,
+    managed: bool,
+) -> Result<ServerInfo, SuiteError> {
+    match server::prepare_database(ep).await {
+        Ok(version) => Ok(ServerInfo {
+            target,
+            flavor,
+            server: server_name(flavor, &version),
+            managed,
+        }),
+        Err(source) => Err(SuiteError::Server { target, source }),
+    }
 }
 
 async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedServer, SuiteError> {
@@ -310,7 +304,16 @@ pub async fn run_one(
         sessions: Vec::new(),
         final_rows: Vec::new(),
     };
-    match runner::run_cell(ep, info.flavor, sc, level, &db, timing, locks).await {
+    let plan = CellPlan {
+        ep,
+        flavor: info.flavor,
+        scenario: sc,
+        level,
+        db: &db,
+        timing,
+        locks,
+    };
+    match runner::run_cell(&plan).await {
         Ok(trace) => {
             let (v, how) = verdict::judge(sc, &trace);
             cell.verdict = v;
