@@ -223,3 +223,78 @@ pub fn check(scenario: &Scenario, trace: &Trace, anomaly: bool) -> Option<Checke
     };
     Some(view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::verdict::tests::{builtin, done, read, trace};
+
+    #[test]
+    fn write_skew_goes_through_the_checker_and_its_serial_twin_does_not() {
+        let g2 = builtin("g2-item");
+        let both = [SessionEnd::Committed, SessionEnd::Committed];
+        let skew = trace(
+            &g2,
+            vec![
+                read(&[(1, 10), (2, 20)]),
+                read(&[(1, 10), (2, 20)]),
+                done(),
+                done(),
+                done(),
+                done(),
+            ],
+            &both,
+            &[(1, 11), (2, 21)],
+        );
+        let k = check(&g2, &skew, true).unwrap();
+        assert_eq!(k.valid, Validity::Invalid);
+        assert!(k.anomalies.contains(&"G2-item".to_string()), "{k:?}");
+        assert!(k.agrees);
+        // T2 read T1's write: T1 then T2, serializable.
+        let serial = trace(
+            &g2,
+            vec![
+                read(&[(1, 10), (2, 20)]),
+                read(&[(1, 11), (2, 20)]),
+                done(),
+                done(),
+                done(),
+                done(),
+            ],
+            &both,
+            &[(1, 11), (2, 21)],
+        );
+        let k = check(&g2, &serial, false).unwrap();
+        assert_eq!(k.valid, Validity::Valid, "{k:?}");
+        assert!(k.agrees);
+        // Predicate scenarios are not the checker's.
+        assert!(check(&builtin("g2"), &serial, false).is_none());
+    }
+
+    #[test]
+    fn a_value_written_twice_gets_distinct_names_and_its_reads_are_left_out() {
+        let p4 = builtin("p4");
+        let lost = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 10)]),
+                done(),
+                done(),
+                done(),
+                done(),
+            ],
+            &[SessionEnd::Committed, SessionEnd::Committed],
+            &[(1, 11), (2, 20)],
+        );
+        let (h, dropped) = to_history(&p4, &lost).unwrap();
+        assert_eq!(
+            dropped, 1,
+            "the final read of 11 cannot say whose 11 it saw"
+        );
+        let text = format!("{:?}", h.ops);
+        assert!(text.contains("11@T1") && text.contains("11@T2"), "{text}");
+        let k = check(&p4, &lost, true).unwrap();
+        assert!(k.anomalies.contains(&"lost-update".to_string()), "{k:?}");
+    }
+}

@@ -225,21 +225,29 @@ pub async fn run_cell(plan: &CellPlan<'_>) -> Result<Trace, RunError> {
         .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("on"));
 
     let result = drive(plan, timeout_rolls_back).await;
-    let finish = async {
-        // A fresh connection: Dolt's setup session keeps showing the table as it set it up.
-        let mut reader = mysql_async::Conn::new(ep.opts(Some(db)))
-            .await
-            .map_err(err("connecting for the final read"))?;
-        let final_rows = read_table(&mut reader, &scenario.final_query).await?;
-        let _ = reader.disconnect().await;
-        let _ = admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
-            .await;
-        let _ = admin.disconnect().await;
-        Ok::<_, RunError>(final_rows)
+    // The table as the sessions left it; a fresh connection, since Dolt's setup session keeps
+    // showing the table as it set it up.
+    let final_rows = match &result {
+        Ok(_) => Some(
+            async {
+                let mut reader = mysql_async::Conn::new(ep.opts(Some(db)))
+                    .await
+                    .map_err(err("connecting for the final read"))?;
+                let rows = read_table(&mut reader, &scenario.final_query).await;
+                let _ = reader.disconnect().await;
+                rows
+            }
+            .await,
+        ),
+        Err(_) => None,
     };
+    // The database goes whatever happened.
+    let _ = admin
+        .query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+        .await;
+    let _ = admin.disconnect().await;
     let (steps, sessions, reported_isolation) = result?;
-    let final_rows = finish.await?;
+    let final_rows = final_rows.unwrap_or_else(|| Ok(Vec::new()))?;
     Ok(Trace {
         steps,
         sessions,

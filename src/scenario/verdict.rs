@@ -177,3 +177,178 @@ pub fn as_rows(rows: &[Row]) -> Rows {
         .filter_map(|r| Some((r.first()?.as_i64()?, r.get(1)?.as_i64()?)))
         .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::scenario::runner::StepRecord;
+    use serde_json::json;
+
+    /// A trace of `scenario` where step `i` ended as `outcomes[i]` and the sessions as `ends`.
+    pub(crate) fn trace(
+        scenario: &Scenario,
+        outcomes: Vec<Outcome>,
+        ends: &[SessionEnd],
+        final_rows: &[(i64, i64)],
+    ) -> Trace {
+        let steps = scenario
+            .steps
+            .iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(i, (s, outcome))| StepRecord {
+                step: i + 1,
+                session: s.session.clone(),
+                sql: s.sql.clone(),
+                read: s.read,
+                blocked: false,
+                deferred: false,
+                returned_during: Some(i + 1),
+                outcome,
+            })
+            .collect();
+        let rows = |r: &[(i64, i64)]| r.iter().map(|(k, v)| vec![json!(k), json!(v)]).collect();
+        Trace {
+            steps,
+            sessions: scenario
+                .sessions
+                .iter()
+                .cloned()
+                .zip(ends.iter().copied())
+                .collect(),
+            initial: rows(&[(1, 10), (2, 20)]),
+            final_rows: rows(final_rows),
+            reported_isolation: None,
+        }
+    }
+
+    pub(crate) fn read(rows: &[(i64, i64)]) -> Outcome {
+        Outcome::Ok {
+            rows: Some(rows.iter().map(|(k, v)| vec![json!(k), json!(v)]).collect()),
+            affected: None,
+        }
+    }
+
+    pub(crate) fn done() -> Outcome {
+        Outcome::Ok {
+            rows: None,
+            affected: None,
+        }
+    }
+
+    pub(crate) fn error(code: u16) -> Outcome {
+        Outcome::Error {
+            code,
+            message: String::new(),
+        }
+    }
+
+    pub(crate) fn builtin(name: &str) -> Scenario {
+        crate::scenario::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lost_update_is_an_anomaly_and_its_twins_say_how_it_was_stopped() {
+        let p4 = builtin("p4");
+        let both = [SessionEnd::Committed, SessionEnd::Committed];
+        // Steps: T1 read, T2 read, T1 write, T2 write, T1 commit, T2 commit.
+        let lost = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 10)]),
+                done(),
+                done(),
+                done(),
+                done(),
+            ],
+            &both,
+            &[(1, 11), (2, 20)],
+        );
+        assert_eq!(judge(&p4, &lost), (Verdict::Anomaly, None));
+
+        let skipped = || Outcome::Skipped {
+            because: String::new(),
+        };
+        let deadlock = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 10)]),
+                done(),
+                error(1213),
+                done(),
+                skipped(),
+            ],
+            &[SessionEnd::Committed, SessionEnd::Aborted { code: 1213 }],
+            &[(1, 11), (2, 20)],
+        );
+        assert_eq!(
+            judge(&p4, &deadlock),
+            (Verdict::Prevented, Some(How::Deadlock))
+        );
+
+        // T2's write timed out but T2 committed the rest: not the lost update described.
+        let timeout = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 10)]),
+                done(),
+                error(1205),
+                done(),
+                done(),
+            ],
+            &both,
+            &[(1, 11), (2, 20)],
+        );
+        assert_eq!(
+            judge(&p4, &timeout),
+            (Verdict::Prevented, Some(How::LockWaitTimeout))
+        );
+
+        let refused = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 10)]),
+                done(),
+                done(),
+                done(),
+                error(1213),
+            ],
+            &[
+                SessionEnd::Committed,
+                SessionEnd::CommitRefused { code: 1213 },
+            ],
+            &[(1, 11), (2, 20)],
+        );
+        assert_eq!(
+            judge(&p4, &refused),
+            (Verdict::Prevented, Some(How::CommitRefused))
+        );
+
+        // T2 read T1's 11 (it ran after T1): no anomaly, nothing in the way.
+        let serial = trace(
+            &p4,
+            vec![
+                read(&[(1, 10)]),
+                read(&[(1, 11)]),
+                done(),
+                done(),
+                done(),
+                done(),
+            ],
+            &both,
+            &[(1, 11), (2, 20)],
+        );
+        assert_eq!(
+            judge(&p4, &serial),
+            (Verdict::Prevented, Some(How::Isolated))
+        );
+    }
+}
