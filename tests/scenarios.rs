@@ -234,6 +234,9 @@ fn a_users_own_scenario_file_runs_through_the_command() {
         serde_json::from_str(&std::fs::read_to_string(out.join("scenarios.json")).unwrap())
             .unwrap();
     assert_eq!(json, on_disk);
+    // A report renderer reads it back whole.
+    let back = Results::load(&out.join("scenarios.json")).unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), on_disk);
     let cells = json["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 2);
     let by_level = |l: &str| cells.iter().find(|c| c["isolation"] == l).unwrap();

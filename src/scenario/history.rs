@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::runner::{Outcome, SessionEnd, Trace};
 use super::spec::{Scenario, Shape};
@@ -19,11 +19,46 @@ use super::verdict::as_rows;
 use crate::checker::{self, CheckOptions, Model, Validity};
 use crate::history::{Atom, History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
+/// The checker's verdict, as a cell records it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Judged {
+    /// Serializable.
+    Valid,
+    /// Not serializable.
+    Invalid,
+    /// Could not be decided.
+    Unknown,
+}
+
+impl From<Validity> for Judged {
+    fn from(v: Validity) -> Judged {
+        match v {
+            Validity::Valid => Judged::Valid,
+            Validity::Invalid => Judged::Invalid,
+            Validity::Unknown => Judged::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Validity::fmt(
+            &match self {
+                Judged::Valid => Validity::Valid,
+                Judged::Invalid => Validity::Invalid,
+                Judged::Unknown => Validity::Unknown,
+            },
+            f,
+        )
+    }
+}
+
 /// What the checker made of a cell's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CheckerView {
     /// Its verdict against serializability.
-    pub valid: Validity,
+    pub valid: Judged,
     /// The anomalies it named.
     pub anomalies: Vec<String>,
     /// Whether it agrees with the scenario's own verdict: it found the scenario's anomaly (one
@@ -206,7 +241,7 @@ pub fn check(scenario: &Scenario, trace: &Trace, anomaly: bool) -> Option<Checke
             };
             let agrees = found == anomaly && r.valid != Validity::Unknown;
             CheckerView {
-                valid: r.valid,
+                valid: r.valid.into(),
                 anomalies: r.anomaly_types.iter().map(|a| a.to_string()).collect(),
                 agrees,
                 note: (dropped > 0).then(|| {
@@ -215,7 +250,7 @@ pub fn check(scenario: &Scenario, trace: &Trace, anomaly: bool) -> Option<Checke
             }
         }
         Err(e) => CheckerView {
-            valid: Validity::Unknown,
+            valid: Judged::Unknown,
             anomalies: Vec::new(),
             agrees: false,
             note: Some(e.to_string()),
@@ -247,7 +282,7 @@ mod tests {
             &[(1, 11), (2, 21)],
         );
         let k = check(&g2, &skew, true).unwrap();
-        assert_eq!(k.valid, Validity::Invalid);
+        assert_eq!(k.valid, Judged::Invalid);
         assert!(k.anomalies.contains(&"G2-item".to_string()), "{k:?}");
         assert!(k.agrees);
         // T2 read T1's write: T1 then T2, serializable.
@@ -265,7 +300,7 @@ mod tests {
             &[(1, 11), (2, 21)],
         );
         let k = check(&g2, &serial, false).unwrap();
-        assert_eq!(k.valid, Validity::Valid, "{k:?}");
+        assert_eq!(k.valid, Judged::Valid, "{k:?}");
         assert!(k.agrees);
         // Predicate scenarios are not the checker's.
         assert!(check(&builtin("g2"), &serial, false).is_none());

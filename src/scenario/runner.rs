@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::spec::{Scenario, Shape};
@@ -51,7 +51,7 @@ impl Default for Timing {
 pub type Row = Vec<serde_json::Value>;
 
 /// How a statement ended.
-#[derive(Clone, PartialEq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// It returned; reads carry their rows.
@@ -80,7 +80,7 @@ pub enum Outcome {
 }
 
 /// What happened to one step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Its position in the scenario (from 1).
     pub step: usize,
@@ -104,7 +104,7 @@ pub struct StepRecord {
 }
 
 /// How a session's transaction ended.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "end", rename_all = "kebab-case")]
 pub enum SessionEnd {
     /// Its COMMIT returned ok.
@@ -126,7 +126,7 @@ pub enum SessionEnd {
 }
 
 /// Everything one cell observed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Trace {
     /// Per step, in scenario order.
     pub steps: Vec<StepRecord>,

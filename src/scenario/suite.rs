@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::history::{self, CheckerView};
 use super::runner::{self, CellPlan, LockWatch, Row, SessionEnd, StepRecord, Timing};
@@ -16,7 +16,7 @@ use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
 use crate::workload::Isolation;
 
 /// One scenario at one level on one server.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cell {
     /// The server's name and version (`MariaDB 10.11.19`).
     pub server: String,
@@ -64,7 +64,7 @@ impl Cell {
 }
 
 /// A server the scenarios ran on.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerInfo {
     /// The target, or the URL without its password.
     pub target: String,
@@ -77,7 +77,7 @@ pub struct ServerInfo {
 }
 
 /// Everything a scenarios run found: what `scenarios.json` holds.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Results {
     /// The servers, in the order asked.
     pub servers: Vec<ServerInfo>,
@@ -87,6 +87,15 @@ pub struct Results {
     pub levels: Vec<Isolation>,
     /// Every cell: by server, then scenario, then level.
     pub cells: Vec<Cell>,
+}
+
+impl Results {
+    /// Reads a `scenarios.json` (for a report built from recorded runs).
+    pub fn load(path: &Path) -> Result<Results, SuiteError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))
+    }
 }
 
 /// Where the scenarios run.

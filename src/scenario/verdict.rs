@@ -7,13 +7,13 @@
 //! refused COMMIT, else a statement that blocked until the other side finished (the server
 //! serialized them), else nothing at all: the sessions simply did not see each other's writes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::runner::{Outcome, Row, SessionEnd, Trace};
 use super::spec::{Condition, ReadRef, Rows, Scenario};
 
 /// The answer of one cell.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// The anomaly showed.
@@ -36,7 +36,7 @@ impl Verdict {
 }
 
 /// How a prevented anomaly was prevented.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum How {
     /// A statement blocked on a lock until the other transaction ended; then it ran after it.
