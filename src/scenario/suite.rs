@@ -132,12 +132,12 @@ pub struct SuiteConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// A server could not be started or reached.
-    #[error("{target}: {source}")]
+    #[error("{target}: {problem}")]
     Server {
         /// Which.
         target: String,
         /// What went wrong.
-        source: ServerError,
+        problem: ServerError,
     },
     /// The log folder could not be made.
     #[error("{0}")]
@@ -205,7 +205,7 @@ async fn server_info(
             server: server_name(flavor, &version),
             managed,
         }),
-        Err(source) => Err(SuiteError::Server { target, source }),
+        Err(problem) => Err(SuiteError::Server { target, problem }),
     }
 }
 
@@ -226,9 +226,9 @@ async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedS
     })
     .await
     .map_err(|e| SuiteError::Io(format!("starting {t}: {e}")))?
-    .map_err(|source| SuiteError::Server {
+    .map_err(|problem| SuiteError::Server {
         target: t.to_string(),
-        source,
+        problem,
     })
 }
 
