@@ -32,7 +32,8 @@ pub struct Timing {
     pub no_probe_block: Duration,
     /// The longest wait for any one statement; after it, the cell fails.
     pub give_up: Duration,
-    /// The session lock-wait timeout set on servers that have one (`None`: leave the server's).
+    /// The session lock-wait timeout set on servers that have one, unless the target sets its
+    /// own (`None`: leave the server's).
     pub lock_wait_timeout: Option<u32>,
 }
 

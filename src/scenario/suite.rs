@@ -171,7 +171,9 @@ pub async fn run(
     match &cfg.servers {
         Servers::Url(ep, flavor) => {
             let info = server_info(ep, ep.redacted(), *flavor, false).await?;
-            results.cells.extend(run_on(cfg, ep, &info, progress).await);
+            results
+                .cells
+                .extend(run_on(cfg, cfg.timing, ep, &info, progress).await);
             results.servers.push(info);
         }
         Servers::Managed(targets) => {
@@ -181,7 +183,7 @@ pub async fn run(
                 let info = server_info(&ep, t.to_string(), t.flavor, true).await?;
                 results
                     .cells
-                    .extend(run_on(cfg, &ep, &info, progress).await);
+                    .extend(run_on(cfg, timing_for(cfg.timing, t), &ep, &info, progress).await);
                 // Torn down here, before the next target starts.
                 drop(s);
                 results.servers.push(info);
@@ -189,6 +191,18 @@ pub async fn run(
         }
     }
     Ok(results)
+}
+
+/// The runner's waits for a target: a lock-wait timeout the target sets is left alone.
+fn timing_for(timing: Timing, t: &Target) -> Timing {
+    let set = t
+        .settings
+        .iter()
+        .any(|s| s.key.replace('-', "_") == "innodb_lock_wait_timeout");
+    Timing {
+        lock_wait_timeout: if set { None } else { timing.lock_wait_timeout },
+        ..timing
+    }
 }
 
 /// Checks that the server answers and names it.
@@ -244,6 +258,7 @@ fn server_name(flavor: Flavor, version: &str) -> String {
 /// Runs every cell on one server, `cfg.parallel` at a time; cells come back in order.
 async fn run_on(
     cfg: &SuiteConfig,
+    timing: Timing,
     ep: &Endpoint,
     info: &ServerInfo,
     progress: &(dyn Fn(&Cell) + Sync),
@@ -259,7 +274,7 @@ async fn run_on(
                 ep.clone(),
                 info.clone(),
                 sem.clone(),
-                cfg.timing,
+                timing,
                 locks.clone(),
             );
             let i = n;
