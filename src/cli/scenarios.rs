@@ -10,7 +10,7 @@ use super::run::Binaries;
 use super::{OutputFormat, EXIT_UNKNOWN, EXIT_VALID};
 use crate::scenario::runner::Timing;
 use crate::scenario::{self, table, Servers, SuiteConfig, Verdict};
-use crate::server::target::{self, Setting, Target};
+use crate::server::target;
 use crate::server::{Endpoint, Flavor};
 use crate::workload::Isolation;
 
@@ -74,14 +74,9 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
     } else {
         scenario::spec::select(&known, &args.scenarios)?
     };
-    let settings = args
-        .server_opt
-        .iter()
-        .map(|s| Setting::parse(s).map_err(|e| anyhow::anyhow!("--server-opt: {e}")))
-        .collect::<Result<Vec<_>>>()?;
     let servers = match &args.url {
         Some(u) => {
-            if !settings.is_empty() {
+            if !args.server_opt.is_empty() {
                 bail!("--server-opt needs a server isoscope starts (--dbs), not --url");
             }
             let ep = Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
@@ -99,13 +94,10 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
                 if t.flavor == Flavor::Mysql {
                     bail!("--dbs: isoscope does not start MySQL servers; give one with --url");
                 }
-                let mut t: Target = t;
-                for s in &settings {
-                    t = t
-                        .with(s.clone())
-                        .map_err(|e| anyhow::anyhow!("--server-opt: {e}"))?;
-                }
-                targets.push(t);
+                targets.push(
+                    t.with_opts(&args.server_opt)
+                        .map_err(|e| anyhow::anyhow!("--server-opt: {e}"))?,
+                );
             }
             Servers::Managed(targets)
         }

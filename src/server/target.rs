@@ -107,6 +107,12 @@ impl Target {
         Ok(self)
     }
 
+    /// Adds `KEY=VALUE` settings as `--server-opt` gives them.
+    pub fn with_opts(self, opts: &[String]) -> Result<Target, TargetError> {
+        opts.iter()
+            .try_fold(self, |t, o| t.with(Setting::parse(o)?))
+    }
+
     /// The value of a setting, if given.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.settings
@@ -252,6 +258,12 @@ mod tests {
         let t: Target = " mariadb[ a = 1 , b=2 ] ".parse().unwrap();
         assert_eq!(t.to_string(), "mariadb[a=1,b=2]");
         assert_eq!(t.get("b"), Some("2"));
+        let t = t.with_opts(&["c=3".into()]).unwrap();
+        assert_eq!(t.to_string(), "mariadb[a=1,b=2,c=3]");
+        assert!(matches!(
+            t.with_opts(&["a=9".into()]),
+            Err(TargetError::Duplicate(_))
+        ));
     }
 
     #[test]
