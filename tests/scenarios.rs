@@ -188,23 +188,7 @@ fn dolt_reports_each_level_and_behaves_the_same_at_all_of_them() {
     assert!(scenario::table::render(&r).contains("its engine does not use it"));
 }
 
-const MINE: &str = r#"
-title = "Lost increment, two different values"
-anomaly = "P4"
-about = "Both read row 1, then T1 writes 11 and T2 writes 12; both committing loses T1's write."
-steps = [
-  ["A", "select * from test where id = 1"],
-  ["B", "select * from test where id = 1"],
-  ["A", "update test set value = 11 where id = 1"],
-  ["B", "update test set value = 12 where id = 1"],
-  ["A", "commit"],
-  ["B", "commit"],
-]
-checker = ["lost-update"]
-[[anomaly_if]]
-committed = ["A", "B"]
-saw = { "A:1" = { 1 = 10 }, "B:1" = { 1 = 10 } }
-"#;
+const MINE: &str = include_str!("fixtures/scenarios/mine.toml");
 
 #[test]
 fn a_users_own_scenario_file_runs_through_the_command() {

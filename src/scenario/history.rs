@@ -262,74 +262,49 @@ pub fn check(scenario: &Scenario, trace: &Trace, anomaly: bool) -> Option<Checke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::verdict::tests::{builtin, done, read, trace};
+    use crate::scenario::verdict::tests::{builtin, done, p4, read, trace};
+
+    /// Hermitage's g2-item with T1 reading the seed and T2 reading row 1 as `t2_row1`.
+    fn g2_item(t2_row1: i64) -> Trace {
+        let outcomes = vec![
+            read(&[(1, 10), (2, 20)]),
+            read(&[(1, t2_row1), (2, 20)]),
+            done(),
+            done(),
+            done(),
+            done(),
+        ];
+        let both = [SessionEnd::Committed, SessionEnd::Committed];
+        trace(&builtin("g2-item"), outcomes, &both, &[(1, 11), (2, 21)])
+    }
 
     #[test]
     fn write_skew_goes_through_the_checker_and_its_serial_twin_does_not() {
         let g2 = builtin("g2-item");
-        let both = [SessionEnd::Committed, SessionEnd::Committed];
-        let skew = trace(
-            &g2,
-            vec![
-                read(&[(1, 10), (2, 20)]),
-                read(&[(1, 10), (2, 20)]),
-                done(),
-                done(),
-                done(),
-                done(),
-            ],
-            &both,
-            &[(1, 11), (2, 21)],
-        );
-        let k = check(&g2, &skew, true).unwrap();
+        let k = check(&g2, &g2_item(10), true).unwrap();
         assert_eq!(k.valid, Judged::Invalid);
         assert!(k.anomalies.contains(&"G2-item".to_string()), "{k:?}");
         assert!(k.agrees);
         // T2 read T1's write: T1 then T2, serializable.
-        let serial = trace(
-            &g2,
-            vec![
-                read(&[(1, 10), (2, 20)]),
-                read(&[(1, 11), (2, 20)]),
-                done(),
-                done(),
-                done(),
-                done(),
-            ],
-            &both,
-            &[(1, 11), (2, 21)],
-        );
-        let k = check(&g2, &serial, false).unwrap();
+        let k = check(&g2, &g2_item(11), false).unwrap();
         assert_eq!(k.valid, Judged::Valid, "{k:?}");
         assert!(k.agrees);
         // Predicate scenarios are not the checker's.
-        assert!(check(&builtin("g2"), &serial, false).is_none());
+        assert!(check(&builtin("g2"), &g2_item(11), false).is_none());
     }
 
     #[test]
     fn a_value_written_twice_gets_distinct_names_and_its_reads_are_left_out() {
-        let p4 = builtin("p4");
-        let lost = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 10)]),
-                done(),
-                done(),
-                done(),
-                done(),
-            ],
-            &[SessionEnd::Committed, SessionEnd::Committed],
-            &[(1, 11), (2, 20)],
-        );
-        let (h, dropped) = to_history(&p4, &lost).unwrap();
+        let sc = builtin("p4");
+        let lost = p4(10, done(), done(), SessionEnd::Committed);
+        let (h, dropped) = to_history(&sc, &lost).unwrap();
         assert_eq!(
             dropped, 1,
             "the final read of 11 cannot say whose 11 it saw"
         );
         let text = format!("{:?}", h.ops);
         assert!(text.contains("11@T1") && text.contains("11@T2"), "{text}");
-        let k = check(&p4, &lost, true).unwrap();
+        let k = check(&sc, &lost, true).unwrap();
         assert!(k.anomalies.contains(&"lost-update".to_string()), "{k:?}");
     }
 }

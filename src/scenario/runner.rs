@@ -18,7 +18,7 @@ use mysql_async::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::spec::{Scenario, Shape};
+use super::spec::{Scenario, Shape, Step};
 use crate::server::{Endpoint, Flavor};
 use crate::workload::Isolation;
 
@@ -102,6 +102,22 @@ pub struct StepRecord {
     /// How it ended.
     #[serde(flatten)]
     pub outcome: Outcome,
+}
+
+impl StepRecord {
+    /// The record of the `i`-th step (from 0) before it is sent.
+    pub fn unsent(i: usize, s: &Step) -> StepRecord {
+        StepRecord {
+            step: i + 1,
+            session: s.session.clone(),
+            sql: s.sql.clone(),
+            read: s.read,
+            blocked: false,
+            deferred: false,
+            returned_during: None,
+            outcome: Outcome::NoAnswer,
+        }
+    }
 }
 
 /// How a session's transaction ended.
@@ -309,16 +325,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| StepRecord {
-            step: i + 1,
-            session: s.session.clone(),
-            sql: s.sql.clone(),
-            read: s.read,
-            blocked: false,
-            deferred: false,
-            returned_during: None,
-            outcome: Outcome::NoAnswer,
-        })
+        .map(|(i, s)| StepRecord::unsent(i, s))
         .collect();
     let mut ends: Vec<Option<SessionEnd>> = vec![None; n];
     let mut busy: Vec<Option<usize>> = vec![None; n];

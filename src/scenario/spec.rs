@@ -529,44 +529,34 @@ pub fn select(known: &[Scenario], wanted: &[String]) -> Result<Vec<Scenario>, Sc
 mod tests {
     use super::*;
 
-    const G1A: &str = r#"
-title = "Aborted read"
-anomaly = "G1a"
-about = "x"
-steps = [
-  ["T1", "update test set value = 101 where id = 1"],
-  ["T2", "select * from test"],
-  ["T1", "rollback"],
-  ["T2", "select * from test where id in (1, 2)"],
-  ["T2", "commit"],
-]
-[[anomaly_if]]
-committed = ["T2"]
-saw = { "T2:1" = { 1 = 101 } }
-[mysql-5-6]
-read-uncommitted = "anomaly"
-"#;
+    const MINE: &str = include_str!("../../tests/fixtures/scenarios/mine.toml");
 
     #[test]
     fn a_scenario_parses_with_numbered_reads_and_shapes() {
-        let s = Scenario::parse(G1A, Path::new("x/g1a.toml")).unwrap();
-        assert_eq!(s.name, "g1a");
-        assert_eq!(s.sessions, ["T1", "T2"]);
-        assert_eq!(s.steps[3].read, Some(2));
-        assert_eq!(s.steps[3].shape, Shape::ItemRead(Some(vec![1, 2])));
-        assert_eq!(s.steps[0].shape, Shape::ItemWrite { key: 1, value: 101 });
+        let s = Scenario::parse(MINE, Path::new("x/mine.toml")).unwrap();
+        assert_eq!(s.name, "mine");
+        assert_eq!(s.sessions, ["A", "B"]);
+        assert_eq!((s.steps[0].read, s.steps[1].read), (Some(1), Some(1)));
+        assert_eq!(s.steps[1].shape, Shape::ItemRead(Some(vec![1])));
+        assert_eq!(s.steps[3].shape, Shape::ItemWrite { key: 1, value: 12 });
         assert!(s.item_only());
+        assert_eq!(s.checker, [Anomaly::LostUpdate]);
         assert_eq!(
-            s.anomaly_if[0].saw,
-            vec![(ReadRef::Nth("T2".into(), 1), Rows::from([(1, 101)]))]
+            s.anomaly_if[0].saw[0],
+            (ReadRef::Nth("A".into(), 1), Rows::from([(1, 10)]))
         );
-        assert_eq!(s.mysql56_at(Isolation::ReadUncommitted), Expected::Anomaly);
-        assert_eq!(s.mysql56_at(Isolation::Serializable), Expected::Untested);
+        assert_eq!(s.mysql56_at(Isolation::Serializable), Expected::Prevented);
+        assert_eq!(s.mysql56_at(Isolation::ReadCommitted), Expected::Untested);
         assert_eq!(Shape::of("delete from test where value = 20"), Shape::Other);
         assert_eq!(
             Shape::of("select * from test where value % 3 = 0"),
             Shape::OtherRead
         );
+        assert_eq!(
+            Shape::of("SELECT * FROM test WHERE id IN (1,2);"),
+            Shape::ItemRead(Some(vec![1, 2]))
+        );
+        assert_eq!(Shape::of("select * from test"), Shape::ItemRead(None));
     }
 
     #[test]
@@ -576,14 +566,16 @@ read-uncommitted = "anomaly"
                 .unwrap_err()
                 .to_string()
         };
-        let e = err(&G1A.replace("\"T2:1\"", "\"T2:3\""));
+        let e = err(&MINE.replace("\"B:1\"", "\"B:3\""));
         assert!(e.starts_with("mine.toml: anomaly_if 1:"), "{e}");
-        assert!(e.contains("reads 1 to 2"), "{e}");
-        let e = err(&G1A.replace("committed = [\"T2\"]", "committed = [\"T9\"]"));
+        assert!(e.contains("reads 1 to 1"), "{e}");
+        let e = err(&MINE.replace("committed = [\"A\", \"B\"]", "committed = [\"T9\"]"));
         assert!(e.contains("T9"), "{e}");
-        let e = err(&G1A.replace("title", "titel"));
+        let e = err(&MINE.replace("title", "titel"));
         assert!(e.starts_with("mine.toml: line"), "{e}");
-        let e = err(&G1A.replace("{ 1 = 101 }", "{ x = 101 }"));
+        let e = err(&MINE.replace("{ 1 = 10 }", "{ x = 10 }"));
         assert!(e.contains("not an integer"), "{e}");
+        let e = err(&MINE.replace("lost-update", "lost-updates"));
+        assert!(e.contains("not an anomaly the checker names"), "{e}");
     }
 }

@@ -184,6 +184,10 @@ pub(crate) mod tests {
     use crate::scenario::runner::StepRecord;
     use serde_json::json;
 
+    fn rows(r: &[(i64, i64)]) -> Vec<Row> {
+        r.iter().map(|(k, v)| vec![json!(k), json!(v)]).collect()
+    }
+
     /// A trace of `scenario` where step `i` ended as `outcomes[i]` and the sessions as `ends`.
     pub(crate) fn trace(
         scenario: &Scenario,
@@ -197,17 +201,11 @@ pub(crate) mod tests {
             .zip(outcomes)
             .enumerate()
             .map(|(i, (s, outcome))| StepRecord {
-                step: i + 1,
-                session: s.session.clone(),
-                sql: s.sql.clone(),
-                read: s.read,
-                blocked: false,
-                deferred: false,
                 returned_during: Some(i + 1),
                 outcome,
+                ..StepRecord::unsent(i, s)
             })
             .collect();
-        let rows = |r: &[(i64, i64)]| r.iter().map(|(k, v)| vec![json!(k), json!(v)]).collect();
         Trace {
             steps,
             sessions: scenario
@@ -222,9 +220,9 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn read(rows: &[(i64, i64)]) -> Outcome {
+    pub(crate) fn read(r: &[(i64, i64)]) -> Outcome {
         Outcome::Ok {
-            rows: Some(rows.iter().map(|(k, v)| vec![json!(k), json!(v)]).collect()),
+            rows: Some(rows(r)),
             affected: None,
         }
     }
@@ -236,7 +234,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn error(code: u16) -> Outcome {
+    fn error(code: u16) -> Outcome {
         Outcome::Error {
             code,
             message: String::new(),
@@ -251,103 +249,52 @@ pub(crate) mod tests {
             .unwrap()
     }
 
+    /// Hermitage's p4 (T1 read, T2 read, T1 write, T2 write, T1 commit, T2 commit) with T1
+    /// reading 10 and committing, and T2 as given.
+    pub(crate) fn p4(t2_read: i64, t2_write: Outcome, t2_commit: Outcome, t2: SessionEnd) -> Trace {
+        let outcomes = vec![
+            read(&[(1, 10)]),
+            read(&[(1, t2_read)]),
+            done(),
+            t2_write,
+            done(),
+            t2_commit,
+        ];
+        trace(
+            &builtin("p4"),
+            outcomes,
+            &[SessionEnd::Committed, t2],
+            &[(1, 11), (2, 20)],
+        )
+    }
+
     #[test]
     fn a_lost_update_is_an_anomaly_and_its_twins_say_how_it_was_stopped() {
-        let p4 = builtin("p4");
-        let both = [SessionEnd::Committed, SessionEnd::Committed];
-        // Steps: T1 read, T2 read, T1 write, T2 write, T1 commit, T2 commit.
-        let lost = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 10)]),
-                done(),
-                done(),
-                done(),
-                done(),
-            ],
-            &both,
-            &[(1, 11), (2, 20)],
-        );
-        assert_eq!(judge(&p4, &lost), (Verdict::Anomaly, None));
-
-        let skipped = || Outcome::Skipped {
+        let sc = builtin("p4");
+        let ok = SessionEnd::Committed;
+        let judged = |t: Trace| judge(&sc, &t);
+        assert_eq!(judged(p4(10, done(), done(), ok)), (Verdict::Anomaly, None));
+        let skipped = Outcome::Skipped {
             because: String::new(),
         };
-        let deadlock = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 10)]),
-                done(),
-                error(1213),
-                done(),
-                skipped(),
-            ],
-            &[SessionEnd::Committed, SessionEnd::Aborted { code: 1213 }],
-            &[(1, 11), (2, 20)],
-        );
+        let aborted = SessionEnd::Aborted { code: 1213 };
         assert_eq!(
-            judge(&p4, &deadlock),
+            judged(p4(10, error(1213), skipped, aborted)),
             (Verdict::Prevented, Some(How::Deadlock))
         );
-
         // T2's write timed out but T2 committed the rest: not the lost update described.
-        let timeout = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 10)]),
-                done(),
-                error(1205),
-                done(),
-                done(),
-            ],
-            &both,
-            &[(1, 11), (2, 20)],
-        );
         assert_eq!(
-            judge(&p4, &timeout),
+            judged(p4(10, error(1205), done(), ok)),
             (Verdict::Prevented, Some(How::LockWaitTimeout))
         );
-
-        let refused = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 10)]),
-                done(),
-                done(),
-                done(),
-                error(1213),
-            ],
-            &[
-                SessionEnd::Committed,
-                SessionEnd::CommitRefused { code: 1213 },
-            ],
-            &[(1, 11), (2, 20)],
-        );
+        let refused = SessionEnd::CommitRefused { code: 1213 };
         assert_eq!(
-            judge(&p4, &refused),
+            judged(p4(10, done(), error(1213), refused)),
             (Verdict::Prevented, Some(How::CommitRefused))
         );
-
         // T2 read T1's 11 (it ran after T1): no anomaly, nothing in the way.
-        let serial = trace(
-            &p4,
-            vec![
-                read(&[(1, 10)]),
-                read(&[(1, 11)]),
-                done(),
-                done(),
-                done(),
-                done(),
-            ],
-            &both,
-            &[(1, 11), (2, 20)],
-        );
         assert_eq!(
-            judge(&p4, &serial),
+            judged(p4(11, done(), done(), ok)),
             (Verdict::Prevented, Some(How::Isolated))
         );
     }
