@@ -20,6 +20,8 @@
 //! - [`run_folder`]: what a run leaves on disk, and its `run.json` (status, verdict, summary);
 //! - `runner`: many clients, one recorder, faults on schedule, final reads: a history, a run
 //!   folder; and the orchestration around it (the server in front, signals, stale cleanup);
+//! - [`scenario`]: Hermitage's tests automated: fixed interleavings of a few sessions, judged
+//!   per server and level;
 //! - [`report`]: many runs side by side, in HTML and Markdown;
 //! - [`cli`]: the `isoscope` command, which only parses and prints.
 //!
@@ -36,8 +38,13 @@ pub mod history;
 pub mod report;
 pub mod run_folder;
 mod runner;
+pub mod scenario;
 mod scratch;
 pub mod server;
 pub mod sim;
 pub mod verdict;
 mod workload;
+
+/// The isolation level a session asks the server for (SQL's four), and the model each is held
+/// to: what a run, a scenario and a report all name.
+pub use workload::Isolation;

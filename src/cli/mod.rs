@@ -10,6 +10,7 @@ pub mod check;
 pub mod compare;
 pub mod gen;
 pub mod run;
+pub mod scenarios;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -44,6 +45,9 @@ enum Cmd {
     Compare(compare::CompareArgs),
     /// Build the side-by-side report from recorded runs.
     Report(compare::ReportArgs),
+    /// Run Hermitage's anomaly scenarios (or your own) at every isolation level on every server,
+    /// and print the table: anomaly or prevented, and how.
+    Scenarios(Box<scenarios::ScenariosArgs>),
     /// Check histories (Jepsen EDN, Elle JSON, or isoscope JSON Lines) for anomalies.
     Check(check::CheckArgs),
     /// Generate a history from a simulated database, to try a checker on.
@@ -82,6 +86,7 @@ pub fn main() -> i32 {
         Cmd::Run(args) => run::run(*args),
         Cmd::Compare(args) => compare::compare(args),
         Cmd::Report(args) => compare::report(args),
+        Cmd::Scenarios(args) => scenarios::run(*args),
         Cmd::Check(args) => check::run(args),
         Cmd::Gen(args) => gen::run(args),
     };

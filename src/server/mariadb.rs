@@ -2,19 +2,27 @@
 //!
 //! `mariadb-install-db` lays out the system tables; `mariadbd` then runs on a loopback port with
 //! its socket inside the data directory. `--no-defaults` comes first everywhere so that no
-//! `my.cnf` on the machine changes what is measured. Lock waits are cut to 2 s so that blocked
+//! `my.cnf` on the machine changes what is measured. Each instance keeps its temporary files in
+//! its own `tmp` folder: bootstraps running side by side in one `/tmp` removed each other's
+//! temporary tables ("Unknown table 'mysql.tmp_user_sys'") about one time in two. Lock waits are cut to 2 s so that blocked
 //! transactions fail fast (1205) instead of stalling the run.
+//!
+//! A target's settings ([`super::target`]) become `--key=value` options after isoscope's own,
+//! so a setting overrides isoscope's default of the same option (the last one given wins in
+//! `mariadbd`). A setting `mariadbd` does not know stops it from starting, and its log says so.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::target::Setting;
 use super::{find_binary, io_err, is_root, Flavor, Launcher, ServerError};
 
 /// Starts MariaDB from a given `mariadbd` and its neighbouring `mariadb-install-db`.
 pub struct MariaDb {
     mariadbd: PathBuf,
     install_db: PathBuf,
+    settings: Vec<Setting>,
 }
 
 impl MariaDb {
@@ -38,7 +46,14 @@ impl MariaDb {
         Ok(MariaDb {
             mariadbd,
             install_db,
+            settings: Vec::new(),
         })
+    }
+
+    /// The same server started with extra `--key=value` options.
+    pub fn with_settings(mut self, settings: Vec<Setting>) -> MariaDb {
+        self.settings = settings;
+        self
     }
 }
 
@@ -48,6 +63,8 @@ impl Launcher for MariaDb {
     }
 
     fn init(&self, dir: &Path, log: &File) -> Result<(), ServerError> {
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(io_err(format!("creating {}", tmp.display())))?;
         let mut cmd = Command::new(&self.install_db);
         cmd.arg("--no-defaults");
         if is_root() {
@@ -57,6 +74,7 @@ impl Launcher for MariaDb {
             .arg(format!("--datadir={}", dir.join("data").display()))
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
+            .arg(format!("--tmpdir={}", tmp.display()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(io_err("cloning the log handle"))?)
             .stderr(log.try_clone().map_err(io_err("cloning the log handle"))?)
@@ -82,9 +100,13 @@ impl Launcher for MariaDb {
             .arg(format!("--socket={}", dir.join("sock").display()))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
             .arg("--innodb-lock-wait-timeout=2")
             .arg("--max-connections=1000")
             .arg("--skip-name-resolve");
+        for s in &self.settings {
+            cmd.arg(format!("--{}={}", s.key, s.value));
+        }
         cmd
     }
 

@@ -20,6 +20,7 @@
 
 pub mod dolt;
 pub mod mariadb;
+pub mod target;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};

@@ -1,0 +1,354 @@
+//! Every scenario at every level on every server: the cells, run a few at a time per server,
+//! each on a fresh database, and the results a report renders ([`Results`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::history::{self, CheckerView};
+use super::runner::{self, CellPlan, LockWatch, Row, SessionEnd, StepRecord, Timing};
+use super::spec::{Expected, Scenario};
+use super::verdict::{self, How, Verdict};
+use crate::server::target::Target;
+use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
+use crate::workload::Isolation;
+
+/// One scenario at one level on one server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cell {
+    /// The server's name and version (`MariaDB 10.11.19`).
+    pub server: String,
+    /// The target (`mariadb[innodb_snapshot_isolation=ON]`), or the URL without its password.
+    pub target: String,
+    /// The level asked for.
+    pub isolation: Isolation,
+    /// The level the session reported after setting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_isolation: Option<String>,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The anomaly it looks for (`G1a`).
+    pub anomaly: String,
+    /// Anomaly, prevented, or error.
+    pub verdict: Verdict,
+    /// How it was prevented.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how: Option<How>,
+    /// Why the cell failed, for errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Hermitage's MySQL 5.6 outcome for this test and level.
+    pub mysql56: Expected,
+    /// The checker's verdict on the history, for scenarios of item reads and writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checker: Option<CheckerView>,
+    /// Each step: SQL, whether it blocked, when it returned, and how.
+    pub steps: Vec<StepRecord>,
+    /// How each session's transaction ended.
+    pub sessions: Vec<(String, SessionEnd)>,
+    /// The table after every session ended.
+    #[serde(rename = "final")]
+    pub final_rows: Vec<Row>,
+}
+
+impl Cell {
+    /// Whether this cell's verdict differs from Hermitage's MySQL 5.6 result.
+    pub fn differs_from_mysql56(&self) -> bool {
+        matches!(
+            (self.verdict, self.mysql56),
+            (Verdict::Anomaly, Expected::Prevented) | (Verdict::Prevented, Expected::Anomaly)
+        )
+    }
+}
+
+/// A server the scenarios ran on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The target, or the URL without its password.
+    pub target: String,
+    /// Its flavor.
+    pub flavor: Flavor,
+    /// Its name and version.
+    pub server: String,
+    /// Whether isoscope started it.
+    pub managed: bool,
+}
+
+/// Everything a scenarios run found: what `scenarios.json` holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Results {
+    /// The servers, in the order asked.
+    pub servers: Vec<ServerInfo>,
+    /// The scenarios' names and anomalies, in order.
+    pub scenarios: Vec<(String, String)>,
+    /// The levels, in order.
+    pub levels: Vec<Isolation>,
+    /// Every cell: by server, then scenario, then level.
+    pub cells: Vec<Cell>,
+}
+
+impl Results {
+    /// Reads a `scenarios.json` (for a report built from recorded runs).
+    pub fn load(path: &Path) -> Result<Results, SuiteError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Where the scenarios run.
+#[derive(Clone, Debug)]
+pub enum Servers {
+    /// Fresh private servers, one per target.
+    Managed(Vec<Target>),
+    /// A server the user runs, and what kind it is.
+    Url(Endpoint, Flavor),
+}
+
+/// What to run and how.
+#[derive(Clone, Debug)]
+pub struct SuiteConfig {
+    /// Where.
+    pub servers: Servers,
+    /// Which scenarios.
+    pub scenarios: Vec<Scenario>,
+    /// At which levels.
+    pub levels: Vec<Isolation>,
+    /// Cells run at once on one server.
+    pub parallel: usize,
+    /// The runner's waits.
+    pub timing: Timing,
+    /// `mariadbd` to use, if not found the usual way.
+    pub mariadbd: Option<PathBuf>,
+    /// `dolt` to use, if not found the usual way.
+    pub dolt: Option<PathBuf>,
+    /// Where managed servers' logs go (`<dir>/<target>.log`); a temporary folder if `None`.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Why the suite could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// A server could not be started or reached.
+    #[error("{target}: {problem}")]
+    Server {
+        /// Which.
+        target: String,
+        /// What went wrong.
+        problem: ServerError,
+    },
+    /// The log folder could not be made.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Runs every cell. Cells that fail are recorded as errors; only a server that cannot be had
+/// stops the suite. `progress` hears each cell as it ends.
+pub async fn run(
+    cfg: &SuiteConfig,
+    progress: &(dyn Fn(&Cell) + Sync),
+) -> Result<Results, SuiteError> {
+    let mut results = Results {
+        servers: Vec::new(),
+        scenarios: cfg
+            .scenarios
+            .iter()
+            .map(|s| (s.name.clone(), s.anomaly.clone()))
+            .collect(),
+        levels: cfg.levels.clone(),
+        cells: Vec::new(),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("isoscope-scenarios-")
+        .tempdir()
+        .map_err(|e| SuiteError::Io(format!("creating a temporary folder: {e}")))?;
+    let log_dir = cfg
+        .log_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    match &cfg.servers {
+        Servers::Url(ep, flavor) => {
+            let info = server_info(ep, ep.redacted(), *flavor, false).await?;
+            results
+                .cells
+                .extend(run_on(cfg, cfg.timing, ep, &info, progress).await);
+            results.servers.push(info);
+        }
+        Servers::Managed(targets) => {
+            for t in targets {
+                let s = start(cfg, t, &log_dir).await?;
+                let ep = s.endpoint();
+                let info = server_info(&ep, t.to_string(), t.flavor, true).await?;
+                results
+                    .cells
+                    .extend(run_on(cfg, timing_for(cfg.timing, t), &ep, &info, progress).await);
+                // Torn down here, before the next target starts.
+                drop(s);
+                results.servers.push(info);
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// The runner's waits for a target: a lock-wait timeout the target sets is left alone.
+fn timing_for(timing: Timing, t: &Target) -> Timing {
+    let set = t
+        .settings
+        .iter()
+        .any(|s| s.key.replace('-', "_") == "innodb_lock_wait_timeout");
+    Timing {
+        lock_wait_timeout: if set { None } else { timing.lock_wait_timeout },
+        ..timing
+    }
+}
+
+/// Checks that the server answers and names it.
+async fn server_info(
+    ep: &Endpoint,
+    target: String,
+    flavor: Flavor,
+    managed: bool,
+) -> Result<ServerInfo, SuiteError> {
+    match server::prepare_database(ep).await {
+        Ok(version) => Ok(ServerInfo {
+            target,
+            flavor,
+            server: server_name(flavor, &version),
+            managed,
+        }),
+        Err(problem) => Err(SuiteError::Server { target, problem }),
+    }
+}
+
+async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedServer, SuiteError> {
+    let (t2, cfg2) = (t.clone(), cfg.clone());
+    let log = log_dir.join(format!(
+        "{}.log",
+        t.to_string().replace(['[', ']', ',', '=', '/'], "_")
+    ));
+    tokio::task::spawn_blocking(move || {
+        t2.start(
+            cfg2.mariadbd.as_deref(),
+            cfg2.dolt.as_deref(),
+            &log,
+            "isoscope",
+            Duration::from_secs(60),
+        )
+    })
+    .await
+    .map_err(|e| SuiteError::Io(format!("starting {t}: {e}")))?
+    .map_err(|problem| SuiteError::Server {
+        target: t.to_string(),
+        problem,
+    })
+}
+
+fn server_name(flavor: Flavor, version: &str) -> String {
+    let v = version.split('-').next().unwrap_or(version);
+    match flavor {
+        Flavor::MariaDb => format!("MariaDB {v}"),
+        Flavor::Mysql => format!("MySQL {v}"),
+        Flavor::Dolt => format!("Dolt {v}"),
+    }
+}
+
+/// Runs every cell on one server, `cfg.parallel` at a time; cells come back in order.
+async fn run_on(
+    cfg: &SuiteConfig,
+    timing: Timing,
+    ep: &Endpoint,
+    info: &ServerInfo,
+    progress: &(dyn Fn(&Cell) + Sync),
+) -> Vec<Cell> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(cfg.parallel.max(1)));
+    let locks = LockWatch::start(ep).await;
+    let mut set = tokio::task::JoinSet::new();
+    let mut n = 0;
+    for sc in &cfg.scenarios {
+        for &level in &cfg.levels {
+            let (sc, ep, info, sem, timing, locks) = (
+                sc.clone(),
+                ep.clone(),
+                info.clone(),
+                sem.clone(),
+                timing,
+                locks.clone(),
+            );
+            let i = n;
+            n += 1;
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (
+                    i,
+                    run_one(&ep, &info, &sc, level, timing, locks.as_ref()).await,
+                )
+            });
+        }
+    }
+    let mut cells: Vec<Option<Cell>> = vec![None; n];
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, cell)) = joined {
+            progress(&cell);
+            cells[i] = Some(cell);
+        }
+    }
+    cells.into_iter().flatten().collect()
+}
+
+/// One cell: run, judge, check.
+pub async fn run_one(
+    ep: &Endpoint,
+    info: &ServerInfo,
+    sc: &Scenario,
+    level: Isolation,
+    timing: Timing,
+    locks: Option<&LockWatch>,
+) -> Cell {
+    let db = format!(
+        "isoscope_{}_{}",
+        sc.name.replace('-', "_"),
+        level.name().replace('-', "_")
+    );
+    let mut cell = Cell {
+        server: info.server.clone(),
+        target: info.target.clone(),
+        isolation: level,
+        reported_isolation: None,
+        scenario: sc.name.clone(),
+        anomaly: sc.anomaly.clone(),
+        verdict: Verdict::Error,
+        how: None,
+        note: None,
+        mysql56: sc.mysql56_at(level),
+        checker: None,
+        steps: Vec::new(),
+        sessions: Vec::new(),
+        final_rows: Vec::new(),
+    };
+    let plan = CellPlan {
+        ep,
+        flavor: info.flavor,
+        scenario: sc,
+        level,
+        db: &db,
+        timing,
+        locks,
+    };
+    match runner::run_cell(&plan).await {
+        Ok(trace) => {
+            let (v, how) = verdict::judge(sc, &trace);
+            cell.verdict = v;
+            cell.how = how;
+            cell.checker = history::check(sc, &trace, v == Verdict::Anomaly);
+            cell.reported_isolation = trace.reported_isolation;
+            cell.steps = trace.steps;
+            cell.sessions = trace.sessions;
+            cell.final_rows = trace.final_rows;
+        }
+        Err(e) => cell.note = Some(e.to_string()),
+    }
+    cell
+}

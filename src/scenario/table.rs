@@ -1,0 +1,137 @@
+//! The plain-text table: per server, a row per scenario and a column per level.
+//!
+//! A cell reads `anomaly`, or `prevented` and how (`blocked`, `1213`, `1020`, `commit refused`,
+//! `isolated`). A `*` marks a cell where Hermitage found the opposite for MySQL 5.6; a `!` a cell
+//! where the checker disagrees with the scenario's own verdict.
+
+use std::fmt::Write;
+
+use super::spec::Expected;
+use super::suite::{Cell, Results};
+use super::verdict::Verdict;
+use crate::server::Flavor;
+
+/// The short text of one cell, with its marks.
+pub fn cell_text(c: &Cell) -> String {
+    let mut s = match (c.verdict, c.how) {
+        (Verdict::Prevented, Some(h)) => format!("prevented ({})", h.short()),
+        (v, _) => v.name().to_string(),
+    };
+    if c.differs_from_mysql56() {
+        s.push_str(" *");
+    }
+    if c.checker.as_ref().is_some_and(|k| !k.agrees) {
+        s.push_str(" !");
+    }
+    s
+}
+
+/// The whole table, one block per server, with a legend.
+pub fn render(r: &Results) -> String {
+    let mut out = String::new();
+    let name_w = r
+        .scenarios
+        .iter()
+        .map(|(n, a)| n.len() + a.len() + 3)
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let col_w = 30;
+    for info in &r.servers {
+        let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.target == info.target).collect();
+        let _ = writeln!(
+            out,
+            "{} · {}{}",
+            info.server,
+            info.target,
+            if info.managed { "" } else { " (external)" }
+        );
+        let reported: Vec<String> = r
+            .levels
+            .iter()
+            .map(|l| {
+                let rep = cells
+                    .iter()
+                    .find(|c| c.isolation == *l)
+                    .and_then(|c| c.reported_isolation.clone())
+                    .unwrap_or_else(|| "?".into());
+                format!("{} -> {rep}", l.name())
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "level asked -> level the session reports: {}",
+            reported.join(", ")
+        );
+        if info.flavor == Flavor::Dolt {
+            let _ = writeln!(
+                out,
+                "Dolt reports the level it was given, but its engine does not use it: every level \
+                 runs the same snapshot-and-merge transactions, so its columns can only agree."
+            );
+        }
+        let _ = write!(out, "\n{:name_w$}", "scenario");
+        for l in &r.levels {
+            let _ = write!(out, "  {:col_w$}", l.name());
+        }
+        let _ = writeln!(out, "  MySQL 5.6 (Hermitage)");
+        for (name, anomaly) in &r.scenarios {
+            let _ = write!(out, "{:name_w$}", format!("{name} ({anomaly})"));
+            let mut mysql = Vec::new();
+            for l in &r.levels {
+                let c = cells
+                    .iter()
+                    .find(|c| c.scenario == *name && c.isolation == *l);
+                let text = c.map(|c| cell_text(c)).unwrap_or_default();
+                let _ = write!(out, "  {text:col_w$}");
+                mysql.push(match c.map(|c| c.mysql56) {
+                    Some(Expected::Anomaly) => "A",
+                    Some(Expected::Prevented) => "P",
+                    _ => "-",
+                });
+            }
+            let _ = writeln!(out, "  {}", mysql.join(" "));
+        }
+        for c in cells.iter().filter(|c| c.verdict == Verdict::Error) {
+            let _ = writeln!(
+                out,
+                "error in {} at {}: {}",
+                c.scenario,
+                c.isolation.name(),
+                c.note.as_deref().unwrap_or("")
+            );
+        }
+        for c in cells
+            .iter()
+            .filter(|c| c.checker.as_ref().is_some_and(|k| !k.agrees))
+        {
+            let k = c
+                .checker
+                .as_ref()
+                .map(|k| (k.valid, k.anomalies.join(", ")));
+            if let Some((valid, found)) = k {
+                let _ = writeln!(
+                    out,
+                    "checker disagrees in {} at {}: it says {valid}{}{found}",
+                    c.scenario,
+                    c.isolation.name(),
+                    if found.is_empty() { "" } else { ": " }
+                );
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(LEGEND);
+    out
+}
+
+const LEGEND: &str = "\
+anomaly: the scenario's anomaly showed (what the sessions read, who committed and the final
+  table match the scenario's description of it).
+prevented (blocked): a statement waited on a lock until the other transaction ended, then ran
+  after it; (1213): a deadlock rolled one transaction back; (1020): \"record has changed since
+  last read\" rolled it back; (commit refused): COMMIT failed; (isolated): nothing blocked or
+  failed, each session just saw what it may see.
+*: Hermitage found the opposite for MySQL 5.6 at this level. !: the checker, given the same
+  history, disagrees. MySQL 5.6 column: A anomaly, P prevented, - not tested, per level.
+";
