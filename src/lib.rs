@@ -7,6 +7,8 @@
 //!   it becomes;
 //! - [`faults`]: what the nemesis does to a server (kill, pause, restart, rewind), and the health
 //!   watch over its log and process;
+//! - [`lazyfs`]: a FUSE filesystem that keeps unsynced writes in memory, so faults can cut the
+//!   power under a server (power loss, torn writes, a full or failing disk);
 //! - [`runner`]: many clients, one recorder, faults on schedule, final reads: a history;
 //! - [`history`]: what happened, op by op (Jepsen's model), and reading and writing it;
 //! - [`checker`]: from a history to a verdict: per-workload inference of dependencies, one
@@ -24,6 +26,7 @@ pub mod checker;
 pub mod cli;
 pub mod faults;
 pub mod history;
+pub mod lazyfs;
 pub mod report;
 pub mod runner;
 pub mod server;
