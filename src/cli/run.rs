@@ -11,6 +11,7 @@ use clap::Args;
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::{CheckResult, ModelStatus, Validity};
 use crate::faults::{Fault, NemesisPlan};
+use crate::lazyfs::FsyncMode;
 use crate::runner::{self, RunConfig, RunOutput, TargetInfo};
 use crate::server::dolt::Dolt;
 use crate::server::mariadb::MariaDb;
@@ -134,14 +135,18 @@ pub fn launcher(
 /// Faults to inject into a managed server while the clients run.
 #[derive(Args, Clone, Debug, Default)]
 pub struct FaultArgs {
-    /// Faults, comma-separated: kill, pause, restart, all (those three), or rewind (restarts
-    /// on an older copy of the data: loses acknowledged writes on purpose, to see the durability
-    /// checks catch it).
+    /// Faults, comma-separated: kill, pause, restart, all (those three); rewind (restarts on an
+    /// older copy of the data: loses acknowledged writes on purpose); power-loss, torn-write,
+    /// disk-full, io-error (on the lazy filesystem); dolt-gc, cli-read (Dolt's own).
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Mean time between the starts of two faults (jittered by ±25%).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub nemesis_interval: Duration,
+    /// What fsync does on the lazy filesystem: honor, or ignore (a lying disk: a control that any
+    /// server must fail under power-loss).
+    #[arg(long, value_enum, default_value = "honor")]
+    pub fsync: FsyncMode,
 }
 
 impl FaultArgs {
@@ -154,7 +159,13 @@ impl FaultArgs {
         if self.nemesis_interval < Duration::from_millis(500) {
             bail!("--nemesis-interval must be at least 500ms");
         }
-        Ok((!faults.is_empty()).then(|| NemesisPlan::new(faults, self.nemesis_interval)))
+        if self.fsync == FsyncMode::Ignore && !faults.iter().any(|f| f.cuts_power()) {
+            bail!("--fsync ignore shows only under a power cut: add power-loss or torn-write to --nemesis");
+        }
+        Ok((!faults.is_empty()).then(|| NemesisPlan {
+            fsync: self.fsync,
+            ..NemesisPlan::new(faults, self.nemesis_interval)
+        }))
     }
 }
 
@@ -196,11 +207,16 @@ pub async fn run_on(
             )?;
             std::fs::create_dir_all(&cfg.out_dir)
                 .with_context(|| format!("creating {}", cfg.out_dir.display()))?;
-            let s = ManagedServer::start(
+            let disk = match &cfg.nemesis {
+                Some(p) if p.needs_lazyfs() => server::Disk::Lazy,
+                _ => server::Disk::Plain,
+            };
+            let s = ManagedServer::start_on(
                 l,
                 &cfg.out_dir.join("server.log"),
                 "isoscope",
                 Duration::from_secs(60),
+                disk,
             )?;
             let ep = s.endpoint();
             let version = server::prepare_database(&ep).await?;

@@ -36,7 +36,8 @@ pub const SECTOR: u64 = 512;
 pub type Errno = i32;
 
 /// What an fsync does.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
 pub enum FsyncMode {
     /// Persists the file's data and names.
     #[default]

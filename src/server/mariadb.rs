@@ -85,6 +85,10 @@ impl Launcher for MariaDb {
             .arg("--innodb-lock-wait-timeout=2")
             .arg("--max-connections=1000")
             .arg("--skip-name-resolve");
+        // Extra mariadbd options for tests, until run and compare take server settings.
+        if let Ok(extra) = std::env::var("ISOSCOPE_MARIADBD_ARGS") {
+            cmd.args(extra.split_whitespace());
+        }
         cmd
     }
 
