@@ -171,7 +171,7 @@ fn a_torn_write_keeps_a_prefix_ending_on_a_sector_boundary() {
         for (i, b) in got.iter().enumerate() {
             assert_eq!(*b as usize, i / 3000 + 1, "seed {seed}, byte {i}");
         }
-        if got.len() % 3000 != 0 {
+        if !got.len().is_multiple_of(3000) {
             torn_seen = true;
             assert_eq!(got.len() % 512, 0, "seed {seed}: torn at {}", got.len());
         }

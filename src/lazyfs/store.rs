@@ -1268,7 +1268,7 @@ mod tests {
             for (i, b) in got.iter().enumerate() {
                 assert_eq!(*b as usize, i / 4096 + 1, "seed {seed} byte {i}");
             }
-            if got.len() % 4096 != 0 {
+            if !got.len().is_multiple_of(4096) {
                 seen_torn = true;
                 assert_eq!(d.torn, 1);
             }

@@ -1,0 +1,140 @@
+//! Power losses on the lazy filesystem against real servers: the positive and negative controls
+//! that prove the fault and the durability check together.
+//!
+//! MariaDB with `innodb_flush_log_at_trx_commit=2` writes its redo log at each commit but
+//! fsyncs it only once a second, so a power loss must lose acknowledged commits, and the check
+//! must name them; with `=1` (fsync at each commit) it must lose none. A lying disk
+//! (`--fsync ignore`) must make even Dolt, whose journal fsync cannot be turned off, lose
+//! acknowledged writes. Needs root and /dev/fuse (a missing one fails, never skips) and the
+//! servers (scripts/install-servers).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs isoscope with power losses every 3 s for 12 s; `mariadbd` holds extra mariadbd options.
+fn power_loss_run(db: &str, workload: &str, mariadbd: &str, extra: &[&str]) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(["run", "--quiet", "--db", db, "--workload", workload])
+        .args(["--nemesis", "power-loss", "--nemesis-interval", "3s"])
+        .args(["--time", "12s", "--clients", "8", "--seed", "11"])
+        .args(extra)
+        .arg("--out")
+        .arg(&out)
+        .env("ISOSCOPE_MARIADBD_ARGS", mariadbd)
+        .output()
+        .expect("isoscope runs");
+    (o.clone(), run_json(&out, &o))
+}
+
+fn run_json(out: &Path, o: &Output) -> Value {
+    let text = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
+        panic!(
+            "no run.json ({e}); exit {:?}\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    serde_json::from_str(&text).expect("run.json is JSON")
+}
+
+fn steps(run: &Value, name: &str) -> usize {
+    run["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .filter(|f| f["step"] == name)
+        .count()
+}
+
+fn lost(run: &Value) -> u64 {
+    run["check"]["durability"]["lost"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no durability count: {:#}", run["check"]))
+}
+
+/// The positive control: loses acknowledged writes, names them, exits 1.
+fn assert_loses(o: &Output, run: &Value, what: &str) {
+    assert!(lost(run) > 0, "{what}: nothing lost: {:#}", run["faults"]);
+    let examples = run["check"]["durability"]["examples"]
+        .as_array()
+        .expect("examples");
+    assert!(
+        examples
+            .iter()
+            .any(|e| e["kind"] == "lost"
+                && e["explanation"].as_str().unwrap().contains("acknowledged")),
+        "{what}: no lost write named: {examples:#?}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{what}");
+}
+
+/// The negative control: several power losses, nothing lost, a healthy server.
+fn assert_keeps(o: &Output, run: &Value, what: &str) {
+    assert!(steps(run, "power-loss") >= 3, "{what}: {:#}", run["faults"]);
+    assert_eq!(lost(run), 0, "{what}: {:#}", run["check"]["durability"]);
+    assert_eq!(run["health"], Value::Array(vec![]), "{what}");
+    assert_eq!(o.status.code(), Some(0), "{what}: {:#}", run["check"]);
+}
+
+#[test]
+fn mariadb_loses_acknowledged_commits_on_power_loss_only_without_fsync_at_commit() {
+    for workload in ["set", "list-append"] {
+        let (o, run) = power_loss_run(
+            "mariadb",
+            workload,
+            "--innodb-flush-log-at-trx-commit=2",
+            &[],
+        );
+        assert_loses(&o, &run, &format!("{workload} with =2"));
+        // Every step said what it dropped.
+        for f in run["faults"].as_array().unwrap() {
+            assert!(
+                f["detail"].as_str().unwrap().contains("unsynced bytes"),
+                "{f:#}"
+            );
+        }
+        let (o, run) = power_loss_run(
+            "mariadb",
+            workload,
+            "--innodb-flush-log-at-trx-commit=1",
+            &[],
+        );
+        assert_keeps(&o, &run, &format!("{workload} with =1"));
+    }
+}
+
+#[test]
+fn a_lying_disk_makes_dolt_lose_acknowledged_writes() {
+    let (o, run) = power_loss_run("dolt", "set", "", &["--fsync", "ignore"]);
+    assert_eq!(
+        run["faults"][0]["step"], "fsync-ignore",
+        "{:#}",
+        run["faults"]
+    );
+    assert!(steps(&run, "power-loss") >= 2, "{:#}", run["faults"]);
+    assert_loses(&o, &run, "dolt with fsync ignored");
+}
+
+#[test]
+fn fsync_ignore_without_a_power_cut_is_refused() {
+    let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "run",
+            "--db",
+            "dolt",
+            "--nemesis",
+            "kill",
+            "--fsync",
+            "ignore",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("power-loss"), "{err}");
+}
