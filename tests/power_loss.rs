@@ -73,12 +73,13 @@ fn assert_loses(o: &Output, run: &Value, what: &str) {
     assert_eq!(o.status.code(), Some(1), "{what}");
 }
 
-/// The negative control: several power losses, nothing lost, a healthy server.
-fn assert_keeps(o: &Output, run: &Value, what: &str) {
+/// The negative control: several power losses, nothing lost, a healthy server. (The exit code
+/// is not asked: MariaDB's repeatable read shows isolation anomalies on list-append anyway.)
+fn assert_keeps(run: &Value, what: &str) {
     assert!(steps(run, "power-loss") >= 3, "{what}: {:#}", run["faults"]);
     assert_eq!(lost(run), 0, "{what}: {:#}", run["check"]["durability"]);
+    assert_eq!(run["check"]["durability"]["valid"], true, "{what}");
     assert_eq!(run["health"], Value::Array(vec![]), "{what}");
-    assert_eq!(o.status.code(), Some(0), "{what}: {:#}", run["check"]);
 }
 
 #[test]
@@ -98,13 +99,13 @@ fn mariadb_loses_acknowledged_commits_on_power_loss_only_without_fsync_at_commit
                 "{f:#}"
             );
         }
-        let (o, run) = power_loss_run(
+        let (_, run) = power_loss_run(
             "mariadb",
             workload,
             "--innodb-flush-log-at-trx-commit=1",
             &[],
         );
-        assert_keeps(&o, &run, &format!("{workload} with =1"));
+        assert_keeps(&run, &format!("{workload} with =1"));
     }
 }
 
@@ -137,4 +138,66 @@ fn fsync_ignore_without_a_power_cut_is_refused() {
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("power-loss"), "{err}");
+}
+
+/// Each fault on a Dolt whose data is on the lazy filesystem, injected one after another through
+/// the nemesis's entry point: every step begins and ends (the server comes back) and says what it
+/// did. What Dolt then kept is for the durability check of a real run to say.
+#[test]
+fn each_fault_on_dolt_says_what_it_did() {
+    use isoscope::faults::{self, Event, Fault, NemesisPlan};
+    use isoscope::server::{self, dolt::Dolt, Disk, ManagedServer};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = ManagedServer::start_on(
+        Box::new(Dolt::locate(None).expect("dolt installed")),
+        &dir.path().join("server.log"),
+        "isoscope",
+        Duration::from_secs(60),
+        Disk::Lazy,
+    )
+    .expect("dolt starts on the lazy filesystem");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(server::prepare_database(&s.endpoint()))
+        .expect("the database is created");
+    let server = Arc::new(Mutex::new(s));
+    // dolt-gc last: a power loss after it can leave Dolt unable to start (its GC renames an
+    // archive it never fsynced into place), which is Dolt's result for a run to report, not
+    // this test's subject.
+    let cases = [
+        (Fault::PowerLoss, "unsynced bytes"),
+        (Fault::TornWrite, "512-byte boundary"),
+        (Fault::DiskFull, "ENOSPC"),
+        (Fault::IoError, "EIO"),
+        (Fault::CliRead, "dolt sql -r csv"),
+        (Fault::DoltGc, "dolt_gc()"),
+    ];
+    for (i, (fault, says)) in cases.into_iter().enumerate() {
+        let mut plan = NemesisPlan::new(vec![fault], Duration::from_secs(2));
+        plan.hold = Duration::from_millis(500);
+        let mut events = Vec::new();
+        faults::inject(&server, fault, &plan, dir.path(), i as u64, &mut |e| {
+            events.push(e)
+        })
+        .unwrap_or_else(|e| panic!("{fault}: {e}"));
+        assert_eq!(events.len(), 2, "{fault}: {events:?}");
+        assert!(matches!(events[0], Event::Begin(_)), "{fault}: {events:?}");
+        let Event::End(step, detail) = &events[1] else {
+            panic!("{fault}: {events:?}");
+        };
+        assert_eq!(step.name(), fault.to_string());
+        // A torn write with nothing unsynced tears nothing: it then reads as a power loss.
+        let says = if fault == Fault::TornWrite && !detail.contains("kept") {
+            "unsynced bytes"
+        } else {
+            says
+        };
+        assert!(detail.contains(says), "{fault}: {detail}");
+        assert!(
+            server.lock().unwrap().pid().is_some(),
+            "{fault}: server down"
+        );
+    }
 }
