@@ -25,6 +25,15 @@ fn read(p: &Path) -> Vec<u8> {
     b
 }
 
+fn names(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    n.sort();
+    n
+}
+
 fn fsync_dir(p: &Path) {
     File::open(p).unwrap().sync_all().unwrap();
 }
@@ -66,12 +75,7 @@ fn names_without_a_folder_fsync_are_undone() {
     fs::remove_file(m.join("db/doomed")).unwrap();
     fs::create_dir(m.join("db/sub")).unwrap();
     fs.power_loss().unwrap();
-    let mut names: Vec<String> = fs::read_dir(m.join("db"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["doomed", "old"]);
+    assert_eq!(names(&m.join("db")), ["doomed", "old"]);
     assert_eq!(read(&m.join("db/old")), b"old");
     assert_eq!(read(&m.join("db/doomed")), b"doomed");
 
@@ -82,12 +86,7 @@ fn names_without_a_folder_fsync_are_undone() {
     fs::remove_file(m.join("db/doomed")).unwrap();
     fsync_dir(&m.join("db"));
     fs.power_loss().unwrap();
-    let mut names: Vec<String> = fs::read_dir(m.join("db"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["created", "renamed"]);
+    assert_eq!(names(&m.join("db")), ["created", "renamed"]);
     assert_eq!(read(&m.join("db/renamed")), b"old");
     assert_eq!(read(&m.join("db/created")), b"");
 }

@@ -76,6 +76,11 @@ impl LazyFuse {
     }
 }
 
+/// The permission bits a new node gets.
+fn perm(mode: u32, umask: u32) -> u16 {
+    (mode & !umask & 0o7777) as u16
+}
+
 fn sync_flags(flags: OpenFlags) -> bool {
     flags.0 & (libc::O_DSYNC | libc::O_SYNC) != 0
 }
@@ -147,10 +152,9 @@ impl Filesystem for LazyFuse {
             reply.error(Errno::EPERM);
             return;
         }
-        let perm = (mode & !umask & 0o7777) as u16;
         let r = self
             .lock()
-            .create(parent.0, name, perm, req.uid(), req.gid());
+            .create(parent.0, name, perm(mode, umask), req.uid(), req.gid());
         self.entry(r, reply);
     }
 
@@ -163,10 +167,9 @@ impl Filesystem for LazyFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let perm = (mode & !umask & 0o7777) as u16;
         let r = self
             .lock()
-            .mkdir(parent.0, name, perm, req.uid(), req.gid());
+            .mkdir(parent.0, name, perm(mode, umask), req.uid(), req.gid());
         self.entry(r, reply);
     }
 
@@ -395,10 +398,9 @@ impl Filesystem for LazyFuse {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let perm = (mode & !umask & 0o7777) as u16;
         let mut s = self.lock();
         let r = s
-            .create(parent.0, name, perm, req.uid(), req.gid())
+            .create(parent.0, name, perm(mode, umask), req.uid(), req.gid())
             .and_then(|ino| s.opened(ino).and_then(|()| s.attr(ino)));
         match r {
             Ok(a) => reply.created(

@@ -1156,6 +1156,10 @@ mod tests {
         s.read(ino, 0, u32::MAX).unwrap()
     }
 
+    fn names(s: &Store, dir: u64) -> Vec<OsString> {
+        s.list(dir).unwrap().into_iter().map(|e| e.0).collect()
+    }
+
     #[test]
     fn only_synced_writes_survive_a_power_loss() {
         let (_d, mut s) = store();
@@ -1190,8 +1194,7 @@ mod tests {
         let d = s.power_loss(None).unwrap();
         assert_eq!(d.names, 4, "{d:?}");
         let dir = s.lookup(ROOT, OsStr::new("d")).unwrap();
-        let names: Vec<OsString> = s.list(dir).unwrap().into_iter().map(|e| e.0).collect();
-        assert_eq!(names, vec![OsString::from("a"), OsString::from("b")]);
+        assert_eq!(names(&s, dir), [OsString::from("a"), OsString::from("b")]);
         let b = s.lookup(dir, OsStr::new("b")).unwrap();
         assert_eq!(read_all(&mut s, b), b"bbb");
         // The same changes with the folder synced stay.
@@ -1202,10 +1205,9 @@ mod tests {
         s.fsync(dir).unwrap();
         s.power_loss(None).unwrap();
         let dir = s.lookup(ROOT, OsStr::new("d")).unwrap();
-        let names: Vec<OsString> = s.list(dir).unwrap().into_iter().map(|e| e.0).collect();
         assert_eq!(
-            names,
-            vec![OsString::from("new"), OsString::from("renamed")]
+            names(&s, dir),
+            [OsString::from("new"), OsString::from("renamed")]
         );
         let r = s.lookup(dir, OsStr::new("renamed")).unwrap();
         assert_eq!(read_all(&mut s, r), b"aaa");
@@ -1223,8 +1225,7 @@ mod tests {
             .unwrap();
         s.fsync(t).unwrap();
         s.power_loss(None).unwrap();
-        let names: Vec<OsString> = s.list(ROOT).unwrap().into_iter().map(|e| e.0).collect();
-        assert_eq!(names, vec![OsString::from("cur")]);
+        assert_eq!(names(&s, ROOT), [OsString::from("cur")]);
         let c = s.lookup(ROOT, OsStr::new("cur")).unwrap();
         assert_eq!(read_all(&mut s, c), b"new");
     }
