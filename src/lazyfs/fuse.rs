@@ -414,9 +414,9 @@ impl Filesystem for LazyFuse {
         }
     }
 
-    // Extended attributes and poll are not modelled. ENOSYS makes the kernel stop asking (it
-    // would otherwise look up security.capability on every write); fuser's defaults say the same
-    // with a warning each time.
+    // Extended attributes, poll and copy_file_range are not modelled. ENOSYS makes the kernel
+    // stop asking (it would otherwise look up security.capability on every write) and copy
+    // through plain reads and writes; fuser's defaults say the same with a warning each time.
     fn getxattr(
         &self,
         _req: &Request,
@@ -441,6 +441,22 @@ impl Filesystem for LazyFuse {
         _events: fuser::PollEvents,
         _flags: fuser::PollFlags,
         reply: fuser::ReplyPoll,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
     ) {
         reply.error(Errno::ENOSYS);
     }
