@@ -159,13 +159,12 @@ impl FaultArgs {
         if self.nemesis_interval < Duration::from_millis(500) {
             bail!("--nemesis-interval must be at least 500ms");
         }
-        if self.fsync == FsyncMode::Ignore && !faults.iter().any(|f| f.cuts_power()) {
-            bail!("--fsync ignore shows only under a power cut: add power-loss or torn-write to --nemesis");
-        }
-        Ok((!faults.is_empty()).then(|| NemesisPlan {
+        let plan = NemesisPlan {
             fsync: self.fsync,
             ..NemesisPlan::new(faults, self.nemesis_interval)
-        }))
+        };
+        plan.validate().map_err(anyhow::Error::msg)?;
+        Ok((!plan.faults.is_empty()).then_some(plan))
     }
 }
 

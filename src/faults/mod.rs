@@ -177,6 +177,21 @@ impl NemesisPlan {
     pub fn needs_lazyfs(&self) -> bool {
         self.fsync == FsyncMode::Ignore || self.faults.iter().any(|f| f.needs_lazyfs())
     }
+
+    /// Refuses plans that cannot do what they say: a lying disk with no power cut to show it,
+    /// and a rewind (which copies the data folder) on the lazy filesystem's mount.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fsync == FsyncMode::Ignore && !self.faults.iter().any(|f| f.cuts_power()) {
+            return Err(
+                "--fsync ignore shows only under a power cut: add power-loss or torn-write to --nemesis"
+                    .into(),
+            );
+        }
+        if self.faults.contains(&Fault::Rewind) && self.needs_lazyfs() {
+            return Err("rewind cannot be combined with the lazy filesystem's faults (power-loss, torn-write, disk-full, io-error, --fsync ignore)".into());
+        }
+        Ok(())
+    }
 }
 
 /// Durations as seconds in JSON.
@@ -705,6 +720,11 @@ mod tests {
         let back: NemesisPlan =
             serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
         assert_eq!(back.fsync, FsyncMode::Ignore);
+        assert!(plan.validate().unwrap_err().contains("power-loss"));
+        plan.faults = vec![Fault::PowerLoss];
+        assert_eq!(plan.validate(), Ok(()));
+        plan.faults.push(Fault::Rewind);
+        assert!(plan.validate().unwrap_err().contains("rewind"));
     }
 
     #[test]
