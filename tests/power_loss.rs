@@ -201,3 +201,88 @@ fn each_fault_on_dolt_says_what_it_did() {
         );
     }
 }
+
+/// The mount points of lazy filesystems mounted by process `pid` (from the pid files beside them).
+fn mounts_of(pid: u32) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        let pid_file = e.path().join("data.lazyfs-pid");
+        let Ok(text) = std::fs::read_to_string(&pid_file) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        if lines.next() == Some(pid.to_string().as_str()) {
+            let mp = lines.next().unwrap_or_default().to_string();
+            if mounts.contains(&format!(" {mp} ")) {
+                out.push(mp);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_mount_goes_away_on_ctrl_c_and_on_a_server_that_will_not_start() {
+    // Ctrl-C in the middle of a run.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(["run", "--quiet", "--db", "mariadb", "--workload", "set"])
+        .args([
+            "--nemesis",
+            "power-loss",
+            "--nemesis-interval",
+            "1h",
+            "--time",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while mounts_of(child.id()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never mounted");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Ctrl-C once the clients run (history.jsonl has ops): the run's own handler takes it.
+    let history = dir.path().join("run/history.jsonl");
+    while std::fs::metadata(&history).map_or(true, |m| m.len() < 10_000) {
+        assert!(std::time::Instant::now() < deadline, "the run never began");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = child.id();
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.code().is_some(), "{status}");
+    assert_eq!(
+        mounts_of(pid),
+        Vec::<String>::new(),
+        "left mounted after Ctrl-C"
+    );
+
+    // A server that will not start: the error path unmounts too.
+    let bad = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(["run", "--quiet", "--db", "mariadb", "--workload", "set"])
+        .args(["--nemesis", "power-loss", "--time", "5s"])
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .env("ISOSCOPE_MARIADBD_ARGS", "--no-such-option-anywhere")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = bad.id();
+    let o = bad.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("no-such-option-anywhere"), "{err}");
+    assert_eq!(
+        mounts_of(pid),
+        Vec::<String>::new(),
+        "left mounted after an error"
+    );
+}
