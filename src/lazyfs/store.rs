@@ -51,7 +51,9 @@ pub enum FsyncMode {
 pub enum DiskFault {
     /// Writes, creates and size extensions fail with ENOSPC.
     Full,
-    /// fsync and reads fail with EIO.
+    /// fsync and reads fail with EIO. The changes a failed fsync did not persist stay unsynced,
+    /// so a later fsync may still persist them (Linux may instead drop such pages from its
+    /// cache: that harsher model is not played out here).
     IoError,
 }
 
