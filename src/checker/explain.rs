@@ -29,6 +29,18 @@ pub fn atom_edn(a: &Atom) -> String {
             format!(":{s}")
         }
         Atom::Str(s) => format!("{s:?}"),
+        Atom::Lit(s) => s.to_string(),
+        Atom::Seq(items) => {
+            let parts: Vec<String> = items.iter().map(atom_edn).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Atom::Map(kvs) => {
+            let parts: Vec<String> = kvs
+                .iter()
+                .map(|(k, v)| format!("{} {}", atom_edn(k), atom_edn(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod anomaly;
 pub mod bank;
 pub mod counter;
 pub mod cycle;
+pub mod decide;
 pub mod durability;
 pub mod explain;
 pub mod graph;

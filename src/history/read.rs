@@ -616,6 +616,9 @@ impl<'p> OpBuilder<'p> {
             parts.next().unwrap(),
         );
         let key = atom(key).map_err(|e| format!("key: {e}"))?;
+        if value == Datum::Nil && matches!(f.as_str(), Some("append" | "w")) {
+            return Err(format!("{f} of nil: a written value must be a value"));
+        }
         match f.as_str() {
             Some("append") => Ok(Mop::Append {
                 key,
@@ -758,19 +761,32 @@ fn looks_like_txn(v: &Datum) -> bool {
     }
 }
 
+/// Any value as an [`Atom`]: Elle takes any value as a key or element.
 fn atom(d: Datum) -> Result<Atom, String> {
-    match d {
-        Datum::Int(i) => Ok(Atom::Int(i)),
-        Datum::Str(s) | Datum::Keyword(s) => Ok(Atom::Str(Arc::from(s))),
-        other => Err(format!("expected an integer or a name, found {other}")),
-    }
+    Ok(match d {
+        Datum::Int(i) => Atom::Int(i),
+        Datum::Str(s) | Datum::Keyword(s) => Atom::Str(Arc::from(s)),
+        Datum::Ints(items) => Atom::Seq(items.into_iter().map(Atom::Int).collect()),
+        Datum::List(items) => Atom::Seq(items.into_iter().map(atom).collect::<Result<_, _>>()?),
+        Datum::Map(kvs) => {
+            let mut kvs = kvs
+                .into_iter()
+                .map(|(k, v)| Ok((atom(k)?, atom(v)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            kvs.sort();
+            Atom::Map(kvs.into())
+        }
+        Datum::Nil => Atom::Lit(Arc::from("nil")),
+        Datum::Bool(b) => Atom::Lit(Arc::from(if b { "true" } else { "false" })),
+        Datum::Float(x) => Atom::Lit(Arc::from(Datum::Float(x).to_string())),
+    })
 }
 
 /// JSON cannot have integer map keys, so `"3"` in a JSON bank read means account 3.
 fn numeric_atom(a: Atom) -> Atom {
     match &a {
         Atom::Str(s) => s.parse::<i64>().map(Atom::Int).unwrap_or(a),
-        Atom::Int(_) => a,
+        _ => a,
     }
 }
 
