@@ -149,9 +149,9 @@ pub fn check(h: &History, opts: &CheckOptions, f: &mut Findings) -> Result<Looke
         relevant: relevant(),
         searched: relevant()
             .iter()
-            .filter(|&x| !x.is_cycle() || cycles.contains(x))
+            .filter(|&x| !x.is_cycle() || cycles.searched.contains(x))
             .collect(),
-        nothing_to_check: txns.committed() == 0,
+        nothing_to_check: txns.committed() == 0 || cycles.no_dependencies,
     })
 }
 

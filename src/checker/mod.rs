@@ -18,6 +18,7 @@ pub mod cycle;
 pub mod decide;
 pub mod durability;
 pub mod explain;
+pub mod fit;
 pub mod graph;
 pub mod list_append;
 pub mod model;
@@ -311,6 +312,20 @@ impl Findings {
     }
 }
 
+/// Whether one anomaly type was decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decided {
+    /// Found at least once.
+    Found,
+    /// Searched for in full, and not there.
+    Absent,
+    /// Searched for, but the search was cut short before it could tell.
+    Undecided,
+    /// Not searched: no requested model needed it.
+    NotChecked,
+}
+
 /// The result of checking one history.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CheckResult {
@@ -336,6 +351,9 @@ pub struct CheckResult {
     /// cycles when only serializable was asked for); models that forbid them are not claimed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_checked: Vec<Anomaly>,
+    /// For every anomaly type the workload can show, whether it was decided: found, absent
+    /// (searched in full), undecided (searched, cut short) or not checked.
+    pub decided: BTreeMap<Anomaly, Decided>,
     /// Notes on anything that made the check less than complete.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -363,7 +381,12 @@ impl CheckResult {
 /// Checks a history against the requested models.
 pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let workload = match opts.workload {
-        Some(w) => w,
+        Some(w) => {
+            if let Some((index, message)) = fit::first_misfit(h, w) {
+                return Err(CheckError::BadOp { index, message });
+            }
+            w
+        }
         None => Workload::detect(h).ok_or(CheckError::UnknownWorkload)?,
     };
     let mut findings = Findings::new(opts.examples);
@@ -470,7 +493,10 @@ fn finish(
     let valid = if requested.contains(&ModelStatus::RuledOut) {
         Validity::Invalid
     } else if requested.contains(&ModelStatus::Unknown) || looked_for.nothing_to_check {
-        if looked_for.nothing_to_check {
+        let said = notes
+            .iter()
+            .any(|n| n.starts_with("empty-transaction-graph"));
+        if looked_for.nothing_to_check && !said {
             notes.push(
                 "the history has nothing to check (no completed reads or transactions)".into(),
             );
@@ -496,6 +522,22 @@ fn finish(
             .collect(),
         strongest_model: strongest,
         model_status: status,
+        decided: looked_for
+            .relevant
+            .iter()
+            .map(|a| {
+                let d = if found.contains(a) {
+                    Decided::Found
+                } else if searched_short.contains(a) {
+                    Decided::Undecided
+                } else if not_checked.contains(a) {
+                    Decided::NotChecked
+                } else {
+                    Decided::Absent
+                };
+                (a, d)
+            })
+            .collect(),
         undecided: searched_short.iter().collect(),
         not_checked: not_checked.iter().collect(),
         notes,

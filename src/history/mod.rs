@@ -119,6 +119,19 @@ impl serde::Serialize for Atom {
     }
 }
 
+/// `text` cut to at most about `max` bytes (on a character boundary), with an ellipsis and the
+/// full length when anything was cut: errors quote values, and a value can be megabytes long.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
 /// What kind of event an op is: the start of an operation or one of its three outcomes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
