@@ -5,7 +5,7 @@
 //! nothing and come out valid. [`first_misfit`] names the first client op the workload's checker
 //! could not read; the check stops there with an error instead.
 
-use crate::history::{History, Mop, Op, OpFn, OpValue, Process, ReadResult};
+use crate::history::{History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 use super::explain::op_edn;
 use super::Workload;
@@ -25,42 +25,50 @@ pub fn first_misfit(h: &History, w: Workload) -> Option<(u64, String)> {
 
 /// Why `op` is not an op of `w`, or `None` if it is.
 fn misfit(op: &Op, w: Workload) -> Option<String> {
-    let fits = match (w, &op.f, &op.value) {
-        (_, _, OpValue::Nil) => matches!(
-            (w, &op.f),
-            (Workload::ListAppend | Workload::RwRegister, OpFn::Txn)
-                | (Workload::Counter | Workload::Set, OpFn::Add | OpFn::Read)
-                | (Workload::Bank, OpFn::Transfer | OpFn::Read)
-        ),
-        (Workload::ListAppend, OpFn::Txn, OpValue::Txn(mops)) => mops.iter().all(|m| {
-            matches!(
-                m,
-                Mop::Append { .. }
-                    | Mop::Read {
-                        value: ReadResult::List(_) | ReadResult::Nil,
-                        ..
-                    }
-            )
-        }),
-        (Workload::RwRegister, OpFn::Txn, OpValue::Txn(mops)) => mops.iter().all(|m| {
-            matches!(
-                m,
-                Mop::Write { .. }
-                    | Mop::Read {
-                        value: ReadResult::Scalar(_) | ReadResult::Nil,
-                        ..
-                    }
-            )
-        }),
-        (Workload::Counter, OpFn::Add | OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) => {
-            true
-        }
-        (Workload::Set, OpFn::Add, OpValue::Int(_)) => true,
-        (Workload::Set, OpFn::Read, OpValue::Elements(_)) => true,
-        (Workload::Bank, OpFn::Transfer, OpValue::Transfer { .. }) => true,
-        (Workload::Bank, OpFn::Read, OpValue::Balances(_)) => true,
-        _ => false,
-    };
+    let f_fits = matches!(
+        (w, &op.f),
+        (Workload::ListAppend | Workload::RwRegister, OpFn::Txn)
+            | (Workload::Counter | Workload::Set, OpFn::Add | OpFn::Read)
+            | (Workload::Bank, OpFn::Transfer | OpFn::Read)
+    );
+    // A failed or indeterminate op's value may be anything (Jepsen often puts the error
+    // there); only its function must fit.
+    let judged = matches!(op.kind, OpType::Invoke | OpType::Ok);
+    let fits = f_fits
+        && match (w, &op.f, &op.value) {
+            _ if !judged => true,
+            (_, _, OpValue::Nil) => true,
+            (Workload::ListAppend, OpFn::Txn, OpValue::Txn(mops)) => mops.iter().all(|m| {
+                matches!(
+                    m,
+                    Mop::Append { .. }
+                        | Mop::Read {
+                            value: ReadResult::List(_) | ReadResult::Nil,
+                            ..
+                        }
+                )
+            }),
+            (Workload::RwRegister, OpFn::Txn, OpValue::Txn(mops)) => mops.iter().all(|m| {
+                matches!(
+                    m,
+                    Mop::Write { .. }
+                        | Mop::Read {
+                            value: ReadResult::Scalar(_) | ReadResult::Nil,
+                            ..
+                        }
+                )
+            }),
+            (
+                Workload::Counter,
+                OpFn::Add | OpFn::Read,
+                OpValue::Int(_) | OpValue::Keyed { .. },
+            ) => true,
+            (Workload::Set, OpFn::Add, OpValue::Int(_)) => true,
+            (Workload::Set, OpFn::Read, OpValue::Elements(_)) => true,
+            (Workload::Bank, OpFn::Transfer, OpValue::Transfer { .. }) => true,
+            (Workload::Bank, OpFn::Read, OpValue::Balances(_)) => true,
+            _ => false,
+        };
     let expected = match w {
         Workload::ListAppend => "txns of appends and list reads",
         Workload::RwRegister => "txns of writes and register reads",

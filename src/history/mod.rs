@@ -12,11 +12,15 @@
 //! - every list read (`["r", k, [..]]` in list-append) is stored once in [`ListStore`], so a
 //!   million reads of long lists cost a few bytes each ([`ListRef`]).
 
+mod build;
 pub mod datum;
+mod edn_forms;
 mod json_ops;
+mod json_text;
 pub mod lists;
 pub mod pairs;
 pub mod read;
+mod sniff;
 pub mod write;
 
 use std::fmt;

@@ -1,7 +1,8 @@
 //! Reading histories: Jepsen's EDN, Jepsen/Elle JSON, and isoscope's own JSON Lines.
 //!
-//! Accepted shapes (sniffed from the content, not the file name):
-//! - EDN: one map per line (Jepsen's `history.edn`), or one vector of maps;
+//! Accepted shapes (sniffed from the content, not the file name; gzip-compressed or not):
+//! - EDN: one map per line (Jepsen's `history.edn`), maps spread over lines, or one vector of
+//!   maps;
 //! - JSON: one array of objects, or one object per line (isoscope's own format).
 //!
 //! Keys may be keywords, strings or integers. `f` may be missing when the value is plainly a
@@ -9,35 +10,31 @@
 //! Anything else that is off is a [`ReadError`] that names the file, the line or op, and the
 //! problem, in one line.
 //!
-//! Values are parsed into a [`Datum`] tree and then typed, except in JSON Lines, where a line of
-//! a common shape (a transaction, a set's add or read) goes straight to an [`Op`] (see
-//! `json_ops`); a line that fast path declines takes the `Datum` route, which gives any error.
-//!
-//! A `read` returning a collection of integers is a set read ([`OpValue::Elements`]), except that
-//! two or three integers are also the shape of a keyed counter read (`[key, value]`); which one it
-//! is depends on the adds of the whole history, so it is settled once all ops are read.
+//! The jobs are split by module: this one opens the source (decompressing gzip), skips leading
+//! whitespace and picks the reader; `sniff` tells the format; `json_text` reads JSON Lines
+//! and JSON arrays; `edn_forms` gathers EDN into one form per op; `build` types each op.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
-
-use super::datum::{from_edn, Datum};
-use super::json_ops::FastLine;
-use super::{Atom, History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
+use super::build::OpBuilder;
+use super::datum::from_edn;
+use super::edn_forms::{for_each_form, ScanError};
+use super::json_text::{read_json_array, read_json_lines, read_up_to};
+pub use super::sniff::{sniff, Format};
+use super::History;
 
 /// Why a history could not be read. Each variant names the file and where in it.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (not a `source`: the message already says it, once).
+        error: std::io::Error,
     },
     /// The text is not well-formed EDN or JSON.
     #[error("{path}:{line}: {message}")]
@@ -69,45 +66,11 @@ pub enum ReadError {
     },
 }
 
-/// The text format of a history file.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Format {
-    /// Extensible Data Notation, Jepsen's native format.
-    Edn,
-    /// JSON: an array of ops or one op per line.
-    Json,
-}
-
-/// Guesses the format from the first op: `{:` is EDN, `{"` is JSON.
-pub fn sniff(text: &[u8]) -> Option<Format> {
-    let mut after_brace = false;
-    for &b in text.iter().take(1 << 16) {
-        if b.is_ascii_whitespace() || b == b',' {
-            continue;
-        }
-        if after_brace {
-            return match b {
-                b':' => Some(Format::Edn),
-                b'"' => Some(Format::Json),
-                b'}' => Some(Format::Json),
-                _ => None,
-            };
-        }
-        match b {
-            b'[' => continue,
-            b'{' => after_brace = true,
-            b';' => return Some(Format::Edn),
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Reads a history file in any accepted format.
+/// Reads a history file in any accepted format, gzip-compressed or not.
 pub fn read_history(path: &Path) -> Result<History, ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io {
+    let file = File::open(path).map_err(|error| ReadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     read_history_from(path, file)
 }
@@ -117,683 +80,119 @@ pub fn read_history_str(name: &str, text: &str) -> Result<History, ReadError> {
     read_history_from(Path::new(name), text.as_bytes())
 }
 
-/// Reads a history from any reader; `path` names the source in errors.
-pub fn read_history_from(path: &Path, mut source: impl Read) -> Result<History, ReadError> {
-    let io = |source| ReadError::Io {
+/// Reads a history from any reader, gzip-compressed or not; `path` names the source in errors.
+pub fn read_history_from(path: &Path, source: impl Read) -> Result<History, ReadError> {
+    let mut source = BufReader::with_capacity(1 << 16, source);
+    let head = source.fill_buf().map_err(|error| ReadError::Io {
         path: path.to_owned(),
-        source,
+        error,
+    })?;
+    if super::sniff::is_gzip(head) {
+        return read_plain(path, flate2::bufread::MultiGzDecoder::new(source));
+    }
+    read_plain(path, source)
+}
+
+/// How many bytes after the leading whitespace are looked at to tell the format.
+const SNIFF: usize = 1 << 16;
+
+/// Reads an uncompressed history.
+fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> {
+    let io = |error| ReadError::Io {
+        path: path.to_owned(),
+        error,
     };
-    let mut head = vec![0u8; 1 << 16];
-    let n = read_up_to(&mut source, &mut head).map_err(io)?;
-    head.truncate(n);
-    if head.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ReadError::Empty {
-            path: path.to_owned(),
-        });
+    // Leading whitespace, however long, is dropped; its lines are counted.
+    let mut head = vec![0u8; SNIFF];
+    let mut first_line = 1;
+    let start = loop {
+        let n = read_up_to(&mut source, &mut head).map_err(io)?;
+        head.truncate(n);
+        match head.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(p) => break p,
+            None if n == 0 => {
+                return Err(ReadError::Empty {
+                    path: path.to_owned(),
+                })
+            }
+            None => {
+                first_line += head.iter().filter(|&&b| b == b'\n').count();
+                head.resize(SNIFF, 0);
+            }
+        }
+    };
+    first_line += head[..start].iter().filter(|&&b| b == b'\n').count();
+    head.drain(..start);
+    // The first op may start near the end of the block: look a little further.
+    if head.len() < SNIFF {
+        let had = head.len();
+        head.resize(had + SNIFF, 0);
+        let n = read_up_to(&mut source, &mut head[had..]).map_err(io)?;
+        head.truncate(had + n);
     }
     let format = sniff(&head).ok_or_else(|| ReadError::Syntax {
         path: path.to_owned(),
-        line: 1,
+        line: first_line,
         message: "not a history: expected EDN or JSON maps such as {:type :invoke ...} or {\"type\":\"invoke\",...}".into(),
     })?;
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let array = head[0] == b'[';
     let source = std::io::Cursor::new(head).chain(source);
     let mut b = OpBuilder::new(path);
-    match (format, first) {
-        (Format::Json, Some(b'[')) => {
-            read_json_array(BufReader::with_capacity(1 << 20, source), &mut b)?
-        }
-        (Format::Json, _) => read_json_lines(source, &mut b, true)?,
-        (Format::Edn, Some(b'[')) => read_edn_vector(BufReader::new(source), &mut b)?,
-        (Format::Edn, _) => read_edn_lines(BufReader::with_capacity(1 << 20, source), &mut b)?,
+    match (format, array) {
+        (Format::Json, true) => read_json_array(
+            BufReader::with_capacity(1 << 20, source),
+            &mut b,
+            first_line,
+        )?,
+        (Format::Json, false) => read_json_lines(source, &mut b, first_line)?,
+        (Format::Edn, _) => read_edn(
+            BufReader::with_capacity(1 << 20, source),
+            &mut b,
+            first_line,
+        )?,
     }
     b.finish()
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// Reads JSON Lines in large blocks, without a string per line. With `fast`, each line is first
-/// offered to [`FastLine`]; the lines it declines (and all lines without `fast`) go through
-/// [`Datum`], which gives the errors.
-fn read_json_lines(source: impl Read, b: &mut OpBuilder, fast: bool) -> Result<(), ReadError> {
-    read_json_blocks(source, b, fast, 1 << 22)
-}
-
-/// [`read_json_lines`] with blocks of `block` bytes (more for a longer line).
-fn read_json_blocks(
-    mut source: impl Read,
-    b: &mut OpBuilder,
-    fast: bool,
-    block: usize,
-) -> Result<(), ReadError> {
-    let mut buf = vec![0u8; block.max(1)];
-    let mut filled = 0;
-    let mut lineno = 0usize;
-    let mut scratch = FastLine::default();
-    loop {
-        if filled == buf.len() {
-            // A line longer than the buffer.
-            buf.resize(2 * buf.len(), 0);
-        }
-        let n = read_up_to(&mut source, &mut buf[filled..]).map_err(|source| ReadError::Io {
-            path: b.path.to_owned(),
-            source,
-        })?;
-        filled += n;
-        let eof = filled < buf.len();
-        // Whole lines only, but all of what is left at the end of the file.
-        let end = match buf[..filled].iter().rposition(|&c| c == b'\n') {
-            _ if eof => filled,
-            Some(p) => p + 1,
-            None => continue,
-        };
-        let data = &buf[..end];
-        let mut pos = 0;
-        while pos < data.len() {
-            lineno += 1;
-            let rest = &data[pos..];
-            if fast {
-                let position = b.history.ops.len();
-                if let Some((op, used)) = scratch.parse(rest, position, &mut b.history.lists) {
-                    b.accept(op, Some(lineno))?;
-                    b.fast_lines += 1;
-                    pos += used;
-                    continue;
-                }
-            }
-            let (line, newline) = match rest.iter().position(|&c| c == b'\n') {
-                Some(p) => (&rest[..p], true),
-                None => (rest, false),
-            };
-            pos += line.len() + usize::from(newline);
-            let line = std::str::from_utf8(line).map_err(|_| ReadError::Io {
-                path: b.path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "stream did not contain valid UTF-8",
-                ),
-            })?;
-            let text = line.trim();
-            if text.is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Datum>(text) {
-                Ok(d) => b.push(d, Some(lineno))?,
-                Err(_) if !newline && lineno > 1 => {
-                    // A crash mid-write tears at most the last line: keep everything before it.
-                    tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
-                    break;
-                }
-                Err(e) => {
-                    return Err(ReadError::Syntax {
-                        path: b.path.to_owned(),
-                        line: lineno,
-                        message: e.to_string(),
-                    })
-                }
-            }
-        }
-        if eof {
-            tracing::debug!(lines = lineno, fast = b.fast_lines, "JSON Lines read");
-            return Ok(());
-        }
-        buf.copy_within(end..filled, 0);
-        filled -= end;
-    }
-}
-
-fn read_edn_lines(mut reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    // One map per line is the norm; a map spread over lines is gathered until it parses.
-    let mut pending = String::new();
-    let mut start = 0usize;
-    let mut line = String::new();
-    let mut lineno = 0usize;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|source| ReadError::Io {
-                path: b.path.to_owned(),
-                source,
-            })?;
-        if n > 0 {
-            lineno += 1;
-            let text = strip_edn_comment(&line);
-            if pending.trim().is_empty() && text.trim().is_empty() {
-                continue;
-            }
-            if pending.trim().is_empty() {
-                start = lineno;
-                pending.clear();
-            }
-            pending.push_str(text);
-            pending.push('\n');
-        }
-        if pending.trim().is_empty() {
-            if n == 0 {
-                return Ok(());
-            }
-            continue;
-        }
-        match edn_format::parse_str(&pending) {
-            Ok(v) => {
-                b.push(from_edn(v), Some(start))?;
-                pending.clear();
-            }
-            Err(e)
-                if e.error == edn_format::ParserError::UnexpectedEndOfInput
-                    && n > 0
-                    && lineno - start < 10_000 =>
-            {
-                continue
-            }
+/// Reads EDN: each top-level form (or each form of one top-level vector) is an op.
+fn read_edn(reader: impl BufRead, b: &mut OpBuilder, first_line: usize) -> Result<(), ReadError> {
+    let path = b.path;
+    let scanned = for_each_form(reader, first_line, |form| {
+        let value = match edn_format::parse_str(form.text) {
+            Ok(v) => v,
+            // `#_ form` alone discards the form: nothing to read.
+            Err(_) if form.text.trim_start().starts_with("#_") => return Ok(()),
             Err(e) => {
                 return Err(ReadError::Syntax {
-                    path: b.path.to_owned(),
-                    line: start + e.row.saturating_sub(1),
+                    path: path.to_owned(),
+                    line: form.line + e.row.saturating_sub(1),
                     message: format!("invalid EDN: {}", e.error),
                 })
             }
-        }
-        if n == 0 {
-            return Ok(());
-        }
-    }
-}
-
-fn strip_edn_comment(line: &str) -> &str {
-    if line.trim_start().starts_with(';') {
-        ""
-    } else {
-        line
-    }
-}
-
-fn read_edn_vector(mut reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|source| ReadError::Io {
-            path: b.path.to_owned(),
-            source,
-        })?;
-    let v = edn_format::parse_str(&text).map_err(|e| ReadError::Syntax {
-        path: b.path.to_owned(),
-        line: e.row.max(1),
-        message: format!("invalid EDN: {}", e.error),
-    })?;
-    match v {
-        edn_format::Value::Vector(items) | edn_format::Value::List(items) => {
-            for item in items {
-                b.push(from_edn(item), None)?;
-            }
-            Ok(())
-        }
-        other => Err(ReadError::Syntax {
-            path: b.path.to_owned(),
-            line: 1,
-            message: format!("expected a vector of ops, found {}", from_edn(other).kind()),
+        };
+        b.push(from_edn(value), Some(form.line))
+    });
+    match scanned {
+        Ok(r) => r,
+        Err(ScanError::Io(error)) => Err(ReadError::Io {
+            path: path.to_owned(),
+            error,
         }),
-    }
-}
-
-fn read_json_array(reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    struct Ops<'a, 'p>(&'a mut OpBuilder<'p>, &'a mut Option<ReadError>);
-    impl<'de> Visitor<'de> for Ops<'_, '_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array of ops")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(d) = seq.next_element::<Datum>()? {
-                if let Err(e) = self.0.push(d, None) {
-                    *self.1 = Some(e);
-                    return Err(de::Error::custom("op error"));
-                }
-            }
-            Ok(())
-        }
-    }
-    impl<'de> DeserializeSeed<'de> for Ops<'_, '_> {
-        type Value = ();
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-    let mut op_error = None;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = Ops(b, &mut op_error)
-        .deserialize(&mut de)
-        .and_then(|_| de.end());
-    if let Some(e) = op_error {
-        return Err(e);
-    }
-    result.map_err(|e| ReadError::Syntax {
-        path: b.path.to_owned(),
-        line: e.line(),
-        message: e.to_string(),
-    })
-}
-
-/// Turns parsed values into typed ops, one at a time, checking what can be checked locally.
-struct OpBuilder<'p> {
-    path: &'p Path,
-    history: History,
-    scratch: Vec<Atom>,
-    last_index: Option<u64>,
-    /// Lines taken by the JSON Lines fast path.
-    fast_lines: usize,
-}
-
-impl<'p> OpBuilder<'p> {
-    fn new(path: &'p Path) -> Self {
-        OpBuilder {
-            path,
-            history: History::default(),
-            scratch: Vec::new(),
-            last_index: None,
-            fast_lines: 0,
-        }
-    }
-
-    fn finish(mut self) -> Result<History, ReadError> {
-        if self.history.ops.is_empty() {
-            return Err(ReadError::Empty {
-                path: self.path.to_owned(),
-            });
-        }
-        resolve_set_reads(&mut self.history.ops);
-        Ok(self.history)
-    }
-
-    fn push(&mut self, d: Datum, line: Option<usize>) -> Result<(), ReadError> {
-        let position = self.history.ops.len();
-        let op = self.op(d, position).map_err(|message| ReadError::Op {
-            path: self.path.to_owned(),
-            position,
+        Err(ScanError::At { line, message }) => Err(ReadError::Syntax {
+            path: path.to_owned(),
             line,
             message,
-        })?;
-        self.accept(op, line)
-    }
-
-    /// Appends a typed op, checking that its index follows the previous op's.
-    fn accept(&mut self, op: Op, line: Option<usize>) -> Result<(), ReadError> {
-        let position = self.history.ops.len();
-        if let Some(last) = self.last_index {
-            if op.index <= last {
-                return Err(ReadError::Op {
-                    path: self.path.to_owned(),
-                    position,
-                    line,
-                    message: format!(
-                        "index {} is not greater than the previous op's index {last}",
-                        op.index
-                    ),
-                });
-            }
-        }
-        self.last_index = Some(op.index);
-        self.history.ops.push(op);
-        Ok(())
-    }
-
-    fn op(&mut self, d: Datum, position: usize) -> Result<Op, String> {
-        let Datum::Map(fields) = d else {
-            return Err(format!("expected an op map, found {}", d.kind()));
-        };
-        let mut kind = None;
-        let mut process = None;
-        let mut f = None;
-        let mut index = None;
-        let mut time = None;
-        let mut error = None;
-        let mut sql = None;
-        let mut value = Datum::Nil;
-        for (k, v) in fields {
-            let Some(name) = k.as_str() else { continue };
-            match name {
-                "type" => {
-                    let s = v.as_str().ok_or("type must be a keyword or string")?;
-                    kind = Some(OpType::parse(s).ok_or_else(|| {
-                        format!("type {s:?} is not one of invoke, ok, fail, info")
-                    })?);
-                }
-                "process" => {
-                    process = Some(match &v {
-                        Datum::Int(p) if *p >= 0 => Process::Client(*p as u64),
-                        d if d.as_str() == Some("nemesis") => Process::Nemesis,
-                        other => {
-                            return Err(format!(
-                                "process must be a non-negative integer or nemesis, found {other}"
-                            ))
-                        }
-                    })
-                }
-                "f" => match &v {
-                    Datum::Nil => {}
-                    d => {
-                        f = Some(OpFn::parse(
-                            d.as_str()
-                                .ok_or_else(|| format!("f must be a name, found {d}"))?,
-                        ))
-                    }
-                },
-                "index" => match v {
-                    Datum::Int(i) if i >= 0 => index = Some(i as u64),
-                    Datum::Nil => {}
-                    other => {
-                        return Err(format!(
-                            "index must be a non-negative integer, found {other}"
-                        ))
-                    }
-                },
-                "time" => match v {
-                    Datum::Int(t) => time = Some(t),
-                    Datum::Float(t) => time = Some(t as i64),
-                    _ => {}
-                },
-                "error" if v != Datum::Nil => {
-                    error = Some(match v {
-                        Datum::Str(s) => s,
-                        other => other.to_string(),
-                    })
-                }
-                "sql" => {
-                    if let Datum::List(items) = v {
-                        sql = Some(
-                            items
-                                .into_iter()
-                                .map(|d| match d {
-                                    Datum::Str(s) => s,
-                                    other => other.to_string(),
-                                })
-                                .collect(),
-                        );
-                    }
-                }
-                "value" => value = v,
-                _ => {}
-            }
-        }
-        let kind = kind.ok_or("missing type")?;
-        let process = process.ok_or("missing process")?;
-        let f = match f {
-            Some(f) => f,
-            None if looks_like_txn(&value) => OpFn::Txn,
-            None if process == Process::Nemesis => OpFn::Other(Arc::from("nemesis")),
-            None => return Err("missing f, and the value does not show what the op does".into()),
-        };
-        let value = self.value(&f, kind, value)?;
-        Ok(Op {
-            index: index.unwrap_or(position as u64),
-            time,
-            kind,
-            process,
-            f,
-            value,
-            error,
-            sql,
-        })
-    }
-
-    fn value(&mut self, f: &OpFn, kind: OpType, v: Datum) -> Result<OpValue, String> {
-        if v == Datum::Nil {
-            return Ok(OpValue::Nil);
-        }
-        match f {
-            OpFn::Txn => {
-                let mops = match v {
-                    Datum::List(mops) => mops,
-                    Datum::Ints(i) if i.is_empty() => Vec::new(),
-                    other => return Err(format!("a txn's value must be a list of micro-ops, found {other}")),
-                };
-                let mut out = Vec::with_capacity(mops.len());
-                for (i, m) in mops.into_iter().enumerate() {
-                    out.push(self.mop(m).map_err(|e| format!("micro-op {i}: {e}"))?);
-                }
-                Ok(OpValue::Txn(out))
-            }
-            OpFn::Add => match v {
-                Datum::Int(i) => Ok(OpValue::Int(i)),
-                Datum::Ints(_) | Datum::List(_) => keyed(v),
-                other => Err(format!("an add's value must be an integer, found {other}")),
-            },
-            OpFn::Read => match v {
-                Datum::Int(i) => Ok(OpValue::Int(i)),
-                Datum::Ints(ints) => Ok(int_list_read(&ints)),
-                Datum::List(_) if !looks_like_txn(&v) => keyed(v),
-                Datum::Map(kvs) => {
-                    let mut balances = Vec::with_capacity(kvs.len());
-                    for (k, b) in kvs {
-                        let account = numeric_atom(atom(k)?);
-                        let balance = match b {
-                            Datum::Nil => None,
-                            Datum::Int(i) => Some(i),
-                            other => return Err(format!("balance of account {account} must be an integer, found {other}")),
-                        };
-                        balances.push((account, balance));
-                    }
-                    balances.sort_by(|a, b| a.0.cmp(&b.0));
-                    Ok(OpValue::Balances(balances))
-                }
-                other => Ok(OpValue::Other(other)),
-            },
-            OpFn::Transfer => match (&v, v.get("from"), v.get("to"), v.get("amount")) {
-                (_, Some(from), Some(to), Some(Datum::Int(amount))) => Ok(OpValue::Transfer {
-                    from: numeric_atom(atom(from.clone())?),
-                    to: numeric_atom(atom(to.clone())?),
-                    amount: *amount,
-                }),
-                _ if kind == OpType::Invoke || kind == OpType::Ok => Err(format!(
-                    "a transfer's value must be a map with from, to and an integer amount, found {v}"
-                )),
-                _ => Ok(OpValue::Other(v)),
-            },
-            OpFn::Other(_) => Ok(OpValue::Other(v)),
-        }
-    }
-
-    fn mop(&mut self, m: Datum) -> Result<Mop, String> {
-        let mut parts = match m {
-            Datum::List(parts) if parts.len() == 3 => parts.into_iter(),
-            other => return Err(format!("expected [f key value], found {other}")),
-        };
-        let (f, key, value) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        let key = atom(key).map_err(|e| format!("key: {e}"))?;
-        if value == Datum::Nil && matches!(f.as_str(), Some("append" | "w")) {
-            return Err(format!("{f} of nil: a written value must be a value"));
-        }
-        match f.as_str() {
-            Some("append") => Ok(Mop::Append {
-                key,
-                elem: atom(value).map_err(|e| format!("appended value: {e}"))?,
-            }),
-            Some("w") => Ok(Mop::Write {
-                key,
-                value: atom(value).map_err(|e| format!("written value: {e}"))?,
-            }),
-            Some("r") => {
-                let value = match value {
-                    Datum::Nil => ReadResult::Nil,
-                    Datum::Ints(elems) => {
-                        ReadResult::List(self.history.lists.intern_ints(&key, &elems))
-                    }
-                    Datum::List(elems) => {
-                        self.scratch.clear();
-                        for e in elems {
-                            let a = atom(e).map_err(|e| format!("read list element: {e}"))?;
-                            self.scratch.push(a);
-                        }
-                        ReadResult::List(self.history.lists.intern(&key, &self.scratch))
-                    }
-                    other => {
-                        ReadResult::Scalar(atom(other).map_err(|e| format!("read value: {e}"))?)
-                    }
-                };
-                Ok(Mop::Read { key, value })
-            }
-            _ => Err(format!(
-                "micro-op function must be append, r or w, found {f}"
-            )),
-        }
-    }
-}
-
-/// What a read returning a list of integers means, looking at that read alone: two or three
-/// integers have the shape of a keyed counter read (`[key, value]`, as before sets existed) and
-/// stay one until [`resolve_set_reads`] has seen the whole history; any other length can only
-/// be a set read. Shared by the generic path and the JSON Lines fast path, so both give the
-/// same op.
-pub(super) fn int_list_read(ints: &[i64]) -> OpValue {
-    match *ints {
-        [key, value] => OpValue::Keyed {
-            key: Atom::Int(key),
-            value: Some(value),
-            after: None,
-        },
-        [key, value, after] => OpValue::Keyed {
-            key: Atom::Int(key),
-            value: Some(value),
-            after: Some(after),
-        },
-        _ => elements(ints.to_vec()),
-    }
-}
-
-/// A set read's elements, sorted.
-fn elements(mut v: Vec<i64>) -> OpValue {
-    v.sort_unstable();
-    OpValue::Elements(v)
-}
-
-/// Settles reads of two or three integers, which one op cannot tell apart: `[7, 3]` is counter
-/// 7 read as 3 in a keyed counter history (whose adds are `[key, amount]` tuples), and the set
-/// `{3, 7}` in a set history (whose adds are plain integers). So once the whole history is
-/// read: if no add is keyed, and some add is a plain integer or some read is already a
-/// collection of elements, every such read becomes the set of its integers. Keyed counter
-/// histories, plain counter histories (integer reads) and bank histories are left as they were.
-/// A history of two-element reads alone stays keyed: nothing in it says otherwise.
-fn resolve_set_reads(ops: &mut [Op]) {
-    let (mut keyed_adds, mut plain_adds, mut element_reads) = (false, false, false);
-    for op in ops.iter() {
-        match (&op.f, &op.value) {
-            (OpFn::Add, OpValue::Keyed { .. }) => keyed_adds = true,
-            (OpFn::Add, OpValue::Int(_)) => plain_adds = true,
-            (OpFn::Read, OpValue::Elements(_)) => element_reads = true,
-            _ => {}
-        }
-    }
-    if keyed_adds || !(plain_adds || element_reads) {
-        return;
-    }
-    for op in ops.iter_mut() {
-        if op.f != OpFn::Read {
-            continue;
-        }
-        if let OpValue::Keyed {
-            key: Atom::Int(k),
-            value: Some(v),
-            after,
-        } = op.value
-        {
-            let mut elems = vec![k, v];
-            elems.extend(after);
-            op.value = elements(elems);
-        }
-    }
-}
-
-/// A `[key, value]` or `[key, value, after]` tuple of a keyed counter op. `value` may be nil
-/// (a read's invocation).
-fn keyed(v: Datum) -> Result<OpValue, String> {
-    let parts: Vec<Datum> = match v {
-        Datum::Ints(i) => i.into_iter().map(Datum::Int).collect(),
-        Datum::List(l) => l,
-        _ => unreachable!("keyed is called on lists only"),
-    };
-    if !(2..=3).contains(&parts.len()) {
-        return Err(format!(
-            "a keyed counter value must be [key, value] or [key, value, after], found {} elements",
-            parts.len()
-        ));
-    }
-    let mut it = parts.into_iter();
-    let key = numeric_atom(atom(it.next().unwrap()).map_err(|e| format!("counter key: {e}"))?);
-    let value = match it.next().unwrap() {
-        Datum::Int(i) => Some(i),
-        Datum::Nil => None,
-        other => return Err(format!("a counter value must be an integer, found {other}")),
-    };
-    let after = match it.next() {
-        None | Some(Datum::Nil) => None,
-        Some(Datum::Int(i)) => Some(i),
-        Some(other) => {
-            return Err(format!(
-                "a counter's after value must be an integer, found {other}"
-            ))
-        }
-    };
-    Ok(OpValue::Keyed { key, value, after })
-}
-
-fn looks_like_txn(v: &Datum) -> bool {
-    match v {
-        Datum::List(mops) => mops.iter().all(|m| {
-            matches!(m, Datum::List(p) if p.len() == 3 && matches!(p[0].as_str(), Some("append" | "r" | "w")))
         }),
-        _ => false,
-    }
-}
-
-/// Any value as an [`Atom`]: Elle takes any value as a key or element.
-fn atom(d: Datum) -> Result<Atom, String> {
-    Ok(match d {
-        Datum::Int(i) => Atom::Int(i),
-        Datum::Str(s) | Datum::Keyword(s) => Atom::Str(Arc::from(s)),
-        Datum::Ints(items) => Atom::Seq(items.into_iter().map(Atom::Int).collect()),
-        Datum::List(items) => Atom::Seq(items.into_iter().map(atom).collect::<Result<_, _>>()?),
-        Datum::Map(kvs) => {
-            let mut kvs = kvs
-                .into_iter()
-                .map(|(k, v)| Ok((atom(k)?, atom(v)?)))
-                .collect::<Result<Vec<_>, String>>()?;
-            kvs.sort();
-            Atom::Map(kvs.into())
-        }
-        Datum::Nil => Atom::Lit(Arc::from("nil")),
-        Datum::Bool(b) => Atom::Lit(Arc::from(if b { "true" } else { "false" })),
-        Datum::Float(x) => Atom::Lit(Arc::from(Datum::Float(x).to_string())),
-    })
-}
-
-/// JSON cannot have integer map keys, so `"3"` in a JSON bank read means account 3.
-fn numeric_atom(a: Atom) -> Atom {
-    match &a {
-        Atom::Str(s) => s.parse::<i64>().map(Atom::Int).unwrap_or(a),
-        _ => a,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::ListStore;
+    use crate::history::datum::Datum;
+    use crate::history::json_ops::FastLine;
+    use crate::history::json_text::read_json_blocks;
+    use crate::history::{Atom, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
     #[test]
     fn edn_and_json_lines_give_the_same_ops() {
@@ -866,7 +265,7 @@ mod tests {
         block: usize,
     ) -> (Result<History, String>, usize) {
         let mut b = OpBuilder::new(Path::new("h.jsonl"));
-        let r = read_json_blocks(text, &mut b, fast, block);
+        let r = read_json_blocks(text, &mut b, fast, block, 1);
         let fast_lines = b.fast_lines;
         (
             r.and_then(|()| b.finish()).map_err(|e| e.to_string()),
