@@ -397,20 +397,31 @@ fn atom(d: Datum) -> Result<Atom, String> {
     Ok(match d {
         Datum::Int(i) => Atom::Int(i),
         Datum::Str(s) | Datum::Keyword(s) => Atom::Str(Arc::from(s)),
-        Datum::Ints(items) => Atom::Seq(items.into_iter().map(Atom::Int).collect()),
-        Datum::List(items) => Atom::Seq(items.into_iter().map(atom).collect::<Result<_, _>>()?),
-        Datum::Map(kvs) => {
-            let mut kvs = kvs
-                .into_iter()
-                .map(|(k, v)| Ok((atom(k)?, atom(v)?)))
-                .collect::<Result<Vec<_>, String>>()?;
-            kvs.sort();
-            Atom::Map(kvs.into())
-        }
-        Datum::Nil => Atom::Lit(Arc::from("nil")),
-        Datum::Bool(b) => Atom::Lit(Arc::from(if b { "true" } else { "false" })),
-        Datum::Float(x) => Atom::Lit(Arc::from(Datum::Float(x).to_string())),
+        other => Atom::composite(&canonical(&other)),
     })
+}
+
+/// The canonical EDN text of a value: keywords and strings alike written `:name` when they
+/// are names (else quoted), map entries sorted, so equal keys from EDN and JSON compare equal.
+fn canonical(d: &Datum) -> String {
+    let join = |items: Vec<String>, sep: &str| items.join(sep);
+    match d {
+        Datum::Nil => "nil".into(),
+        Datum::Bool(b) => b.to_string(),
+        Datum::Int(i) => i.to_string(),
+        Datum::Float(x) => Datum::Float(*x).to_string(),
+        Datum::Str(s) | Datum::Keyword(s) => super::edn_name(s),
+        Datum::Ints(v) => format!("[{}]", join(v.iter().map(|i| i.to_string()).collect(), " ")),
+        Datum::List(v) => format!("[{}]", join(v.iter().map(canonical).collect(), " ")),
+        Datum::Map(kvs) => {
+            let mut entries: Vec<String> = kvs
+                .iter()
+                .map(|(k, v)| format!("{} {}", canonical(k), canonical(v)))
+                .collect();
+            entries.sort();
+            format!("{{{}}}", join(entries, ", "))
+        }
+    }
 }
 
 /// JSON cannot have integer map keys, so `"3"` in a JSON bank read means account 3.

@@ -33,43 +33,54 @@ pub use read::{read_history, ReadError};
 /// A value in a history used as a key, a written value or a list element.
 ///
 /// EDN keywords and JSON strings both become [`Atom::Str`] (without the leading colon), so
-/// `:x` and `"x"` name the same key, and `[:anti 1]` and `["anti", 1]` the same composite key.
-/// Any value Elle accepts is an atom: integers and names are the common case; vectors, lists,
-/// sets and maps keep their parts (sets and maps sorted, so equal values compare equal); nil,
-/// booleans and floats keep their EDN text.
+/// `:x` and `"x"` name the same key. Any other value Elle accepts (a vector such as
+/// `[:anti 1]`, a map, nil, a boolean, a float) is a *composite* atom: a `Str` holding its
+/// canonical EDN text behind a marker byte, so that `[:anti 1]` and `["anti", 1]` are the same
+/// key and an atom stays 16 bytes (a million-element read holds a million of them).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Atom {
     /// An integer, the common case.
     Int(i64),
-    /// A string, keyword or symbol.
+    /// A string, keyword or symbol; or a composite value (see [`Atom::composite`]).
     Str(Arc<str>),
-    /// A vector, list or set of values (a set's elements sorted), e.g. `[:anti 1]`.
-    Seq(Arc<[Atom]>),
-    /// A map, its entries sorted by key.
-    Map(Arc<[(Atom, Atom)]>),
-    /// `nil`, `true`, `false` or a float, as EDN writes it.
-    Lit(Arc<str>),
+}
+
+/// Marks a [`Atom::Str`] as a composite value's EDN text rather than a name.
+const COMPOSITE: char = '\u{0}';
+
+impl Atom {
+    /// A composite value, from its canonical EDN text (keywords and name-like strings written
+    /// `:name`, map entries sorted).
+    pub fn composite(edn: &str) -> Atom {
+        Atom::Str(Arc::from(format!("{COMPOSITE}{edn}")))
+    }
+
+    /// The EDN text of a composite value; `None` for integers and names.
+    pub fn composite_text(&self) -> Option<&str> {
+        match self {
+            Atom::Str(s) => s.strip_prefix(COMPOSITE),
+            Atom::Int(_) => None,
+        }
+    }
+}
+
+/// A name as EDN writes it: a keyword (`:name`) when it can be one, else a quoted string.
+pub fn edn_name(s: &str) -> String {
+    let keyword = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "-_*+!?<>=./".contains(c));
+    if keyword {
+        format!(":{s}")
+    } else {
+        format!("{s:?}")
+    }
 }
 
 impl fmt::Display for Atom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Atom::Int(i) => write!(f, "{i}"),
-            Atom::Str(s) | Atom::Lit(s) => write!(f, "{s}"),
-            Atom::Seq(items) => {
-                write!(f, "[")?;
-                for (i, a) in items.iter().enumerate() {
-                    write!(f, "{}{a}", if i > 0 { " " } else { "" })?;
-                }
-                write!(f, "]")
-            }
-            Atom::Map(kvs) => {
-                write!(f, "{{")?;
-                for (i, (k, v)) in kvs.iter().enumerate() {
-                    write!(f, "{}{k} {v}", if i > 0 { ", " } else { "" })?;
-                }
-                write!(f, "}}")
-            }
+            Atom::Str(s) => write!(f, "{}", s.strip_prefix(COMPOSITE).unwrap_or(s)),
         }
     }
 }
@@ -87,38 +98,11 @@ impl From<&str> for Atom {
 }
 
 impl serde::Serialize for Atom {
+    /// Integers as numbers, names as strings, composite values as their EDN text.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
         match self {
             Atom::Int(i) => s.serialize_i64(*i),
-            Atom::Str(x) => s.serialize_str(x),
-            Atom::Seq(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for a in items.iter() {
-                    seq.serialize_element(a)?;
-                }
-                seq.end()
-            }
-            Atom::Map(kvs) => {
-                // JSON keys are strings: a non-string key is written as its EDN text.
-                let mut map = s.serialize_map(Some(kvs.len()))?;
-                for (k, v) in kvs.iter() {
-                    match k {
-                        Atom::Str(x) => map.serialize_entry(&**x, v)?,
-                        other => map.serialize_entry(&other.to_string(), v)?,
-                    }
-                }
-                map.end()
-            }
-            Atom::Lit(x) => match &**x {
-                "nil" => s.serialize_unit(),
-                "true" => s.serialize_bool(true),
-                "false" => s.serialize_bool(false),
-                text => match text.parse::<f64>() {
-                    Ok(f) if f.is_finite() => s.serialize_f64(f),
-                    _ => s.serialize_str(text),
-                },
-            },
+            Atom::Str(x) => s.serialize_str(x.strip_prefix(COMPOSITE).unwrap_or(x)),
         }
     }
 }
