@@ -74,19 +74,21 @@ impl Workload {
         })
     }
 
-    /// Picks the workload from what the ops do; `None` if nothing gives it away. Adds are a
-    /// counter's unless some read returns a collection of elements (a set's); the first read
-    /// decides, and adds alone are a counter.
+    /// Picks the workload from what the ops do; `None` if nothing gives it away.
+    ///
+    /// Whether a read of a few integers is a set's or a keyed counter's was settled by the
+    /// reader, once, from the whole history (see `history::build`): here a read of elements
+    /// means a set, and adds or integer reads without one mean a counter.
     pub fn detect(h: &History) -> Option<Workload> {
         let mut register_hint = false;
-        let mut adds = false;
+        let mut counter_hint = false;
         for op in &h.ops {
             match (&op.f, &op.value) {
                 (OpFn::Txn, OpValue::Txn(mops)) => {
                     for m in mops {
                         match m {
-                            Mop::Append { .. } => return Some(Workload::ListAppend),
-                            Mop::Read {
+                            Mop::Append { .. }
+                            | Mop::Read {
                                 value: ReadResult::List(_),
                                 ..
                             } => return Some(Workload::ListAppend),
@@ -99,22 +101,17 @@ impl Workload {
                         }
                     }
                 }
-                // Keyed adds are counters'; a set's adds are plain integers, as a counter's
-                // can be, so those wait for a read.
-                (OpFn::Add, OpValue::Keyed { .. }) => return Some(Workload::Counter),
-                (OpFn::Add, _) => adds = true,
                 (OpFn::Transfer, _) | (OpFn::Read, OpValue::Balances(_)) => {
                     return Some(Workload::Bank)
                 }
-                (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) if adds => {
-                    return Some(Workload::Counter)
-                }
-                (OpFn::Read, OpValue::Int(_)) => return Some(Workload::Counter),
                 (OpFn::Read, OpValue::Elements(_)) => return Some(Workload::Set),
+                (OpFn::Add, _) | (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) => {
+                    counter_hint = true
+                }
                 _ => {}
             }
         }
-        if adds {
+        if counter_hint {
             return Some(Workload::Counter);
         }
         register_hint.then_some(Workload::RwRegister)
