@@ -14,6 +14,7 @@
 
 mod build;
 pub mod datum;
+mod edn;
 mod edn_forms;
 mod json_ops;
 mod json_text;

@@ -19,7 +19,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::build::OpBuilder;
-use super::datum::from_edn;
 use super::edn_forms::{for_each_form, ScanError};
 use super::json_text::{read_json_array, read_json_lines, read_up_to};
 pub use super::sniff::{sniff, Format};
@@ -158,19 +157,16 @@ fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> 
 fn read_edn(reader: impl BufRead, b: &mut OpBuilder, first_line: usize) -> Result<(), ReadError> {
     let path = b.path;
     let scanned = for_each_form(reader, first_line, |form| {
-        let value = match edn_format::parse_str(form.text) {
-            Ok(v) => v,
+        match super::edn::parse(form.text) {
+            Ok(Some(d)) => b.push(d, Some(form.line)),
             // `#_ form` alone discards the form: nothing to read.
-            Err(_) if form.text.trim_start().starts_with("#_") => return Ok(()),
-            Err(e) => {
-                return Err(ReadError::Syntax {
-                    path: path.to_owned(),
-                    line: form.line + e.row.saturating_sub(1),
-                    message: format!("invalid EDN: {}", e.error),
-                })
-            }
-        };
-        b.push(from_edn(value), Some(form.line))
+            Ok(None) => Ok(()),
+            Err(e) => Err(ReadError::Syntax {
+                path: path.to_owned(),
+                line: form.line + e.row - 1,
+                message: format!("invalid EDN: {}", e.message),
+            }),
+        }
     });
     match scanned {
         Ok(r) => r,
