@@ -12,8 +12,10 @@
 //! 3. If process or real-time edges are wanted, the same again on the components of the full
 //!    graph, for cycles that need at least one such edge (the `-process` / `-realtime` types).
 //!
-//! Searches are bounded by a step budget per component and type. A search that runs out of
-//! budget without finding its type leaves that type *undecided*: the verdict becomes unknown
+//! Searches are bounded by a step budget per component and type. When the budget runs out (or,
+//! with order edges, whenever a type is not found), G0, G1c and G-single and G0's order variants
+//! are settled exactly by [`super::decide`], which is polynomial. Any other search that runs out
+//! of budget without finding its type leaves that type *undecided*: the verdict becomes unknown
 //! for models that forbid it (never valid). Every component still yields at least one cycle,
 //! found by a plain search, so "not serializable" is never lost to the budget.
 

@@ -22,7 +22,7 @@
 //! these types, is ruled out by any of them.
 
 use super::cycle::Step;
-use super::graph::{DepGraph, EdgeKind, GraphBuilder, Mask, WW};
+use super::graph::{DepGraph, EdgeKind, GraphBuilder, Mask, DATA, WW};
 use super::scc::{tarjan_all, Components};
 
 /// The label of an edge with kinds `m`: its first kind among `allowed`, as a one-bit mask (0 if
@@ -69,6 +69,21 @@ const WITNESS_TRIES: usize = 64;
 /// Decides `shape` in the component `scc` (global ids; `map` maps a global id to its position in
 /// `scc`, or `u32::MAX` outside it), labelling edges by their first kind among `allowed`.
 pub fn decide(g: &DepGraph, scc: &[u32], map: &[u32], allowed: Mask, shape: Shape) -> Decision {
+    // Cheap exits: no closing edge, or no data edge to use (order edges alone, consistent with
+    // time, form no cycle).
+    let (mut closing, mut data) = (false, false);
+    for &u in scc {
+        for (v, m) in g.out(u) {
+            let l = label(m, allowed);
+            if map[v as usize] != u32::MAX {
+                closing |= l & shape.first != 0;
+                data |= l & (shape.first | shape.rest) & DATA != 0;
+            }
+        }
+    }
+    if !closing || !data {
+        return Decision::Absent;
+    }
     let layers = if shape.need == 0 { 1 } else { 2 };
     let node = |local: u32, flag: usize| local * layers as u32 + flag.min(layers - 1) as u32;
     let mut b = GraphBuilder::new((scc.len() * layers) as u32);
