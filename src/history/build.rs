@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::datum::Datum;
-use super::read::ReadError;
+use super::read_error::ReadError;
 use super::{cut, Atom, History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 /// How many bytes of an offending value an error quotes.

@@ -21,6 +21,7 @@ mod json_text;
 pub mod lists;
 pub mod pairs;
 pub mod read;
+mod read_error;
 mod sniff;
 pub mod write;
 
