@@ -85,6 +85,24 @@ fn nil_register_reads_are_write_skew_too() {
     assert_eq!(run("t.edn", &twin, SS).valid, Validity::Valid);
 }
 
+/// Elle's "multiple appends without reads": a read of nil precedes each append nobody read,
+/// not just the first. Here only the second append's writer closes a cycle.
+#[test]
+fn a_nil_read_precedes_every_unread_append() {
+    let h = |t1_reads_x: &str| {
+        txns(&[
+            (0, &format!("[[:r :x {t1_reads_x}] [:r :y [1]]]")),
+            (1, "[[:append :x 1]]"),
+            (2, "[[:append :x 2] [:append :y 1]]"),
+        ])
+    };
+    let r = run("multi.edn", &h("nil"), &[Model::Serializable]);
+    assert_eq!(types(&r), vec![Anomaly::GSingleItem], "{:#?}", r.anomalies);
+    // The twin: t1 saw t2's append of x, so t1 fits after t2 (and before the unread append 1).
+    let r = run("multi.edn", &h("[2]"), &[Model::Serializable]);
+    assert_eq!(r.valid, Validity::Valid, "{:#?}", r.anomalies);
+}
+
 // ---- 2. any value Elle accepts is a key ----
 
 #[test]
