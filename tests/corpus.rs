@@ -104,6 +104,7 @@ fn json_output_has_the_documented_fields() {
         "strongest_model",
         "ops",
         "anomalies",
+        "decided",
     ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
