@@ -94,19 +94,22 @@ enum Mutation {
     SwapLines(usize, usize),
     Nest(usize, usize, u8),
     Truncate(usize),
+    /// A value changed but kept well-formed: an integer, an op type, nil for a list.
+    Field(usize, u8),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let structural = prop::sample::select(b"[]{}()#_:\",\n\\ ;0123456789-nilx\xff\xc3".to_vec());
     prop_oneof![
-        (any::<usize>(), 1usize..64).prop_map(|(a, n)| Mutation::Delete(a, n)),
-        (any::<usize>(), prop::collection::vec(structural, 1..8))
+        8 => (any::<usize>(), any::<u8>()).prop_map(|(a, k)| Mutation::Field(a, k)),
+        1 => (any::<usize>(), 1usize..64).prop_map(|(a, n)| Mutation::Delete(a, n)),
+        1 => (any::<usize>(), prop::collection::vec(structural, 1..8))
             .prop_map(|(a, b)| Mutation::Insert(a, b)),
-        (any::<usize>(), 1usize..400).prop_map(|(a, n)| Mutation::Duplicate(a, n)),
-        (any::<usize>(), 0..ODD.len()).prop_map(|(a, i)| Mutation::Replace(a, i)),
-        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
-        (any::<usize>(), 1usize..400, 0u8..4).prop_map(|(a, n, k)| Mutation::Nest(a, n, k)),
-        any::<usize>().prop_map(Mutation::Truncate),
+        1 => (any::<usize>(), 1usize..400).prop_map(|(a, n)| Mutation::Duplicate(a, n)),
+        1 => (any::<usize>(), 0..ODD.len()).prop_map(|(a, i)| Mutation::Replace(a, i)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
+        1 => (any::<usize>(), 1usize..400, 0u8..4).prop_map(|(a, n, k)| Mutation::Nest(a, n, k)),
+        1 => any::<usize>().prop_map(Mutation::Truncate),
     ]
 }
 
@@ -158,6 +161,39 @@ fn apply(text: &mut Vec<u8>, m: &Mutation) {
             text.splice(a..a, piece);
         }
         Mutation::Truncate(a) => text.truncate(a % len),
+        Mutation::Field(a, k) => {
+            // The token around position a, if it is one a value can replace.
+            let delim = |c: u8| c.is_ascii_whitespace() || b",[]{}()".contains(&c);
+            let a = a % len;
+            if a >= text.len() {
+                return;
+            }
+            let s = text[..a]
+                .iter()
+                .rposition(|&c| delim(c))
+                .map_or(0, |p| p + 1);
+            let e = text[a..]
+                .iter()
+                .position(|&c| delim(c))
+                .map_or(text.len(), |p| a + p);
+            let token = String::from_utf8_lossy(&text[s..e]).into_owned();
+            const TYPES: [&str; 4] = ["invoke", "ok", "fail", "info"];
+            let new = if token.parse::<i64>().is_ok() {
+                (i64::from(k % 9) - 1).to_string()
+            } else if TYPES.contains(&token.trim_matches(['"', ':'])) {
+                let next = TYPES[usize::from(k) % 4];
+                if token.starts_with(':') {
+                    format!(":{next}")
+                } else {
+                    format!("\"{next}\"")
+                }
+            } else if token == "nil" || token == "null" {
+                "[]".to_owned()
+            } else {
+                return;
+            };
+            text.splice(s..e, new.bytes());
+        }
     }
 }
 
@@ -204,7 +240,7 @@ fn cases() -> u32 {
     std::env::var("ISOSCOPE_FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(1000)
 }
 
 #[test]
