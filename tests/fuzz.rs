@@ -132,21 +132,9 @@ fn apply(text: &mut Vec<u8>, m: &Mutation) {
             text.splice(b..b, piece);
         }
         Mutation::Replace(a, i) => {
-            // Replace the token (a run of non-delimiters) around position a.
-            let delim = |c: u8| c.is_ascii_whitespace() || b",[]{}()\"".contains(&c);
-            let a = a % len;
-            if a >= text.len() {
-                return;
+            if let Some((s, e)) = token_at(text, a, b"\"") {
+                text.splice(s..e, ODD[i].bytes());
             }
-            let s = text[..a]
-                .iter()
-                .rposition(|&c| delim(c))
-                .map_or(0, |p| p + 1);
-            let e = text[a..]
-                .iter()
-                .position(|&c| delim(c))
-                .map_or(text.len(), |p| a + p);
-            text.splice(s..e.max(s), ODD[i].bytes());
         }
         Mutation::SwapLines(a, b) => {
             let mut lines: Vec<Vec<u8>> = text.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
@@ -163,19 +151,9 @@ fn apply(text: &mut Vec<u8>, m: &Mutation) {
         Mutation::Truncate(a) => text.truncate(a % len),
         Mutation::Field(a, k) => {
             // The token around position a, if it is one a value can replace.
-            let delim = |c: u8| c.is_ascii_whitespace() || b",[]{}()".contains(&c);
-            let a = a % len;
-            if a >= text.len() {
+            let Some((s, e)) = token_at(text, a, b"") else {
                 return;
-            }
-            let s = text[..a]
-                .iter()
-                .rposition(|&c| delim(c))
-                .map_or(0, |p| p + 1);
-            let e = text[a..]
-                .iter()
-                .position(|&c| delim(c))
-                .map_or(text.len(), |p| a + p);
+            };
             let token = String::from_utf8_lossy(&text[s..e]).into_owned();
             const TYPES: [&str; 4] = ["invoke", "ok", "fail", "info"];
             let new = if token.parse::<i64>().is_ok() {
@@ -195,6 +173,25 @@ fn apply(text: &mut Vec<u8>, m: &Mutation) {
             text.splice(s..e, new.bytes());
         }
     }
+}
+
+/// The token (a run of bytes other than whitespace, brackets, commas and `also`) around
+/// position `a` (taken modulo the length): its start and end.
+fn token_at(text: &[u8], a: usize, also: &[u8]) -> Option<(usize, usize)> {
+    let delim = |c: u8| c.is_ascii_whitespace() || b",[]{}()".contains(&c) || also.contains(&c);
+    let a = a % text.len().max(1);
+    if a >= text.len() {
+        return None;
+    }
+    let s = text[..a]
+        .iter()
+        .rposition(|&c| delim(c))
+        .map_or(0, |p| p + 1);
+    let e = text[a..]
+        .iter()
+        .position(|&c| delim(c))
+        .map_or(text.len(), |p| a + p);
+    Some((s, e.max(s)))
 }
 
 /// Reads and checks one text in a thread; fails on a panic or when it takes too long.
