@@ -310,7 +310,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
     t.push_str(&v.verdict_line(s.server.managed));
     t.push_str(&format!(
         "\nhistory: {}\nrun: {}\n",
-        dir.join("history.jsonl").display(),
+        crate::run_folder::history_path(dir).display(),
         dir.join("run.json").display()
     ));
     let mut out = std::io::stdout().lock();
