@@ -62,6 +62,7 @@ ul.edges { margin:6px 0; padding-left:20px; } ul.edges li { margin:2px 0; }
 .kind { font-weight:700; } .kind.rw { color:#c62828; } .kind.wr { color:#2e7d32; } .kind.ww { color:#1565c0; }
 .plots { display:flex; flex-wrap:wrap; gap:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
 .notes { margin:6px 0; padding-left:20px; color:var(--muted); font-size:13px; }
+.warn { color:#8a4b00; font-size:13px; margin:4px 0; }
 table.legend td:first-child { white-space:nowrap; }
 details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
 "#;
@@ -141,6 +142,9 @@ fn matrix(out: &mut String, r: &Report) {
                             r#"<div class="types"><code>durability</code> {}</div>"#,
                             esc(&durability_line(d))
                         );
+                    }
+                    if let Some(note) = &c.status_note {
+                        let _ = write!(out, r#"<div class="warn">⚠ {}</div>"#, esc(note));
                     }
                     if v.health_findings > 0 {
                         let _ = write!(
@@ -273,6 +277,9 @@ fn run_card(out: &mut String, n: usize, c: &Cell) {
         let _ = write!(out, " {}.", esc(&u));
     }
     out.push_str("</p>");
+    if let Some(n) = &c.status_note {
+        let _ = write!(out, r#"<p class="warn">⚠ {}.</p>"#, esc(n));
+    }
     let _ = write!(
         out,
         r#"<p class="muted">{:.1} s, {} clients, seed {}; {} ok, {} fail, {} info; {:.0} ok/s. Reproduce, in a clone of isoscope: <code>{}</code> (or, after <code>cargo install --path .</code>, the same with <code>isoscope</code>)</p>"#,

@@ -37,6 +37,9 @@ fn matrix_cell(c: &Cell) -> String {
     if v.health_findings > 0 {
         let _ = write!(s, "<br>server health: {} findings", v.health_findings);
     }
+    if let Some(n) = &c.status_note {
+        let _ = write!(s, "<br>⚠ {n}");
+    }
     s
 }
 
