@@ -8,28 +8,28 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::run::FaultArgs;
+use super::run::{managed_targets, FaultArgs};
 use super::{EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::Validity;
 use crate::report;
 use crate::run_folder;
 use crate::runner::request::RunRequest;
-use crate::runner::target::{self, Binaries, Target};
+use crate::runner::target::{self, Binaries, Server};
 use crate::runner::{self, Shutdown};
-use crate::server::Flavor;
+use crate::server::target::Target;
 use crate::workload::{Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Servers to start, each fresh per cell: mariadb, dolt.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "mariadb,dolt"
-    )]
-    pub dbs: Vec<Flavor>,
+    /// Servers to start, each fresh per cell, with settings in brackets:
+    /// `mariadb,mariadb[innodb_snapshot_isolation=ON],dolt`.
+    #[arg(long, default_value = "mariadb,dolt")]
+    pub dbs: String,
+    /// A setting for every server started (repeatable): a mariadbd option, or a Dolt config
+    /// path or system variable.
+    #[arg(long = "server-opt", value_name = "KEY=VALUE")]
+    pub server_opt: Vec<String>,
     /// Isolation levels.
     #[arg(
         long,
@@ -82,9 +82,7 @@ pub struct ReportArgs {
 /// 2 if any is unknown or a signal stopped the comparison before every cell ran, else 0 (3 on
 /// an error, which stops the comparison).
 pub fn compare(args: CompareArgs) -> Result<i32> {
-    if let Some(d) = args.dbs.iter().find(|d| **d == Flavor::Mysql) {
-        bail!("--dbs: isoscope does not manage {d} servers; use mariadb or dolt");
-    }
+    let dbs = managed_targets("--dbs", &args.dbs, &args.server_opt)?;
     let mut workloads = Vec::new();
     for w in &args.workloads {
         workloads.push((WorkloadSpec::named(w).map_err(anyhow::Error::msg)?, w));
@@ -94,7 +92,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(runner::stamp()));
-    let (dbs, levels) = (&args.dbs, &args.isolation);
+    let levels = &args.isolation;
     let total = dbs.len() * levels.len() * workloads.len();
     eprintln!(
         "isoscope compare: {total} runs of {:?} each ({} servers x {} levels x {} workloads), report in {}",
@@ -107,12 +105,12 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     // Every cell is checked before the first starts.
     let mut cells = Vec::new();
     for (spec, workload_name) in &workloads {
-        for &db in dbs {
+        for db in &dbs {
             for &iso in levels {
                 let label = spec.label();
                 let name = format!(
                     "{}-{}-{}",
-                    db.name(),
+                    folder_name(db),
                     label
                         .replace([' ', '(', ')'], "-")
                         .replace("--", "-")
@@ -120,7 +118,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                     iso.name()
                 );
                 let req = RunRequest {
-                    target: Target::Managed(db, args.binaries.clone()),
+                    server: Server::Managed(db.clone(), args.binaries.clone()),
                     workload: workload_name.to_string(),
                     isolation: iso,
                     clients: args.clients,
@@ -139,7 +137,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 };
                 let dir = out.join("runs").join(&name);
                 let cfg = req.config(dir.clone(), true)?;
-                cells.push((req, cfg, name, label, dir));
+                cells.push((db.clone(), req, cfg, name, label, dir));
             }
         }
     }
@@ -155,18 +153,17 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     })?;
     let mut dirs = Vec::new();
     let mut worst = Validity::Valid;
-    for (n, (req, cfg, name, label, dir)) in cells.into_iter().enumerate() {
+    for (n, (db, req, cfg, name, label, dir)) in cells.into_iter().enumerate() {
         if shutdown.is_stopping() {
             eprintln!("isoscope compare: stopped; the report covers the runs done");
             break;
         }
-        let db = req.target.flavor();
         eprint!(
             "[{}/{total}] {db} · {label} · {}: ",
             n + 1,
             req.isolation.name()
         );
-        let o = match rt.block_on(target::run_on(cfg, &req.target, &shutdown)) {
+        let o = match rt.block_on(target::run_on(cfg, &req.server, &shutdown)) {
             Ok(o) => o,
             // Stopped while its server started: the report covers the cells before it.
             Err(e @ runner::RunError::StoppedEarly(_)) => {
@@ -216,6 +213,14 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         Validity::Invalid => EXIT_INVALID,
         Validity::Unknown => EXIT_UNKNOWN,
     })
+}
+
+/// A target as a folder name: `mariadb_innodb_snapshot_isolation_ON` for
+/// `mariadb[innodb_snapshot_isolation=ON]`.
+fn folder_name(t: &Target) -> String {
+    t.to_string()
+        .replace(['[', ',', '=', '/'], "_")
+        .replace(']', "")
 }
 
 /// Runs `isoscope report`.

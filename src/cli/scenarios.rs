@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::runner::target::Binaries;
 use super::{OutputFormat, EXIT_UNKNOWN, EXIT_VALID};
+use crate::runner::target::Binaries;
 use crate::scenario::runner::Timing;
 use crate::scenario::{self, table, Servers, SuiteConfig, Verdict};
-use crate::server::target;
 use crate::server::{Endpoint, Flavor};
 use crate::workload::Isolation;
 
@@ -78,19 +77,11 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
             let ep = Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
             Servers::Url(ep, args.flavor)
         }
-        None => {
-            let mut targets = Vec::new();
-            for t in target::parse_list(&args.dbs).map_err(|e| anyhow::anyhow!("--dbs: {e}"))? {
-                if t.flavor == Flavor::Mysql {
-                    bail!("--dbs: isoscope does not start MySQL servers; give one with --url");
-                }
-                targets.push(
-                    t.with_opts(&args.server_opt)
-                        .map_err(|e| anyhow::anyhow!("--server-opt: {e}"))?,
-                );
-            }
-            Servers::Managed(targets)
-        }
+        None => Servers::Managed(super::run::managed_targets(
+            "--dbs",
+            &args.dbs,
+            &args.server_opt,
+        )?),
     };
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

@@ -242,7 +242,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} {} | {} / {} | {} | {:.1} | {} | {} | {} | {:.0} | {lat} | {errors} |",
-            s.server.flavor,
+            s.server.name(),
             s.server.version,
             s.isolation_requested.name(),
             s.isolation_reported,
@@ -265,7 +265,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "- {} · {} · {} (seed {}): `{}`",
-            s.server.flavor,
+            s.server.name(),
             c.workload_label,
             s.isolation_requested.name(),
             s.seed,
