@@ -126,6 +126,74 @@ fn compare_takes_bracketed_targets_as_separate_cells() {
             ),
         "{header}"
     );
+    // The scenarios ran on the same two targets, at all four levels, and went into the report:
+    // the setting turns p4's lost update at repeatable read into a 1020.
+    let sc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("scenarios.json")).expect("scenarios.json"),
+    )
+    .unwrap();
+    let targets: Vec<&str> = sc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "mariadb",
+            "mariadb[innodb_snapshot_isolation=ON,innodb_lock_wait_timeout=5]"
+        ]
+    );
+    assert_eq!(sc["levels"].as_array().unwrap().len(), 4);
+    let p4 = |target: &str| {
+        sc["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["target"] == target
+                    && c["scenario"] == "p4"
+                    && c["isolation"] == "repeatable-read"
+            })
+            .map(|c| (c["verdict"].clone(), c["how"].clone()))
+            .expect("a p4 cell")
+    };
+    assert_eq!(p4(targets[0]).0, "anomaly");
+    assert_eq!(
+        p4(targets[1]),
+        ("prevented".into(), "record-changed".into())
+    );
+    assert!(md.contains("## Scenarios: Hermitage's tests, step by step"));
+    assert!(
+        md.contains("· `mariadb[innodb_snapshot_isolation=ON,innodb_lock_wait_timeout=5]`\n"),
+        "a scenarios table for the variant"
+    );
+}
+
+#[test]
+fn compare_without_scenarios_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = isoscope(&[
+        "compare",
+        "--dbs",
+        "mariadb",
+        "--isolation",
+        "serializable",
+        "--workloads",
+        "register",
+        "--time",
+        "2s",
+        "--no-scenarios",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(dir.path().join("index.html").is_file(), "{err}");
+    assert!(!dir.path().join("scenarios.json").exists());
+    assert!(!err.contains("scenario"), "{err}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(!md.contains("## Scenarios"));
 }
 
 /// Runs isoscope with arguments that must be refused before any server starts.

@@ -2,7 +2,7 @@
 //! cell, then write the side-by-side report. `isoscope report`: the same report from runs already
 //! recorded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -16,6 +16,8 @@ use crate::run_folder;
 use crate::runner::request::RunRequest;
 use crate::runner::target::{self, Binaries, Server};
 use crate::runner::{self, Shutdown};
+use crate::scenario::runner::Timing;
+use crate::scenario::{self, Servers, SuiteConfig};
 use crate::server::target::Target;
 use crate::workload::{Isolation, WorkloadSpec};
 
@@ -65,12 +67,17 @@ pub struct CompareArgs {
     /// Faults to inject in every cell.
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// Skip the scenarios (Hermitage's tests on every server, at all four levels, about 15 s
+    /// per server), which otherwise run after the workloads and go into the report.
+    #[arg(long)]
+    pub no_scenarios: bool,
 }
 
 /// Arguments of `isoscope report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Run folders (with run.json and history.jsonl), or folders holding them.
+    /// Run folders (with run.json and history.jsonl), or folders holding them; a folder's
+    /// scenarios.json (as `compare` writes it) goes into the report too.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
     /// Where to write index.html, report.md and report.json.
@@ -79,8 +86,9 @@ pub struct ReportArgs {
 }
 
 /// Runs `isoscope compare`. Exits like `check`, over every cell: 1 if any cell is invalid, else
-/// 2 if any is unknown or a signal stopped the comparison before every cell ran, else 0 (3 on
-/// an error, which stops the comparison).
+/// 2 if any is unknown, a scenario could not run, or a signal stopped the comparison before
+/// every cell ran, else 0 (3 on an error, which stops the comparison). A scenario's anomaly is
+/// what the level allows, not a failure: it is shown, not counted.
 pub fn compare(args: CompareArgs) -> Result<i32> {
     let dbs = managed_targets("--dbs", &args.dbs, &args.server_opt)?;
     let mut workloads = Vec::new();
@@ -193,6 +201,24 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         };
         dirs.push(dir);
     }
+    // The scenarios, on the same targets, unless skipped or stopped.
+    let scenarios = if args.no_scenarios || shutdown.is_stopping() || dirs.is_empty() {
+        None
+    } else {
+        let results = rt.block_on(run_scenarios(&dbs, &args.binaries, &out, &shutdown))?;
+        // A scenario that could not run leaves the table incomplete. (A checker that disagrees
+        // with a scenario's verdict is shown in the report, not counted: MariaDB's otv at read
+        // uncommitted always does, for a reason the README gives.)
+        let incomplete = results.as_ref().is_none_or(|r| {
+            r.cells
+                .iter()
+                .any(|c| c.verdict == scenario::Verdict::Error)
+        });
+        if incomplete && worst == Validity::Valid {
+            worst = Validity::Unknown;
+        }
+        results
+    };
     rt.shutdown_timeout(Duration::from_secs(2));
     // Cells that never ran leave the matrix undecided: never a clean exit.
     if dirs.len() < total && worst == Validity::Valid {
@@ -201,7 +227,8 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     if dirs.is_empty() {
         bail!("stopped before any run finished; no report");
     }
-    let r = report::build(&dirs)?;
+    let mut r = report::build(&dirs)?;
+    r.scenarios = scenarios;
     report::write(&r, &out)?;
     eprintln!(
         "isoscope compare: done in {:.0?}; report: {} (and report.md, report.json)",
@@ -213,6 +240,52 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         Validity::Invalid => EXIT_INVALID,
         Validity::Unknown => EXIT_UNKNOWN,
     })
+}
+
+/// Runs every built-in scenario at all four levels on each target, writes scenarios.json and
+/// scenarios.txt into `out` (the servers' logs into `out/scenarios/`), and returns the results;
+/// `None` if a signal stopped them.
+async fn run_scenarios(
+    targets: &[Target],
+    binaries: &Binaries,
+    out: &Path,
+    shutdown: &Shutdown,
+) -> Result<Option<scenario::Results>> {
+    let log_dir = out.join("scenarios");
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    let cfg = SuiteConfig {
+        servers: Servers::Managed(targets.to_vec()),
+        scenarios: scenario::builtin()?,
+        levels: Isolation::ALL.to_vec(),
+        parallel: 4,
+        timing: Timing::default(),
+        mariadbd: binaries.mariadbd.clone(),
+        dolt: binaries.dolt.clone(),
+        log_dir: Some(log_dir),
+    };
+    let total = cfg.scenarios.len() * cfg.levels.len() * targets.len();
+    eprint!(
+        "isoscope compare: {total} scenario cells ({} scenarios x 4 levels x {} servers): ",
+        cfg.scenarios.len(),
+        targets.len()
+    );
+    let started = std::time::Instant::now();
+    // Stopped by a signal: the suite is dropped, which tears its server down.
+    let results = tokio::select! {
+        r = scenario::suite::run(&cfg, &|_| {}) => r?,
+        _ = shutdown.sleep(Duration::from_secs(365 * 86_400)) => {
+            eprintln!("stopped; the report has no scenarios");
+            return Ok(None);
+        }
+    };
+    let anomalies = results
+        .cells
+        .iter()
+        .filter(|c| c.verdict == scenario::Verdict::Anomaly)
+        .count();
+    eprintln!("{anomalies} anomalies in {:.1?}", started.elapsed());
+    super::scenarios::write_results(out, &results)?;
+    Ok(Some(results))
 }
 
 /// A target as a folder name: `mariadb_innodb_snapshot_isolation_ON` for
@@ -236,11 +309,17 @@ pub fn report(args: ReportArgs) -> Result<i32> {
                 .join(", ")
         );
     }
-    let r = report::build(&dirs)?;
+    let mut r = report::build(&dirs)?;
+    r.scenarios = report::scenarios::find(&args.runs)?;
     report::write(&r, &args.out)?;
     eprintln!(
-        "isoscope report: {} runs; {}",
+        "isoscope report: {} runs{}; {}",
         dirs.len(),
+        if r.scenarios.is_some() {
+            " and their scenarios"
+        } else {
+            ""
+        },
         args.out.join("index.html").display()
     );
     Ok(EXIT_VALID)

@@ -130,21 +130,36 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
             ""
         );
     }
-    let text = table::render(&results);
-    let json = serde_json::to_string_pretty(&results)?;
     if let Some(out) = &args.out {
-        std::fs::write(out.join("scenarios.json"), &json)
-            .with_context(|| format!("writing {}", out.join("scenarios.json").display()))?;
-        std::fs::write(out.join("scenarios.txt"), &text)
-            .with_context(|| format!("writing {}", out.join("scenarios.txt").display()))?;
+        write_results(out, &results)?;
     }
     match args.format {
-        OutputFormat::Text => print!("{text}"),
-        OutputFormat::Json => println!("{json}"),
+        OutputFormat::Text => print!("{}", table::render(&results)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
     }
-    let trouble = results
+    Ok(if in_doubt(&results) {
+        EXIT_UNKNOWN
+    } else {
+        EXIT_VALID
+    })
+}
+
+/// Whether a table leaves something in doubt: a cell that could not run, or a checker that
+/// disagrees with the scenario's own verdict.
+fn in_doubt(results: &scenario::Results) -> bool {
+    results
         .cells
         .iter()
-        .any(|c| c.verdict == Verdict::Error || c.checker.as_ref().is_some_and(|k| !k.agrees));
-    Ok(if trouble { EXIT_UNKNOWN } else { EXIT_VALID })
+        .any(|c| c.verdict == Verdict::Error || c.checker.as_ref().is_some_and(|k| !k.agrees))
+}
+
+/// Writes `scenarios.json` (every cell with its steps) and `scenarios.txt` (the table) into
+/// `out`.
+pub fn write_results(out: &std::path::Path, results: &scenario::Results) -> Result<()> {
+    let put = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    put("scenarios.json", serde_json::to_string_pretty(results)?)?;
+    put("scenarios.txt", table::render(results))
 }

@@ -151,7 +151,11 @@ pub fn render(r: &Report) -> String {
             " · [Faults, durability and server health](#faults-durability-and-server-health)",
         );
     }
-    out.push_str(" · [Runs](#runs) · [Reproducing a run](#reproducing-a-run)\n\n");
+    out.push_str(" · [Runs](#runs) · [Reproducing a run](#reproducing-a-run)");
+    if r.scenarios.is_some() {
+        out.push_str(" · [Scenarios](#scenarios-hermitages-tests-step-by-step)");
+    }
+    out.push_str("\n\n");
     let cols = columns(r);
     let _ = writeln!(out, "## Verdicts\n");
     out.push_str(
@@ -271,6 +275,10 @@ pub fn render(r: &Report) -> String {
             s.seed,
             reproduce(&s.command)
         );
+    }
+    if let Some(sc) = &r.scenarios {
+        out.push('\n');
+        super::scenarios::markdown(&mut out, sc);
     }
     out
 }

@@ -16,6 +16,7 @@ pub mod findings;
 pub mod html;
 pub mod legend;
 pub mod markdown;
+pub mod scenarios;
 pub mod series;
 pub mod svg;
 pub mod timeline;
@@ -195,6 +196,9 @@ pub struct Report {
     pub machine: Machine,
     /// The runs, in matrix order.
     pub cells: Vec<Cell>,
+    /// The scenarios' table (`scenarios.json`), when they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<crate::scenario::Results>,
 }
 
 fn machine() -> Machine {
@@ -321,6 +325,7 @@ pub fn build(dirs: &[PathBuf]) -> Result<Report, ReportError> {
         isoscope_version: env!("CARGO_PKG_VERSION").into(),
         machine: machine(),
         cells,
+        scenarios: None,
     })
 }
 
