@@ -146,13 +146,12 @@ pub fn why_differs(c: &Cell, flavor: Flavor) -> String {
                     ""
                 }
             ),
-            (_, Some(How::CommitRefused)) => format!(
-                "Dolt does not use the level: even at {level} each transaction works on its \
-                 own snapshot, and the second to commit a change to the same row is refused \
-                 at COMMIT (a merge conflict)."
-            ),
+            (_, Some(How::CommitRefused)) => "Dolt does not use the level: at every level each \
+                 transaction works on its own snapshot, and the second to commit a change to \
+                 the same row is refused at COMMIT (a merge conflict)."
+                .into(),
             (_, Some(h)) => format!(
-                "Dolt does not use the level: even at {level} each transaction reads its own \
+                "Dolt does not use the level: at every level each transaction reads its own \
                  snapshot; {}.",
                 how_words(h)
             ),
@@ -301,6 +300,7 @@ fn titles() -> BTreeMap<String, (String, String)> {
 const CSS: &str = "<style>
 table.scenarios td.sc-anomaly { background:#fdf0f0; } table.scenarios td.sc-prevented { background:#f1f8f2; } table.scenarios td.sc-error { background:#fdf8e8; }
 table.scenarios td.mysql56, table.scenarios th.mysql56 { background:#f4f5f8; color:var(--muted); }
+table.scenarios td.mysql56 { white-space:nowrap; font-size:12.5px; }
 table.scenarios td.differs { outline:2px solid #8d6e00; outline-offset:-2px; }
 .tl-txn.blocked { border-left-color:#ef6c00; border-style:dashed; background:repeating-linear-gradient(135deg,#fff8ef,#fff8ef 6px,#fdfaf5 6px,#fdfaf5 12px); }
 .tl-txn.skipped { opacity:.55; border-left-color:#9e9e9e; }
@@ -451,39 +451,47 @@ fn server_table_html(
         out.push_str(r#"<p class="muted">Every cell agrees with Hermitage's MySQL 5.6 row where it tested the same level.</p>"#);
     } else {
         out.push_str(r#"<ul class="notes">"#);
-        for (c, text) in notes {
-            let _ = write!(
-                out,
-                r##"<li><a href="#{}">{} at {}</a>: {}</li>"##,
-                anchor(i, c),
-                esc(&c.scenario),
-                c.isolation.name(),
-                esc(&text)
-            );
+        for (cs, text) in notes {
+            let links: Vec<String> = cs
+                .iter()
+                .map(|c| {
+                    format!(
+                        r##"<a href="#{}">{}</a>"##,
+                        anchor(i, c),
+                        esc(&cell_name(c))
+                    )
+                })
+                .collect();
+            let _ = write!(out, "<li>{}: {}</li>", links.join(", "), esc(&text));
         }
         out.push_str("</ul>");
     }
 }
 
 /// What to say under a server's table: each cell that differs from MySQL 5.6 and why, each
-/// cell the checker disagrees with, each cell that could not run.
-fn notes<'c>(cells: &[&'c Cell], flavor: Flavor) -> Vec<(&'c Cell, String)> {
-    let mut out = Vec::new();
+/// cell the checker disagrees with, each cell that could not run. Cells that get the same
+/// words share one note (Dolt's differ from MySQL 5.6 for one reason in a dozen cells).
+fn notes<'c>(cells: &[&'c Cell], flavor: Flavor) -> Vec<(Vec<&'c Cell>, String)> {
+    let mut out: Vec<(Vec<&'c Cell>, String)> = Vec::new();
+    let mut add = |c: &'c Cell, text: String| match out.iter_mut().find(|(_, t)| *t == text) {
+        Some((cs, _)) => cs.push(c),
+        None => out.push((vec![c], text)),
+    };
     for c in cells {
         if c.differs_from_mysql56() {
-            out.push((
-                *c,
+            add(
+                c,
                 format!(
                     "{} here, {} in MySQL 5.6. {}",
                     verdict_text(c),
                     expected_word(c.mysql56),
                     why_differs(c, flavor)
                 ),
-            ));
+            );
         }
         if let Some(k) = c.checker.as_ref().filter(|k| !k.agrees) {
-            out.push((
-                *c,
+            add(
+                c,
                 format!(
                     "the checker, given the same steps as a history, disagrees: it says {}{}",
                     k.valid,
@@ -493,19 +501,24 @@ fn notes<'c>(cells: &[&'c Cell], flavor: Flavor) -> Vec<(&'c Cell, String)> {
                         format!(" ({})", k.anomalies.join(", "))
                     }
                 ),
-            ));
+            );
         }
         if c.verdict == Verdict::Error {
-            out.push((
-                *c,
+            add(
+                c,
                 format!(
                     "could not run: {}",
                     c.note.as_deref().unwrap_or("no reason")
                 ),
-            ));
+            );
         }
     }
     out
+}
+
+/// `p4 at repeatable-read`: a cell as a note names it.
+fn cell_name(c: &Cell) -> String {
+    format!("{} at {}", c.scenario, c.isolation.name())
 }
 
 fn timeline_html(
@@ -686,14 +699,12 @@ pub fn markdown(out: &mut String, r: &Results) {
             "\n\\*: differs from MySQL 5.6 at that level. !: the checker disagrees. MySQL 5.6: \
              A anomaly, P prevented, - not tested, one letter per level.\n\n",
         );
-        for (c, text) in notes(&cells, info.flavor) {
-            let _ = writeln!(
-                out,
-                "- [{} at {}](#{}): {text}",
-                c.scenario,
-                c.isolation.name(),
-                anchor(i, c)
-            );
+        for (cs, text) in notes(&cells, info.flavor) {
+            let links: Vec<String> = cs
+                .iter()
+                .map(|c| format!("[{}](#{})", cell_name(c), anchor(i, c)))
+                .collect();
+            let _ = writeln!(out, "- {}: {text}", links.join(", "));
         }
         out.push('\n');
         let _ = writeln!(
