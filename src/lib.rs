@@ -9,6 +9,8 @@
 //!   check of acknowledged writes against the final reads;
 //! - [`sim`]: simulated databases that produce histories of known character, for tests and
 //!   benchmarks;
+//! - [`lazyfs`]: a FUSE filesystem that keeps unsynced writes in memory, so faults can cut the
+//!   power under a server (power loss, torn writes, a full or failing disk);
 //! - `scratch`: the temporary folders isoscope makes, each marked with its owner, and the
 //!   cleanup of those a dead isoscope left;
 //! - [`server`]: the servers under test, started and torn down privately (MariaDB, Dolt);
@@ -35,6 +37,7 @@ pub mod checker;
 pub mod cli;
 pub mod faults;
 pub mod history;
+pub mod lazyfs;
 pub mod report;
 pub mod run_folder;
 mod runner;

@@ -29,11 +29,6 @@ pub const HISTORY: &str = "history.jsonl";
 /// The managed server's log, while the run goes; gzipped when it ends ([`compress`]).
 pub const SERVER_LOG: &str = "server.log";
 
-/// Whether a checked history is gzipped into `history.jsonl.gz` (about a tenth of the size).
-/// Off until the history reader reads `.gz`, so that `check` and `report` can read every run
-/// folder; [`history_path`] already finds either.
-pub const COMPRESS_HISTORIES: bool = false;
-
 /// The run's history file: `history.jsonl` while a run writes it, or `history.jsonl.gz` once
 /// it was checked and compressed.
 pub fn history_path(dir: &Path) -> PathBuf {

@@ -47,15 +47,22 @@ impl Leftover {
         Leftover::ALL.into_iter().find(|k| k.name() == s)
     }
 
-    /// What must happen before a stale folder of this kind is removed: for a server's data,
-    /// the server it left is killed (if the kernel has not done so already).
-    fn undo(self, owner: &Owner) {
+    /// What must happen before a stale folder `dir` of this kind is removed: for a server's
+    /// data, the server it left is killed (if the kernel has not done so already), and the lazy
+    /// filesystem its data may sit on (`dir/data`, served by the dead isoscope) is detached.
+    fn undo(self, owner: &Owner, dir: &Path) {
         match self {
             Leftover::ServerData => {
                 for p in &owner.children {
                     if p.alive() {
                         // SAFETY: kill(2) on a pid whose start time matches the one recorded.
                         unsafe { libc::kill(p.pid as libc::pid_t, libc::SIGKILL) };
+                    }
+                }
+                let mount = dir.join("data");
+                if crate::lazyfs::pid_file(&mount).exists() {
+                    if let Err(e) = crate::lazyfs::unmount_stale(&mount) {
+                        tracing::warn!("detaching the stale mount {}: {e}", mount.display());
                     }
                 }
             }
@@ -213,7 +220,7 @@ fn clean_stale_in(parent: &Path) -> Vec<Cleaned> {
         if owner.isoscope.alive() {
             continue;
         }
-        owner.kind.undo(&owner);
+        owner.kind.undo(&owner, &dir);
         let error = std::fs::remove_dir_all(&dir).err().map(|e| e.to_string());
         out.push(Cleaned {
             dir,

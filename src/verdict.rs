@@ -6,7 +6,7 @@
 //! renderers now differ in markup only: the words for an empty model list, the order of the
 //! lines and which facts are shown come from here.
 
-use crate::checker::{model, Anomaly, CheckResult, Model, ModelStatus, Validity};
+use crate::checker::{model, Anomaly, AnomalySet, CheckResult, Model, ModelStatus, Validity};
 use crate::faults::health::HealthFinding;
 
 /// A run's verdict from its check's and its health findings: any finding makes it invalid.
@@ -19,7 +19,7 @@ pub fn overall(check: Validity, health: &[HealthFinding]) -> Validity {
 }
 
 /// What a history was found to be, for people.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VerdictSummary {
     /// The verdict: the check's (isolation and durability), made invalid by any health finding.
     pub overall: Validity,
@@ -36,6 +36,9 @@ pub struct VerdictSummary {
     pub strongest: Vec<Model>,
     /// Anomaly types the search could not decide (cut short by its budget).
     pub undecided: Vec<Anomaly>,
+    /// Models left unknown because the history was held to a weaker one, so the anomalies
+    /// only they forbid were not searched (strict-serializable, for a repeatable-read run).
+    pub not_checked: Vec<Model>,
     /// Whether acknowledged writes were in the final reads, if that was checked.
     pub durability: Option<Validity>,
     /// Health findings (crashes, corruption, a server that did not come back); none for a
@@ -77,6 +80,7 @@ impl VerdictSummary {
             rules_out: r.not.clone(),
             strongest: r.strongest_model.clone(),
             undecided: r.undecided.clone(),
+            not_checked: not_checked(r),
             durability: r.durability.as_ref().map(|d| d.valid),
             health_findings: health.len(),
             notes: r.notes.clone(),
@@ -92,6 +96,71 @@ impl VerdictSummary {
             .join(", ")
     }
 
+    /// `undecided (search cut short): G2-item`, if any type was undecided.
+    pub fn undecided_text(&self) -> Option<String> {
+        (!self.undecided.is_empty()).then(|| {
+            let u: Vec<&str> = self.undecided.iter().map(|a| a.name()).collect();
+            format!("undecided (search cut short): {}", u.join(", "))
+        })
+    }
+
+    /// `strongest model consistent with the history: snapshot-isolation`.
+    pub fn strongest_text(&self) -> String {
+        format!(
+            "strongest model consistent with the history: {}",
+            model_list(&self.strongest)
+        )
+    }
+
+    /// The same, short, for a matrix cell: `consistent with: snapshot-isolation`.
+    pub fn consistent_with_text(&self) -> String {
+        format!("consistent with: {}", model_list(&self.strongest))
+    }
+
+    /// What the history was held to and what that left unchecked, for a matrix cell:
+    /// `held to repeatable-read; strict-serializable not checked`.
+    pub fn held_to_text(&self) -> String {
+        self.held_to_sentence("held to")
+    }
+
+    /// The lede of a run's anomalies: `Found lost-update (3); rules out repeatable-read, ...
+    /// Held to repeatable-read.`
+    pub fn found_sentence(&self) -> String {
+        format!(
+            "Found {}; rules out {}. {}.",
+            self.found_text(),
+            model_list(&self.rules_out),
+            self.held_to_sentence("Held to")
+        )
+    }
+
+    fn held_to_sentence(&self, opening: &str) -> String {
+        let mut s = format!("{opening} {}", model_list(&self.held_to));
+        if !self.not_checked.is_empty() {
+            s.push_str(&format!("; {} not checked", model_list(&self.not_checked)));
+        }
+        s
+    }
+
+    /// What was checked, for a run's card: `Held to repeatable-read; strongest model consistent
+    /// with the history: none; every stronger model was checked too`, or, instead of the last
+    /// part, which were not checked and why.
+    pub fn checked_text(&self) -> String {
+        let stronger = if self.not_checked.is_empty() {
+            "every stronger model was checked too".to_string()
+        } else {
+            format!(
+                "not checked: {} (the anomalies only it forbids were not searched)",
+                model_list(&self.not_checked)
+            )
+        };
+        format!(
+            "Held to {}; {}; {stronger}",
+            model_list(&self.held_to),
+            self.strongest_text()
+        )
+    }
+
     /// The lines every text verdict has, each ending in a newline: isolation against the
     /// models held to, what was found and what it rules out, what was undecided, the strongest
     /// model, the notes.
@@ -105,14 +174,10 @@ impl VerdictSummary {
             t.push_str(&format!("found: {}\n", self.found_text()));
             t.push_str(&format!("rules out: {}\n", model_list(&self.rules_out)));
         }
-        if !self.undecided.is_empty() {
-            let u: Vec<&str> = self.undecided.iter().map(|a| a.name()).collect();
-            t.push_str(&format!("undecided (search cut short): {}\n", u.join(", ")));
+        if let Some(u) = self.undecided_text() {
+            t.push_str(&format!("{u}\n"));
         }
-        t.push_str(&format!(
-            "strongest model consistent with the history: {}\n",
-            model_list(&self.strongest)
-        ));
+        t.push_str(&format!("{}\n", self.strongest_text()));
         for n in &self.notes {
             t.push_str(&format!("note: {n}\n"));
         }
@@ -138,6 +203,16 @@ impl VerdictSummary {
             parts.join(", ")
         )
     }
+}
+
+/// The models whose status is unknown only because some anomaly they forbid was not searched.
+fn not_checked(r: &CheckResult) -> Vec<Model> {
+    let unsearched: AnomalySet = r.not_checked.iter().copied().collect();
+    Model::ALL
+        .into_iter()
+        .filter(|m| r.model_status.get(m.name()) == Some(&ModelStatus::Unknown))
+        .filter(|m| m.forbidden().intersects(unsearched))
+        .collect()
 }
 
 /// Models for people: `repeatable-read, serializable`, or `none` for an empty list (the one

@@ -312,7 +312,13 @@ fn g1b_intermediate_read() {
 
 #[test]
 fn internal_inconsistency() {
-    let h = |read: &str| H::default().txn(1, &format!("[[:append :x 1] [:r :x {read}]]"));
+    // A second transaction reads the first, so the graph has an edge (see
+    // an_empty_transaction_graph_proves_nothing).
+    let h = |read: &str| {
+        H::default()
+            .txn(1, &format!("[[:append :x 1] [:r :x {read}]]"))
+            .txn(2, "[[:r :x [1]]]")
+    };
     let r = shows(&h("[]"), Anomaly::Internal);
     // Elle's repeatable read allows internal anomalies; snapshot isolation does not.
     assert!(
@@ -381,7 +387,11 @@ fn incompatible_order() {
 
 #[test]
 fn future_read() {
-    let h = |read: &str| H::default().txn(1, &format!("[[:r :x {read}] [:append :x 1]]"));
+    let h = |read: &str| {
+        H::default()
+            .txn(1, &format!("[[:r :x {read}] [:append :x 1]]"))
+            .txn(2, "[[:r :x [1]]]")
+    };
     shows(&h("[1]"), Anomaly::FutureRead);
     valid(&h("[]"));
 }
@@ -491,7 +501,8 @@ fn register_internal_and_lost_update() {
     valid(
         &H::default()
             .txn(2, "[[:w :x 2]]")
-            .txn(1, "[[:w :x 1] [:r :x 1]]"),
+            .txn(1, "[[:w :x 1] [:r :x 1]]")
+            .txn(3, "[[:r :x 1]]"),
     );
     let lost = |t2_read: &str| {
         let t2 = format!("[[:r :x {t2_read}] [:w :x 2]]");

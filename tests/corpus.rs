@@ -104,6 +104,7 @@ fn json_output_has_the_documented_fields() {
         "strongest_model",
         "ops",
         "anomalies",
+        "decided",
     ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
@@ -137,7 +138,7 @@ fn bad_input_is_one_line_naming_file_and_op_with_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("bad.jsonl", "{\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n{\"type\":\"okay\",\"process\":0,\"f\":\"add\",\"value\":1}\n", "bad.jsonl: op 1 (line 2): type \"okay\""),
-        ("trunc.edn", "{:type :ok, :process 0, :f :txn, :value [[:append 1 2]]}\n{:type :ok :process 0 :f :txn :value [[:append\n", "trunc.edn:2: invalid EDN"),
+        ("trunc.edn", "{:type :ok, :process 0, :f :txn, :value [[:append 1 2]]}\n{:type :ok :process 0 :f :txn :value [[:append\n", "trunc.edn:2: the input ends inside a form"),
         ("dup.edn", "{:type :ok, :process 0, :f :txn, :value [[:append 1 2]]}\n{:type :ok, :process 1, :f :txn, :value [[:append 1 2]]}\n", "op 1: element 2 is appended to key 1 again"),
         ("empty.json", "\n", "holds no operations"),
     ];

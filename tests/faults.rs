@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 fn isoscope() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_isoscope"));
     c.arg("run").arg("--quiet");
@@ -29,8 +31,7 @@ fn run_json(out: &Path, o: &Output) -> Value {
 }
 
 fn nemesis_ops(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out.join("history.jsonl"))
-        .expect("history.jsonl")
+    common::history_text(out)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("every line is JSON"))
         .filter(|op| op["process"] == "nemesis")
@@ -149,8 +150,7 @@ fn a_rewind_loses_acknowledged_appends_and_the_durability_check_names_them() {
         run["faults"][0]["end_s"].as_f64().unwrap(),
         run["faults"][1]["start_s"].as_f64().unwrap(),
     );
-    let history: Vec<Value> = std::fs::read_to_string(out.join("history.jsonl"))
-        .unwrap()
+    let history: Vec<Value> = common::history_text(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

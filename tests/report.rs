@@ -375,3 +375,70 @@ fn reports_are_written_from_run_folders_by_the_cli() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(3));
 }
+
+/// The verdict is worded once (`isoscope::verdict`): the plain text, the HTML and the Markdown of
+/// the same run name the same strongest models and models ruled out, and use the same word for an
+/// empty model list (the copies once said "none shown" in one place and "none" in another).
+#[test]
+fn text_html_and_markdown_word_the_verdict_alike() {
+    let mut r = fixed_report();
+    // A run consistent with no model at all: the empty list every renderer must word alike.
+    r.cells[0].verdict.strongest.clear();
+    let md = report::markdown::render(&r);
+    let page = Html::parse_document(&report::html::render(&r));
+    for (n, c) in r.cells.iter().enumerate() {
+        let plain = c.verdict.text();
+        let line = |opening: &str| {
+            plain
+                .lines()
+                .find_map(|l| l.strip_prefix(opening))
+                .map(str::to_string)
+        };
+        let strongest = line("strongest model consistent with the history: ").unwrap();
+        if n == 0 {
+            assert_eq!(strongest, "none");
+            assert_eq!(strongest, isoscope::verdict::model_list(&[]));
+        }
+        // The Markdown matrix row of this run's workload, and the HTML matrix cell and run card.
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", c.workload_label)))
+            .unwrap();
+        let words = format!("consistent with: {strongest}");
+        assert!(
+            row.contains(&format!("{words}<br>")) || row.contains(&format!("{words} |")),
+            "{row}"
+        );
+        let td = page
+            .select(&sel("table.matrix td.cell"))
+            .find(|td| {
+                td.select(&sel("a"))
+                    .any(|a| a.value().attr("href") == Some(&format!("#run-{n}")))
+            })
+            .map(text)
+            .unwrap();
+        assert!(td.contains(&format!("{words}reported:")), "{td}");
+        let card = page
+            .select(&sel(&format!("div#run-{n} p")))
+            .next()
+            .map(text)
+            .unwrap();
+        assert!(
+            card.contains(&format!(
+                "strongest model consistent with the history: {strongest};"
+            )),
+            "{card}"
+        );
+        // What the anomalies found rule out, where the run found any.
+        if let Some(rules_out) = line("rules out: ") {
+            let lede = format!("; rules out {rules_out}. ");
+            assert!(md.contains(&format!("Found {}{lede}", c.verdict.found_text())));
+            let ex = page
+                .select(&sel(&format!("div#ex-{n} > p")))
+                .next()
+                .map(text)
+                .unwrap();
+            assert!(ex.contains(&lede), "{ex}");
+        }
+    }
+}

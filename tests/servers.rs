@@ -120,7 +120,7 @@ fn mariadb_serializable_list_append_shows_nothing_serializable_forbids() {
     // The history on disk says the same as the run did.
     let c = Command::new(env!("CARGO_BIN_EXE_isoscope"))
         .args(["check", "-m", "serializable"])
-        .arg(dir.path().join("history.jsonl"))
+        .arg(isoscope::run_folder::history_path(dir.path()))
         .output()
         .unwrap();
     assert_eq!(

@@ -12,14 +12,17 @@
 //! 3. If process or real-time edges are wanted, the same again on the components of the full
 //!    graph, for cycles that need at least one such edge (the `-process` / `-realtime` types).
 //!
-//! Searches are bounded by a step budget per component and type. A search that runs out of
-//! budget without finding its type leaves that type *undecided*: the verdict becomes unknown
+//! Searches are bounded by a step budget per component and type. When the budget runs out (or,
+//! with order edges, whenever a type is not found), G0, G1c and G-single and G0's order variants
+//! are settled exactly by [`super::decide`], which is polynomial. Any other search that runs out
+//! of budget without finding its type leaves that type *undecided*: the verdict becomes unknown
 //! for models that forbid it (never valid). Every component still yields at least one cycle,
 //! found by a plain search, so "not serializable" is never lost to the budget.
 
 use std::collections::VecDeque;
 
 use super::anomaly::{Anomaly, AnomalySet};
+use super::decide::{decide, Decision, Shape};
 use super::graph::{DepGraph, EdgeKind, Mask, DATA, PROCESS, REALTIME, RW, WR, WW};
 use super::scc::{tarjan, tarjan_all, LocalIndex};
 
@@ -218,6 +221,36 @@ fn specs(extra: Mask) -> [Spec; 5] {
     }
 }
 
+/// The types of a search for `base` that reachability decides (see [`super::decide`]), each
+/// with its shape, given the extra edges in play: G0, G1c and G-single among data edges; with
+/// process or real-time edges, their variants (G1c and G-single ones as closed walks).
+fn exact_shapes(base: Anomaly, extra: Mask) -> Vec<(Anomaly, Shape)> {
+    use Anomaly::*;
+    let shape = |first, rest, need| Shape { first, rest, need };
+    if extra == 0 {
+        return match base {
+            G0 => vec![(G0, shape(WW, WW, 0))],
+            G1c => vec![(G1c, shape(WR, WW | WR, 0))],
+            GSingleItem => vec![(GSingleItem, shape(RW, WW | WR, 0))],
+            _ => Vec::new(),
+        };
+    }
+    let mut out = Vec::new();
+    for (x, orders) in [(PROCESS, PROCESS), (REALTIME, extra)] {
+        if extra & x == 0 {
+            continue;
+        }
+        let t = targets(base, x);
+        match base {
+            G0 => out.push((t[0], shape(x, WW | orders, 0))),
+            G1c => out.push((t[0], shape(WR, WW | WR | orders, x))),
+            GSingleItem => out.push((t[0], shape(RW, WW | WR | orders, x))),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The types a search for `base` can name, given the extra edges in play.
 fn targets(base: Anomaly, extra: Mask) -> Vec<Anomaly> {
     use Anomaly::*;
@@ -345,16 +378,32 @@ fn search_component(
                 }
             }
         }
-        match hit {
-            Some(c) => record(c, &mut found, report),
-            None if exhausted => {
-                for a in wanted {
-                    if !found.contains(a) {
-                        report.undecided.insert(a);
-                    }
+        if let Some(c) = hit {
+            record(c, &mut found, report);
+        }
+        // Types reachability decides: settled exactly whenever the budgeted search could have
+        // missed them (it ran out, or, with order edges, its shortest paths may have named
+        // another type).
+        let exact = exact_shapes(spec.base, extra);
+        for &(a, shape) in &exact {
+            if found.contains(a) || (extra == 0 && !exhausted) {
+                continue;
+            }
+            match decide(g, scc, map, allowed, shape) {
+                Decision::Absent => {}
+                Decision::Cycle(steps) => match finish(g, steps, allowed, extra) {
+                    Some(c) if c.anomaly == a => record(c, &mut found, report),
+                    _ => report.undecided.insert(a),
+                },
+                Decision::WalkOnly => report.undecided.insert(a),
+            }
+        }
+        if exhausted {
+            for a in wanted {
+                if !found.contains(a) && !exact.iter().any(|&(x, _)| x == a) {
+                    report.undecided.insert(a);
                 }
             }
-            None => {}
         }
     }
 

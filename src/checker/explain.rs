@@ -19,16 +19,12 @@ use super::{CycleStep, TxnRef};
 
 /// An atom as EDN: integers bare, names as keywords when they look like one, else strings.
 pub fn atom_edn(a: &Atom) -> String {
+    if let Some(edn) = a.composite_text() {
+        return edn.to_owned();
+    }
     match a {
         Atom::Int(i) => i.to_string(),
-        Atom::Str(s)
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_alphanumeric() || "-_*+!?<>=./".contains(c)) =>
-        {
-            format!(":{s}")
-        }
-        Atom::Str(s) => format!("{s:?}"),
+        Atom::Str(s) => crate::history::edn_name(s),
     }
 }
 

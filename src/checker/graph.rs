@@ -202,8 +202,9 @@ impl DepGraph {
 /// A vertex as the order builders see it: where its invoke and completion are in the history.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
-    /// Position of the invoke op.
-    pub invoke: usize,
+    /// Position of the invoke op; `None` for an op recorded without one, which has no known
+    /// start and so takes no part in real-time order (as in Elle).
+    pub invoke: Option<usize>,
     /// Position of the `ok` completion; `None` for indeterminate transactions, which may take
     /// effect at any time after their invoke and so precede nothing in real time.
     pub ok_at: Option<usize>,
@@ -230,7 +231,8 @@ pub fn add_realtime_edges(b: &mut GraphBuilder, timings: &[Timing]) {
     }
     let mut events: Vec<(usize, Event)> = Vec::with_capacity(timings.len() * 2);
     for (v, t) in timings.iter().enumerate() {
-        events.push((t.invoke, Event::Invoke(v as u32)));
+        let Some(invoke) = t.invoke else { continue };
+        events.push((invoke, Event::Invoke(v as u32)));
         if let Some(c) = t.ok_at {
             events.push((c, Event::Complete(v as u32)));
         }
@@ -286,7 +288,7 @@ mod tests {
     fn realtime_edges_are_transitively_reduced() {
         // 0 and 1 run one after the other; 2 is concurrent with both; 3 starts after all.
         let t = |invoke, ok| Timing {
-            invoke,
+            invoke: Some(invoke),
             ok_at: Some(ok),
         };
         let timings = [t(0, 1), t(2, 3), t(0, 5), t(6, 7)];

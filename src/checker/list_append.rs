@@ -47,6 +47,9 @@ struct Append {
 struct Key {
     /// The chain holding the key's version order (its longest read), if it was read.
     order: Option<u32>,
+    /// That chain without repeated elements, when it has any (a duplicate is reported, and
+    /// each element takes its first place in the order, as Elle's append index does).
+    distinct: Option<Vec<Atom>>,
     /// Position of each element in the version order.
     pos: FxHashMap<Atom, u32>,
     /// Who appended each element.
@@ -146,15 +149,25 @@ pub fn check(h: &History, opts: &CheckOptions, f: &mut Findings) -> Result<Looke
         relevant: relevant(),
         searched: relevant()
             .iter()
-            .filter(|&x| !x.is_cycle() || cycles.contains(x))
+            .filter(|&x| !x.is_cycle() || cycles.searched.contains(x))
             .collect(),
-        nothing_to_check: txns.committed() == 0,
+        nothing_to_check: txns.committed() == 0 || cycles.no_dependencies,
     })
 }
 
 impl<'t, 'h> Analysis<'t, 'h> {
     fn chain(&self, id: u32) -> &'h [Atom] {
         &self.txns.h.lists.chains()[id as usize].elems
+    }
+
+    /// A key's version order: its longest read without repeats; empty if nobody read it
+    /// non-empty.
+    fn order<'k>(&'k self, k: &'k Key) -> &'k [Atom] {
+        match (&k.distinct, k.order) {
+            (Some(d), _) => d,
+            (None, Some(c)) => self.chain(c),
+            (None, None) => &[],
+        }
     }
 
     fn node(&self, w: Writer) -> &Node {
@@ -233,8 +246,13 @@ impl<'t, 'h> Analysis<'t, 'h> {
             let k = self.keys.entry(key.clone()).or_default();
             k.order = Some(longest);
             k.pos.reserve(order.len());
-            for (i, e) in order.iter().enumerate() {
-                k.pos.entry(e.clone()).or_insert(i as u32);
+            for e in order.iter() {
+                let next = k.pos.len() as u32;
+                k.pos.entry(e.clone()).or_insert(next);
+            }
+            if k.pos.len() < order.len() {
+                let mut seen = rustc_hash::FxHashSet::default();
+                k.distinct = Some(order.iter().filter(|e| seen.insert(*e)).cloned().collect());
             }
             for &other in ids {
                 if other != longest {
@@ -258,8 +276,7 @@ impl<'t, 'h> Analysis<'t, 'h> {
         // Dirty updates: along each order, a committed append on top of a failed one.
         let mut dirty = Vec::new();
         for (key, k) in &self.keys {
-            let Some(order) = k.order else { continue };
-            let order = self.chain(order);
+            let order = self.order(k);
             let mut failed_at: Option<(usize, Writer)> = None;
             for (i, e) in order.iter().enumerate() {
                 match k.appends.get(e).map(|a| a.writer) {
@@ -546,21 +563,22 @@ impl<'t, 'h> Analysis<'t, 'h> {
             }
         }
         // rw: the writer of the next element in the version order.
+        // A key nobody read non-empty has an empty observed order: a read of nil or [] saw
+        // its initial state, which precedes every append to it.
         let on_order = chain.is_none() || chain == k.order || len == 0;
         let mut whole = false;
         if on_order {
-            if let Some(order) = k.order {
-                let order = self.chain(order);
-                whole = order.len() == len as usize;
-                if let Some(next) = order.get(len as usize) {
-                    if let Some(Append {
-                        writer: Writer::Node(x),
-                        ..
-                    }) = k.appends.get(next)
-                    {
-                        if *x != t {
-                            b.add(t, *x, EdgeKind::RW);
-                        }
+            let order = self.order(k);
+            let seen = distinct_len(k, elems);
+            whole = order.len() == seen;
+            if let Some(next) = order.get(seen) {
+                if let Some(Append {
+                    writer: Writer::Node(x),
+                    ..
+                }) = k.appends.get(next)
+                {
+                    if *x != t {
+                        b.add(t, *x, EdgeKind::RW);
                     }
                 }
             }
@@ -601,8 +619,7 @@ impl<'t, 'h> Analysis<'t, 'h> {
     /// after what the readers of the whole order saw (rw from them).
     fn write_edges(&self, b: &mut GraphBuilder, full: &FullReaders) {
         for (key, k) in &self.keys {
-            let Some(order) = k.order else { continue };
-            let order = self.chain(order);
+            let order = self.order(k);
             let writer = |e: &Atom| match k.appends.get(e) {
                 Some(Append {
                     writer: Writer::Node(v),
@@ -634,8 +651,8 @@ impl<'t, 'h> Analysis<'t, 'h> {
 
     /// The element before `e` in key `k`'s order: its predecessor if observed, else the last
     /// observed element.
-    fn prev(&self, k: &Key, e: &Atom) -> Option<&'h Atom> {
-        let order = self.chain(k.order?);
+    fn prev<'k>(&'k self, k: &'k Key, e: &Atom) -> Option<&'k Atom> {
+        let order = self.order(k);
         match k.pos.get(e) {
             Some(&0) => None,
             Some(&p) => order.get(p as usize - 1),
@@ -692,7 +709,7 @@ impl Explainer for Analysis<'_, '_> {
                     _ => 0,
                 };
                 let k = self.keys.get(key)?;
-                let order = self.chain(k.order?);
+                let order = self.order(k);
                 let next = match order.get(len) {
                     Some(next) => next,
                     // Read the whole order: b's append came after, unobserved.
@@ -757,6 +774,16 @@ impl Known<'_> {
             None => format!("a list ending in {}", list_edn(&self.appended)),
         }
     }
+}
+
+/// How many versions of a key a read saw: its length, less any repeats when the key's order
+/// has some.
+fn distinct_len(k: &Key, elems: &[Atom]) -> usize {
+    if k.distinct.is_none() {
+        return elems.len();
+    }
+    let mut seen = rustc_hash::FxHashSet::default();
+    elems.iter().filter(|e| seen.insert(*e)).count()
 }
 
 /// Whether any of `mops` appends to `key`.

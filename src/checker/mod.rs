@@ -15,8 +15,10 @@ pub mod anomaly;
 pub mod bank;
 pub mod counter;
 pub mod cycle;
+pub mod decide;
 pub mod durability;
 pub mod explain;
+pub mod fit;
 pub mod graph;
 pub mod list_append;
 pub mod model;
@@ -77,19 +79,21 @@ impl Workload {
         Workload::Set,
     ];
 
-    /// Picks the workload from what the ops do; `None` if nothing gives it away. Adds are a
-    /// counter's unless some read returns a collection of elements (a set's); the first read
-    /// decides, and adds alone are a counter.
+    /// Picks the workload from what the ops do; `None` if nothing gives it away.
+    ///
+    /// Whether a read of a few integers is a set's or a keyed counter's was settled by the
+    /// reader, once, from the whole history (see `history::build`): here a read of elements
+    /// means a set, and adds or integer reads without one mean a counter.
     pub fn detect(h: &History) -> Option<Workload> {
         let mut register_hint = false;
-        let mut adds = false;
+        let mut counter_hint = false;
         for op in &h.ops {
             match (&op.f, &op.value) {
                 (OpFn::Txn, OpValue::Txn(mops)) => {
                     for m in mops {
                         match m {
-                            Mop::Append { .. } => return Some(Workload::ListAppend),
-                            Mop::Read {
+                            Mop::Append { .. }
+                            | Mop::Read {
                                 value: ReadResult::List(_),
                                 ..
                             } => return Some(Workload::ListAppend),
@@ -102,22 +106,17 @@ impl Workload {
                         }
                     }
                 }
-                // Keyed adds are counters'; a set's adds are plain integers, as a counter's
-                // can be, so those wait for a read.
-                (OpFn::Add, OpValue::Keyed { .. }) => return Some(Workload::Counter),
-                (OpFn::Add, _) => adds = true,
                 (OpFn::Transfer, _) | (OpFn::Read, OpValue::Balances(_)) => {
                     return Some(Workload::Bank)
                 }
-                (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) if adds => {
-                    return Some(Workload::Counter)
-                }
-                (OpFn::Read, OpValue::Int(_)) => return Some(Workload::Counter),
                 (OpFn::Read, OpValue::Elements(_)) => return Some(Workload::Set),
+                (OpFn::Add, _) | (OpFn::Read, OpValue::Int(_) | OpValue::Keyed { .. }) => {
+                    counter_hint = true
+                }
                 _ => {}
             }
         }
-        if adds {
+        if counter_hint {
             return Some(Workload::Counter);
         }
         register_hint.then_some(Workload::RwRegister)
@@ -309,6 +308,20 @@ impl Findings {
     }
 }
 
+/// Whether one anomaly type was decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decided {
+    /// Found at least once.
+    Found,
+    /// Searched for in full, and not there.
+    Absent,
+    /// Searched for, but the search was cut short before it could tell.
+    Undecided,
+    /// Not searched: no requested model needed it.
+    NotChecked,
+}
+
 /// The result of checking one history.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CheckResult {
@@ -334,6 +347,9 @@ pub struct CheckResult {
     /// cycles when only serializable was asked for); models that forbid them are not claimed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_checked: Vec<Anomaly>,
+    /// For every anomaly type the workload can show, whether it was decided: found, absent
+    /// (searched in full), undecided (searched, cut short) or not checked.
+    pub decided: BTreeMap<Anomaly, Decided>,
     /// Notes on anything that made the check less than complete.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -361,7 +377,12 @@ impl CheckResult {
 /// Checks a history against the requested models.
 pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let workload = match opts.workload {
-        Some(w) => w,
+        Some(w) => {
+            if let Some((index, message)) = fit::first_misfit(h, w) {
+                return Err(CheckError::BadOp { index, message });
+            }
+            w
+        }
         None => Workload::detect(h).ok_or(CheckError::UnknownWorkload)?,
     };
     let mut findings = Findings::new(opts.examples);
@@ -445,7 +466,10 @@ fn finish(
     let valid = if requested.contains(&ModelStatus::RuledOut) {
         Validity::Invalid
     } else if requested.contains(&ModelStatus::Unknown) || looked_for.nothing_to_check {
-        if looked_for.nothing_to_check {
+        let said = notes
+            .iter()
+            .any(|n| n.starts_with("empty-transaction-graph"));
+        if looked_for.nothing_to_check && !said {
             notes.push(
                 "the history has nothing to check (no completed reads or transactions)".into(),
             );
@@ -471,6 +495,22 @@ fn finish(
             .collect(),
         strongest_model: strongest,
         model_status: status,
+        decided: looked_for
+            .relevant
+            .iter()
+            .map(|a| {
+                let d = if found.contains(a) {
+                    Decided::Found
+                } else if searched_short.contains(a) {
+                    Decided::Undecided
+                } else if not_checked.contains(a) {
+                    Decided::NotChecked
+                } else {
+                    Decided::Absent
+                };
+                (a, d)
+            })
+            .collect(),
         undecided: searched_short.iter().collect(),
         not_checked: not_checked.iter().collect(),
         notes,

@@ -120,9 +120,9 @@ pub fn check(
         relevant: relevant(),
         searched: relevant()
             .iter()
-            .filter(|&x| !x.is_cycle() || cycles.contains(x))
+            .filter(|&x| !x.is_cycle() || cycles.searched.contains(x))
             .collect(),
-        nothing_to_check: txns.committed() == 0,
+        nothing_to_check: txns.committed() == 0 || cycles.no_dependencies,
     })
 }
 

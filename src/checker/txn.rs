@@ -104,15 +104,24 @@ pub fn extra_edges(opts: &CheckOptions) -> Mask {
     m
 }
 
+/// What [`analyze_cycles`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct CycleSearch {
+    /// The cycle types searched.
+    pub searched: AnomalySet,
+    /// No transaction depends on another by ww, wr or rw (Elle's empty-transaction-graph):
+    /// nothing could have contradicted any model, so the check proves nothing.
+    pub no_dependencies: bool,
+}
+
 /// Adds order edges as needed, searches for cycles, and records each as an explained finding.
-/// Returns the cycle types searched.
 pub fn analyze_cycles(
     txns: &Txns,
     mut b: GraphBuilder,
     opts: &CheckOptions,
     explainer: &dyn Explainer,
     f: &mut Findings,
-) -> AnomalySet {
+) -> CycleSearch {
     let extra = extra_edges(opts);
     if extra & PROCESS != 0 {
         let mut sessions: rustc_hash::FxHashMap<Process, Vec<u32>> = Default::default();
@@ -132,8 +141,10 @@ pub fn analyze_cycles(
             .nodes
             .iter()
             .map(|n| Timing {
-                invoke: n.invoke,
-                ok_at: if n.outcome == OpType::Ok {
+                // A completion with no invocation has no known start: as in Elle, it takes no
+                // part in real-time order.
+                invoke: (n.complete != Some(n.invoke)).then_some(n.invoke),
+                ok_at: if n.outcome == OpType::Ok && n.complete != Some(n.invoke) {
                     n.complete
                 } else {
                     None
@@ -143,6 +154,15 @@ pub fn analyze_cycles(
         add_realtime_edges(&mut b, &timings);
     }
     let g = b.build();
+    let no_dependencies =
+        (0..g.len() as u32).all(|v| g.out(v).all(|(_, m)| m & super::graph::DATA == 0));
+    if no_dependencies && txns.committed() > 0 {
+        f.notes.push(
+            "empty-transaction-graph: no transaction wrote over, read from or read before \
+             another's write, so nothing in the history could contradict any model"
+                .into(),
+        );
+    }
     tracing::debug!(
         vertices = g.len(),
         edges = g.edge_count(),
@@ -172,7 +192,10 @@ pub fn analyze_cycles(
                 .join(", ")
         ));
     }
-    searchable(extra)
+    CycleSearch {
+        searched: searchable(extra),
+        no_dependencies,
+    }
 }
 
 /// Explains a cycle in Elle's style: the transactions, then each step, then the contradiction.

@@ -11,6 +11,7 @@ use clap::Args;
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::Validity;
 use crate::faults::{Fault, NemesisPlan};
+use crate::lazyfs::FsyncMode;
 use crate::run_folder::RunStatus;
 use crate::runner::request::RunRequest;
 use crate::runner::target::{self, Binaries, Server};
@@ -107,14 +108,18 @@ pub struct RunArgs {
 /// Faults to inject into a managed server while the clients run.
 #[derive(Args, Clone, Debug, Default)]
 pub struct FaultArgs {
-    /// Faults, comma-separated: kill, pause, restart, all (those three), or rewind (restarts
-    /// on an older copy of the data: loses acknowledged writes on purpose, to see the durability
-    /// checks catch it) [default: none].
+    /// Faults, comma-separated: kill, pause, restart, all (those three); rewind (restarts on an
+    /// older copy of the data: loses acknowledged writes on purpose); power-loss, torn-write,
+    /// disk-full, io-error (on the lazy filesystem); dolt-gc, cli-read (Dolt's own).
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Mean time between the starts of two faults (jittered by ±25%; at least 500ms).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub nemesis_interval: Duration,
+    /// What fsync does on the lazy filesystem: honor, or ignore (a lying disk: a control that any
+    /// server must fail under power-loss).
+    #[arg(long, value_enum, default_value = "honor")]
+    pub fsync: FsyncMode,
 }
 
 impl FaultArgs {
@@ -127,7 +132,12 @@ impl FaultArgs {
         if self.nemesis_interval < Duration::from_millis(500) {
             bail!("--nemesis-interval must be at least 500ms");
         }
-        Ok((!faults.is_empty()).then(|| NemesisPlan::new(faults, self.nemesis_interval)))
+        let plan = NemesisPlan {
+            fsync: self.fsync,
+            ..NemesisPlan::new(faults, self.nemesis_interval)
+        };
+        plan.validate().map_err(anyhow::Error::msg)?;
+        Ok((!plan.faults.is_empty()).then_some(plan))
     }
 }
 
@@ -332,7 +342,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
     t.push_str(&v.verdict_line(s.server.managed));
     t.push_str(&format!(
         "\nhistory: {}\nrun: {}\n",
-        dir.join("history.jsonl").display(),
+        crate::run_folder::history_path(dir).display(),
         dir.join("run.json").display()
     ));
     let mut out = std::io::stdout().lock();

@@ -19,6 +19,24 @@
 //! end) through a callback so that the runner can record it as `nemesis` ops in the history.
 //! [`health`] watches the server's log and process.
 //!
+//! Faults on the lazy filesystem ([`crate::lazyfs`]; the managed server's data is put on it
+//! when the plan has any of them):
+//!
+//! - `power-loss`: SIGKILL, every unsynced write and name change dropped, start again: a
+//!   machine crash, which a process kill is not (the kernel keeps what the process wrote);
+//! - `torn-write`: the same, but each file keeps a seeded prefix of its unsynced writes, the
+//!   last one torn at a 512-byte boundary;
+//! - `disk-full`: writes fail with ENOSPC for a while; `io-error`: fsync and reads fail with
+//!   EIO for a while. A server that exits over it is started again, and the health watch reads
+//!   its log;
+//! - `--fsync ignore` (the plan's [`FsyncMode`]): a lying disk, the positive control any server
+//!   must fail under `power-loss`.
+//!
+//! Dolt's own faults, from its operations notes: `dolt-gc` runs `CALL dolt_gc()` mid-run (it
+//! breaks open connections), and `cli-read` runs a read-only `dolt sql` in the served database's
+//! folder while the server writes (a read-only CLI truncated a running server's journal in Dolt
+//! v1.78.5-v1.80.2). On other servers they do nothing, and say so.
+//!
 //! Invariant: when [`inject`] returns `Ok`, the server is running and ready again; when it
 //! returns `Err`, the server did not come back and is down.
 
@@ -26,18 +44,22 @@ pub mod health;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::server::{ManagedServer, ServerError};
+use crate::lazyfs::{DiskFault, FsyncMode, LazyFs};
+use crate::server::{Flavor, ManagedServer, ServerError};
 
 /// One kind of fault.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
 pub enum Fault {
     /// SIGKILL, then start on the same data.
     Kill,
@@ -47,28 +69,24 @@ pub enum Fault {
     Restart,
     /// Restart on a copy of the data taken a while before: loses acknowledged writes on purpose.
     Rewind,
+    /// SIGKILL, every unsynced write and name dropped, then start (a machine crash).
+    PowerLoss,
+    /// A power loss that keeps a seeded prefix of each file's unsynced writes, the last torn.
+    TornWrite,
+    /// Writes fail with ENOSPC for a while.
+    DiskFull,
+    /// fsync and reads fail with EIO for a while.
+    IoError,
+    /// `CALL dolt_gc()` on the running server (Dolt only).
+    DoltGc,
+    /// A read-only `dolt sql` in the served database's folder beside the server (Dolt only).
+    CliRead,
 }
 
 impl Fault {
-    /// The faults `all` stands for (not `rewind`, which loses data on purpose).
+    /// The faults `all` stands for (not `rewind`, which loses data on purpose, nor the faults
+    /// that need the lazy filesystem or Dolt).
     pub const ALL: [Fault; 3] = [Fault::Kill, Fault::Pause, Fault::Restart];
-
-    /// The name on the command line and in histories.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fault::Kill => "kill",
-            Fault::Pause => "pause",
-            Fault::Restart => "restart",
-            Fault::Rewind => "rewind",
-        }
-    }
-
-    /// Parses one fault name.
-    pub fn parse(s: &str) -> Option<Fault> {
-        [Fault::Kill, Fault::Pause, Fault::Restart, Fault::Rewind]
-            .into_iter()
-            .find(|f| f.name() == s)
-    }
 
     /// Parses a comma-separated list such as `kill,pause` or `all`.
     pub fn parse_list(s: &str) -> Result<Vec<Fault>, String> {
@@ -77,8 +95,12 @@ impl Fault {
             let add: Vec<Fault> = match part {
                 "all" => Fault::ALL.to_vec(),
                 "none" => Vec::new(),
-                _ => vec![Fault::parse(part).ok_or_else(|| {
-                    format!("unknown fault {part:?}; use kill, pause, restart, rewind or all")
+                _ => vec![Fault::from_str(part, false).map_err(|_| {
+                    let names: Vec<String> = Fault::value_variants()
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect();
+                    format!("unknown fault {part:?}; use {} or all", names.join(", "))
                 })?],
             };
             for f in add {
@@ -89,11 +111,27 @@ impl Fault {
         }
         Ok(out)
     }
+
+    /// Whether the fault needs the server's data on the lazy filesystem.
+    pub fn needs_lazyfs(self) -> bool {
+        matches!(
+            self,
+            Fault::PowerLoss | Fault::TornWrite | Fault::DiskFull | Fault::IoError
+        )
+    }
+
+    /// Whether the fault cuts the power (so that `--fsync ignore` can show a loss).
+    pub fn cuts_power(self) -> bool {
+        matches!(self, Fault::PowerLoss | Fault::TornWrite)
+    }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self.to_possible_value() {
+            Some(v) => f.write_str(v.get_name()),
+            None => write!(f, "{self:?}"),
+        }
     }
 }
 
@@ -105,10 +143,13 @@ pub struct NemesisPlan {
     /// Mean time from the start of one fault to the start of the next.
     #[serde(with = "secs")]
     pub interval: Duration,
-    /// How long a pause lasts, and how long a rewind lets writes be acknowledged before it
-    /// throws them away.
+    /// How long a pause, a full disk or a failing disk lasts, and how long a rewind lets writes
+    /// be acknowledged before it throws them away.
     #[serde(with = "secs")]
     pub hold: Duration,
+    /// What fsync does on the lazy filesystem: `ignore` is the lying-disk control.
+    #[serde(default)]
+    pub fsync: FsyncMode,
 }
 
 impl NemesisPlan {
@@ -118,16 +159,38 @@ impl NemesisPlan {
             faults,
             hold: (interval / 2).min(Duration::from_secs(5)),
             interval,
+            fsync: FsyncMode::Honor,
         }
     }
 
     /// The faults as written on the command line: `kill,pause`.
     pub fn label(&self) -> String {
-        self.faults
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(",")
+        let faults: Vec<String> = self.faults.iter().map(Fault::to_string).collect();
+        let mut l = faults.join(",");
+        if self.fsync == FsyncMode::Ignore {
+            l.push_str(" (fsync ignored)");
+        }
+        l
+    }
+
+    /// Whether the server's data must be on the lazy filesystem.
+    pub fn needs_lazyfs(&self) -> bool {
+        self.fsync == FsyncMode::Ignore || self.faults.iter().any(|f| f.needs_lazyfs())
+    }
+
+    /// Refuses plans that cannot do what they say: a lying disk with no power cut to show it,
+    /// and a rewind (which copies the data folder) on the lazy filesystem's mount.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fsync == FsyncMode::Ignore && !self.faults.iter().any(|f| f.cuts_power()) {
+            return Err(
+                "--fsync ignore shows only under a power cut: add power-loss or torn-write to --nemesis"
+                    .into(),
+            );
+        }
+        if self.faults.contains(&Fault::Rewind) && self.needs_lazyfs() {
+            return Err("rewind cannot be combined with the lazy filesystem's faults (power-loss, torn-write, disk-full, io-error, --fsync ignore)".into());
+        }
+        Ok(())
     }
 }
 
@@ -196,7 +259,8 @@ impl Schedule {
 
 /// One step of a fault, recorded as a pair of `nemesis` ops (an invoke as it begins, an `info`
 /// as it ends).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// SIGKILL, a moment down, and start again.
     Kill,
@@ -208,10 +272,24 @@ pub enum Step {
     Snapshot,
     /// SIGKILL, the copy put back, start again (the second half of `rewind`).
     Rewind,
+    /// SIGKILL, unsynced data and names dropped, start again.
+    PowerLoss,
+    /// SIGKILL, a torn prefix of the unsynced writes kept, start again.
+    TornWrite,
+    /// ENOSPC on writes while it lasts.
+    DiskFull,
+    /// EIO on fsync and reads while it lasts.
+    IoError,
+    /// `CALL dolt_gc()`.
+    DoltGc,
+    /// A read-only `dolt sql` beside the server.
+    CliRead,
+    /// Everything synced once, then fsync ignored from here on (`--fsync ignore`).
+    FsyncIgnore,
 }
 
 impl Step {
-    /// The op's `f` in the history.
+    /// The op's `f` in the history (its serde name).
     pub fn name(self) -> &'static str {
         match self {
             Step::Kill => "kill",
@@ -219,6 +297,13 @@ impl Step {
             Step::Restart => "restart",
             Step::Snapshot => "snapshot",
             Step::Rewind => "rewind",
+            Step::PowerLoss => "power-loss",
+            Step::TornWrite => "torn-write",
+            Step::DiskFull => "disk-full",
+            Step::IoError => "io-error",
+            Step::DoltGc => "dolt-gc",
+            Step::CliRead => "cli-read",
+            Step::FsyncIgnore => "fsync-ignore",
         }
     }
 }
@@ -247,6 +332,10 @@ pub struct NotBack {
 /// Applies one fault to `server` and returns once the server is ready again, reporting each
 /// step through `report`. Blocking: call it from a thread that may sleep (the run's server start
 /// timeout bounds how long). A rewind's snapshot is kept in `scratch`.
+///
+/// With `--fsync ignore` (the plan's `fsync`), the first call arms the lying disk instead of
+/// injecting its fault: everything written so far is synced (so the schema survives), and from
+/// then on fsync persists nothing, so every later power loss goes back to that moment.
 pub fn inject(
     server: &Arc<Mutex<ManagedServer>>,
     fault: Fault,
@@ -266,6 +355,29 @@ pub fn inject(
             }
         })
     };
+    if plan.fsync == FsyncMode::Ignore {
+        let s = lock();
+        if let Some(fs) = s.lazyfs().filter(|fs| fs.fsync_mode() == FsyncMode::Honor) {
+            report(Event::Begin(Step::FsyncIgnore));
+            let held = fs.unsynced_bytes();
+            let synced = fs.sync_all();
+            fs.set_fsync(FsyncMode::Ignore);
+            report(Event::End(
+                Step::FsyncIgnore,
+                match synced {
+                    Ok(()) => format!(
+                        "synced everything written so far ({held} unsynced bytes); from now on \
+                         fsync returns success and persists nothing"
+                    ),
+                    Err(e) => format!(
+                        "could not sync what was written so far ({e}); from now on fsync \
+                         returns success and persists nothing"
+                    ),
+                },
+            ));
+            return Ok(());
+        }
+    }
     match fault {
         Fault::Kill => {
             let mut s = lock();
@@ -284,6 +396,86 @@ pub fn inject(
                     t.elapsed().as_secs_f64()
                 ),
             ));
+        }
+        Fault::PowerLoss | Fault::TornWrite => {
+            let step = if fault == Fault::PowerLoss {
+                Step::PowerLoss
+            } else {
+                Step::TornWrite
+            };
+            let mut s = lock();
+            report(Event::Begin(step));
+            let pid = s.pid();
+            let t = Instant::now();
+            let _ = s.kill();
+            let dropped = match s.lazyfs() {
+                Some(fs) if fault == Fault::PowerLoss => fs.power_loss().map(|d| d.to_string()),
+                Some(fs) => fs.torn_write(rng.random()).map(|d| d.to_string()),
+                None => Ok(NO_LAZYFS.to_string()),
+            };
+            let dropped = dropped.unwrap_or_else(|e| format!("could not drop the cache: {e}"));
+            std::thread::sleep(Duration::from_millis(rng.random_range(100..1000)));
+            come_back(&mut s, step, report)?;
+            report(Event::End(
+                step,
+                format!(
+                    "killed pid {} with SIGKILL; {dropped}; ready again after {:.1} s",
+                    pid.unwrap_or(0),
+                    t.elapsed().as_secs_f64()
+                ),
+            ));
+        }
+        Fault::DiskFull | Fault::IoError => {
+            let (step, disk, what) = if fault == Fault::DiskFull {
+                (
+                    Step::DiskFull,
+                    DiskFault::Full,
+                    "writes, creates and growth failed with ENOSPC",
+                )
+            } else {
+                (
+                    Step::IoError,
+                    DiskFault::IoError,
+                    "fsync and reads failed with EIO",
+                )
+            };
+            let mut s = lock();
+            report(Event::Begin(step));
+            let detail = match s.lazyfs() {
+                Some(fs) => disk_fault(fs, disk, plan.hold, what),
+                None => NO_LAZYFS.to_string(),
+            };
+            let detail = match s.exited() {
+                // Start it again, so the run goes on; the health watch reads why it exited.
+                Some(status) => {
+                    come_back(&mut s, step, report)?;
+                    format!("{detail}; the server exited during the fault ({status}) and was started again")
+                }
+                None => format!("{detail}; the server kept running"),
+            };
+            report(Event::End(step, detail));
+        }
+        Fault::DoltGc => {
+            let s = lock();
+            report(Event::Begin(Step::DoltGc));
+            let detail = if s.flavor() == Flavor::Dolt {
+                dolt_gc(&s.endpoint())
+            } else {
+                format!("{} has no dolt_gc(); nothing done", s.flavor())
+            };
+            report(Event::End(Step::DoltGc, detail));
+        }
+        Fault::CliRead => {
+            let s = lock();
+            report(Event::Begin(Step::CliRead));
+            let detail = match s.cli() {
+                Some(cmd) => cli_read(cmd),
+                None => format!(
+                    "{} has no read-only CLI to run beside it; nothing done",
+                    s.flavor()
+                ),
+            };
+            report(Event::End(Step::CliRead, detail));
         }
         Fault::Pause => {
             let mut s = lock();
@@ -359,6 +551,127 @@ pub fn inject(
     Ok(())
 }
 
+const NO_LAZYFS: &str = "the data is not on the lazy filesystem: nothing dropped";
+
+/// A full or failing disk for `hold`; says how many calls it refused.
+fn disk_fault(fs: &LazyFs, disk: DiskFault, hold: Duration, what: &str) -> String {
+    let before = fs.counters();
+    fs.inject(disk, hold);
+    std::thread::sleep(hold);
+    fs.clear_fault();
+    let after = fs.counters();
+    let refused = match disk {
+        DiskFault::Full => after.enospc - before.enospc,
+        DiskFault::IoError => after.eio - before.eio,
+    };
+    format!(
+        "for {:.1} s {what}: {refused} calls refused",
+        hold.as_secs_f64()
+    )
+}
+
+/// Runs `CALL dolt_gc()` on its own connection; says how it went. Bounded by a minute.
+fn dolt_gc(ep: &crate::server::Endpoint) -> String {
+    let opts = ep.opts(Some(&ep.database));
+    let t = Instant::now();
+    // Its own thread and runtime: this runs on a blocking thread of the run's runtime.
+    let outcome = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            use mysql_async::prelude::Queryable;
+            let call = async {
+                let mut c = mysql_async::Conn::new(opts).await?;
+                let r: Vec<mysql_async::Row> = c.query("CALL dolt_gc()").await?;
+                let _ = c.disconnect().await;
+                Ok::<usize, mysql_async::Error>(r.len())
+            };
+            match tokio::time::timeout(Duration::from_secs(60), call).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 60 s".to_string()),
+            }
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the dolt_gc thread panicked".into()));
+    match outcome {
+        Ok(()) => format!(
+            "CALL dolt_gc() succeeded in {:.1} s",
+            t.elapsed().as_secs_f64()
+        ),
+        Err(e) => format!(
+            "CALL dolt_gc() failed after {:.1} s: {}",
+            t.elapsed().as_secs_f64(),
+            short(&e)
+        ),
+    }
+}
+
+/// The read-only query `cli-read` runs.
+pub const CLI_READ_QUERY: &str = "SELECT COUNT(*) AS commits FROM dolt_log; SHOW TABLES";
+
+/// Runs the CLI with [`CLI_READ_QUERY`] (CSV out); says how it exited and what it printed first.
+/// Killed after 30 s.
+fn cli_read(mut cmd: std::process::Command) -> String {
+    cmd.args(["sql", "-r", "csv", "-q", CLI_READ_QUERY])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let t = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return format!("could not run the CLI: {e}"),
+    };
+    let deadline = t + Duration::from_secs(30);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break None,
+        }
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let printed = |s: &str| short(&s.split_whitespace().collect::<Vec<_>>().join(" "));
+    match status {
+        Some(s) if s.success() => format!(
+            "dolt sql -r csv -q \"{CLI_READ_QUERY}\" exited 0 after {:.1} s: {}",
+            t.elapsed().as_secs_f64(),
+            printed(&out)
+        ),
+        Some(s) => format!(
+            "dolt sql -r csv -q \"{CLI_READ_QUERY}\" failed ({s}) after {:.1} s: {}",
+            t.elapsed().as_secs_f64(),
+            printed(&format!("{err} {out}"))
+        ),
+        None => "dolt sql did not finish within 30 s and was killed".into(),
+    }
+}
+
+/// A message cut to 200 characters.
+fn short(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,9 +683,48 @@ mod tests {
             Fault::parse_list("kill, rewind,kill").unwrap(),
             vec![Fault::Kill, Fault::Rewind]
         );
+        assert_eq!(
+            Fault::parse_list("power-loss,torn-write,disk-full,io-error,dolt-gc,cli-read")
+                .unwrap()
+                .len(),
+            6
+        );
         assert!(Fault::parse_list("none").unwrap().is_empty());
         let e = Fault::parse_list("kill,partition").unwrap_err();
         assert!(e.contains("\"partition\""), "{e}");
+        assert!(e.contains("power-loss"), "{e}");
+    }
+
+    #[test]
+    fn names_are_the_same_in_clap_serde_and_histories() {
+        for f in Fault::value_variants() {
+            let json = serde_json::to_string(f).unwrap();
+            assert_eq!(json, format!("\"{f}\""));
+        }
+        for s in [
+            Step::PowerLoss,
+            Step::TornWrite,
+            Step::FsyncIgnore,
+            Step::CliRead,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.name())
+            );
+        }
+        let mut plan = NemesisPlan::new(vec![Fault::Kill], Duration::from_secs(5));
+        assert!(!plan.needs_lazyfs());
+        plan.fsync = FsyncMode::Ignore;
+        assert!(plan.needs_lazyfs());
+        assert_eq!(plan.label(), "kill (fsync ignored)");
+        let back: NemesisPlan =
+            serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+        assert_eq!(back.fsync, FsyncMode::Ignore);
+        assert!(plan.validate().unwrap_err().contains("power-loss"));
+        plan.faults = vec![Fault::PowerLoss];
+        assert_eq!(plan.validate(), Ok(()));
+        plan.faults.push(Fault::Rewind);
+        assert!(plan.validate().unwrap_err().contains("rewind"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A small generic data tree that both EDN and JSON parse into before ops are typed.
 //!
-//! Why not use `serde_json::Value` or the EDN crate's value directly: one tree for both formats
+//! Why not use `serde_json::Value` or an EDN crate's value: one tree for both formats
 //! keeps the op-typing code single, and [`Datum::Ints`] stores the long integer lists of
 //! list-append reads flat (8 bytes an element) instead of as a vector of tagged values.
 
@@ -212,42 +212,5 @@ impl<'de> Visitor<'de> for DatumVisitor {
 impl<'de> Deserialize<'de> for Datum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Datum, D::Error> {
         d.deserialize_any(DatumVisitor)
-    }
-}
-
-/// Converts a value of the EDN crate into a [`Datum`]. Tagged values keep their inner value;
-/// characters become one-character strings.
-pub fn from_edn(v: edn_format::Value) -> Datum {
-    use edn_format::Value as V;
-    fn seq(items: impl Iterator<Item = V>) -> Datum {
-        let items: Vec<Datum> = items.map(from_edn).collect();
-        if items.iter().all(|d| matches!(d, Datum::Int(_))) {
-            Datum::Ints(items.iter().filter_map(Datum::as_int).collect())
-        } else {
-            Datum::List(items)
-        }
-    }
-    match v {
-        V::Nil => Datum::Nil,
-        V::Boolean(b) => Datum::Bool(b),
-        V::Character(c) => Datum::Str(c.to_string()),
-        V::String(s) => Datum::Str(s),
-        V::Symbol(s) => Datum::Str(s.to_string()),
-        V::Keyword(k) => Datum::Keyword(match k.namespace() {
-            Some(ns) => format!("{ns}/{}", k.name()),
-            None => k.name().to_owned(),
-        }),
-        V::Integer(i) => Datum::Int(i),
-        V::Float(x) => Datum::Float(x.into_inner()),
-        V::Vector(v) => seq(v.into_iter()),
-        V::List(v) => seq(v.into_iter()),
-        V::Set(s) => seq(s.into_iter()),
-        V::Map(m) => Datum::Map(
-            m.into_iter()
-                .map(|(k, v)| (from_edn(k), from_edn(v)))
-                .collect(),
-        ),
-        V::TaggedElement(_, inner) => from_edn(*inner),
-        other => Datum::Str(edn_format::emit_str(&other)),
     }
 }

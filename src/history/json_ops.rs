@@ -15,7 +15,7 @@
 //!   or a list of integers;
 //! - `"add"`: `value` absent, null or an integer;
 //! - `"read"`: `value` absent, null, an integer or a list of integers (typed as the generic path
-//!   types it, by `read::int_list_read`).
+//!   types it, by `build::int_list_read`).
 //!
 //! Integers must fit an `i64` and not be `-0` (which serde_json reads as a float); strings must
 //! be printable ASCII without escapes. Whitespace is JSON's, less newlines.
@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use super::read::int_list_read;
+use super::build::int_list_read;
 use super::{Atom, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
 
 /// Scratch space reused from line to line.

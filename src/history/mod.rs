@@ -12,11 +12,17 @@
 //! - every list read (`["r", k, [..]]` in list-append) is stored once in [`ListStore`], so a
 //!   million reads of long lists cost a few bytes each ([`ListRef`]).
 
+mod build;
 pub mod datum;
+mod edn;
+mod edn_forms;
 mod json_ops;
+mod json_text;
 pub mod lists;
 pub mod pairs;
 pub mod read;
+mod read_error;
+mod sniff;
 pub mod write;
 
 use std::fmt;
@@ -26,23 +32,57 @@ pub use lists::{ListRef, ListStore};
 pub use pairs::{Completion, Pairs};
 pub use read::{read_history, ReadError};
 
-/// A scalar in a history: a key, a written value or a list element.
+/// A value in a history used as a key, a written value or a list element.
 ///
 /// EDN keywords and JSON strings both become [`Atom::Str`] (without the leading colon), so
-/// `:x` and `"x"` name the same key.
+/// `:x` and `"x"` name the same key. Any other value Elle accepts (a vector such as
+/// `[:anti 1]`, a map, nil, a boolean, a float) is a *composite* atom: a `Str` holding its
+/// canonical EDN text behind a marker byte, so that `[:anti 1]` and `["anti", 1]` are the same
+/// key and an atom stays 16 bytes (a million-element read holds a million of them).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum Atom {
     /// An integer, the common case.
     Int(i64),
-    /// A string, keyword or symbol.
+    /// A string, keyword or symbol; or a composite value (see [`Atom::composite`]).
     Str(Arc<str>),
+}
+
+/// Marks a [`Atom::Str`] as a composite value's EDN text rather than a name.
+const COMPOSITE: char = '\u{0}';
+
+impl Atom {
+    /// A composite value, from its canonical EDN text (keywords and name-like strings written
+    /// `:name`, map entries sorted).
+    pub fn composite(edn: &str) -> Atom {
+        Atom::Str(Arc::from(format!("{COMPOSITE}{edn}")))
+    }
+
+    /// The EDN text of a composite value; `None` for integers and names.
+    pub fn composite_text(&self) -> Option<&str> {
+        match self {
+            Atom::Str(s) => s.strip_prefix(COMPOSITE),
+            Atom::Int(_) => None,
+        }
+    }
+}
+
+/// A name as EDN writes it: a keyword (`:name`) when it can be one, else a quoted string.
+pub fn edn_name(s: &str) -> String {
+    let keyword = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || "-_*+!?<>=./".contains(c));
+    if keyword {
+        format!(":{s}")
+    } else {
+        format!("{s:?}")
+    }
 }
 
 impl fmt::Display for Atom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Atom::Int(i) => write!(f, "{i}"),
-            Atom::Str(s) => write!(f, "{s}"),
+            Atom::Str(s) => write!(f, "{}", s.strip_prefix(COMPOSITE).unwrap_or(s)),
         }
     }
 }
@@ -60,12 +100,26 @@ impl From<&str> for Atom {
 }
 
 impl serde::Serialize for Atom {
+    /// Integers as numbers, names as strings, composite values as their EDN text.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Atom::Int(i) => s.serialize_i64(*i),
-            Atom::Str(x) => s.serialize_str(x),
+            Atom::Str(x) => s.serialize_str(x.strip_prefix(COMPOSITE).unwrap_or(x)),
         }
     }
+}
+
+/// `text` cut to at most about `max` bytes (on a character boundary), with an ellipsis and the
+/// full length when anything was cut: errors quote values, and a value can be megabytes long.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
 }
 
 /// What kind of event an op is: the start of an operation or one of its three outcomes.

@@ -1,7 +1,8 @@
 //! Reading histories: Jepsen's EDN, Jepsen/Elle JSON, and isoscope's own JSON Lines.
 //!
-//! Accepted shapes (sniffed from the content, not the file name):
-//! - EDN: one map per line (Jepsen's `history.edn`), or one vector of maps;
+//! Accepted shapes (sniffed from the content, not the file name; gzip-compressed or not):
+//! - EDN: one map per line (Jepsen's `history.edn`), maps spread over lines, or one vector of
+//!   maps;
 //! - JSON: one array of objects, or one object per line (isoscope's own format).
 //!
 //! Keys may be keywords, strings or integers. `f` may be missing when the value is plainly a
@@ -9,105 +10,26 @@
 //! Anything else that is off is a [`ReadError`] that names the file, the line or op, and the
 //! problem, in one line.
 //!
-//! Values are parsed into a [`Datum`] tree and then typed, except in JSON Lines, where a line of
-//! a common shape (a transaction, a set's add or read) goes straight to an [`Op`] (see
-//! `json_ops`); a line that fast path declines takes the `Datum` route, which gives any error.
-//!
-//! A `read` returning a collection of integers is a set read ([`OpValue::Elements`]), except that
-//! two or three integers are also the shape of a keyed counter read (`[key, value]`); which one it
-//! is depends on the adds of the whole history, so it is settled once all ops are read.
+//! The jobs are split by module: this one opens the source (decompressing gzip), skips leading
+//! whitespace and picks the reader; `sniff` tells the format; `json_text` reads JSON Lines
+//! and JSON arrays; `edn_forms` gathers EDN into one form per op; `build` types each op.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use super::build::OpBuilder;
+use super::edn_forms::{for_each_form, ScanError};
+use super::json_text::{read_json_array, read_json_lines, read_up_to};
+pub use super::read_error::ReadError;
+pub use super::sniff::{sniff, Format};
+use super::History;
 
-use super::datum::{from_edn, Datum};
-use super::json_ops::FastLine;
-use super::{Atom, History, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
-
-/// Why a history could not be read. Each variant names the file and where in it.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The file could not be opened or read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The text is not well-formed EDN or JSON.
-    #[error("{path}:{line}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the error.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A well-formed value is not a valid op.
-    #[error("{path}: op {position}{}: {message}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
-    Op {
-        /// The file.
-        path: PathBuf,
-        /// 0-based position of the op in the file.
-        position: usize,
-        /// 1-based line, when known.
-        line: Option<usize>,
-        /// What is wrong.
-        message: String,
-    },
-    /// The file holds no ops at all.
-    #[error("{path}: the file holds no operations")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-    },
-}
-
-/// The text format of a history file.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Format {
-    /// Extensible Data Notation, Jepsen's native format.
-    Edn,
-    /// JSON: an array of ops or one op per line.
-    Json,
-}
-
-/// Guesses the format from the first op: `{:` is EDN, `{"` is JSON.
-pub fn sniff(text: &[u8]) -> Option<Format> {
-    let mut after_brace = false;
-    for &b in text.iter().take(1 << 16) {
-        if b.is_ascii_whitespace() || b == b',' {
-            continue;
-        }
-        if after_brace {
-            return match b {
-                b':' => Some(Format::Edn),
-                b'"' => Some(Format::Json),
-                b'}' => Some(Format::Json),
-                _ => None,
-            };
-        }
-        match b {
-            b'[' => continue,
-            b'{' => after_brace = true,
-            b';' => return Some(Format::Edn),
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Reads a history file in any accepted format.
+/// Reads a history file in any accepted format, gzip-compressed or not.
 pub fn read_history(path: &Path) -> Result<History, ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io {
+    let file = File::open(path).map_err(|error| ReadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     read_history_from(path, file)
 }
@@ -117,1195 +39,105 @@ pub fn read_history_str(name: &str, text: &str) -> Result<History, ReadError> {
     read_history_from(Path::new(name), text.as_bytes())
 }
 
-/// Reads a history from any reader; `path` names the source in errors.
-pub fn read_history_from(path: &Path, mut source: impl Read) -> Result<History, ReadError> {
-    let io = |source| ReadError::Io {
+/// Reads a history from any reader, gzip-compressed or not; `path` names the source in errors.
+pub fn read_history_from(path: &Path, source: impl Read) -> Result<History, ReadError> {
+    let mut source = BufReader::with_capacity(1 << 16, source);
+    let head = source.fill_buf().map_err(|error| ReadError::Io {
         path: path.to_owned(),
-        source,
+        error,
+    })?;
+    if super::sniff::is_gzip(head) {
+        return read_plain(path, flate2::bufread::MultiGzDecoder::new(source));
+    }
+    read_plain(path, source)
+}
+
+/// How many bytes after the leading whitespace are looked at to tell the format.
+const SNIFF: usize = 1 << 16;
+
+/// Reads an uncompressed history.
+fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> {
+    let io = |error| ReadError::Io {
+        path: path.to_owned(),
+        error,
     };
-    let mut head = vec![0u8; 1 << 16];
-    let n = read_up_to(&mut source, &mut head).map_err(io)?;
-    head.truncate(n);
-    if head.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ReadError::Empty {
-            path: path.to_owned(),
-        });
+    // Leading whitespace, however long, is dropped; its lines are counted.
+    let mut head = vec![0u8; SNIFF];
+    let mut first_line = 1;
+    let start = loop {
+        let n = read_up_to(&mut source, &mut head).map_err(io)?;
+        head.truncate(n);
+        match head.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(p) => break p,
+            None if n == 0 => {
+                return Err(ReadError::Empty {
+                    path: path.to_owned(),
+                })
+            }
+            None => {
+                first_line += head.iter().filter(|&&b| b == b'\n').count();
+                head.resize(SNIFF, 0);
+            }
+        }
+    };
+    first_line += head[..start].iter().filter(|&&b| b == b'\n').count();
+    head.drain(..start);
+    // The first op may start near the end of the block: look a little further.
+    if head.len() < SNIFF {
+        let had = head.len();
+        head.resize(had + SNIFF, 0);
+        let n = read_up_to(&mut source, &mut head[had..]).map_err(io)?;
+        head.truncate(had + n);
     }
     let format = sniff(&head).ok_or_else(|| ReadError::Syntax {
         path: path.to_owned(),
-        line: 1,
+        line: first_line,
         message: "not a history: expected EDN or JSON maps such as {:type :invoke ...} or {\"type\":\"invoke\",...}".into(),
     })?;
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let array = head[0] == b'[';
     let source = std::io::Cursor::new(head).chain(source);
     let mut b = OpBuilder::new(path);
-    match (format, first) {
-        (Format::Json, Some(b'[')) => {
-            read_json_array(BufReader::with_capacity(1 << 20, source), &mut b)?
-        }
-        (Format::Json, _) => read_json_lines(source, &mut b, true)?,
-        (Format::Edn, Some(b'[')) => read_edn_vector(BufReader::new(source), &mut b)?,
-        (Format::Edn, _) => read_edn_lines(BufReader::with_capacity(1 << 20, source), &mut b)?,
+    match (format, array) {
+        (Format::Json, true) => read_json_array(
+            BufReader::with_capacity(1 << 20, source),
+            &mut b,
+            first_line,
+        )?,
+        (Format::Json, false) => read_json_lines(source, &mut b, first_line)?,
+        (Format::Edn, _) => read_edn(
+            BufReader::with_capacity(1 << 20, source),
+            &mut b,
+            first_line,
+        )?,
     }
     b.finish()
 }
 
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// Reads EDN: each top-level form (or each form of one top-level vector) is an op.
+fn read_edn(reader: impl BufRead, b: &mut OpBuilder, first_line: usize) -> Result<(), ReadError> {
+    let path = b.path;
+    let scanned = for_each_form(reader, first_line, |form| {
+        match super::edn::parse(form.text) {
+            Ok(Some(d)) => b.push(d, Some(form.line)),
+            // `#_ form` alone discards the form: nothing to read.
+            Ok(None) => Ok(()),
+            Err(e) => Err(ReadError::Syntax {
+                path: path.to_owned(),
+                line: form.line + e.row - 1,
+                message: format!("invalid EDN: {}", e.message),
+            }),
         }
-    }
-    Ok(n)
-}
-
-/// Reads JSON Lines in large blocks, without a string per line. With `fast`, each line is first
-/// offered to [`FastLine`]; the lines it declines (and all lines without `fast`) go through
-/// [`Datum`], which gives the errors.
-fn read_json_lines(source: impl Read, b: &mut OpBuilder, fast: bool) -> Result<(), ReadError> {
-    read_json_blocks(source, b, fast, 1 << 22)
-}
-
-/// [`read_json_lines`] with blocks of `block` bytes (more for a longer line).
-fn read_json_blocks(
-    mut source: impl Read,
-    b: &mut OpBuilder,
-    fast: bool,
-    block: usize,
-) -> Result<(), ReadError> {
-    let mut buf = vec![0u8; block.max(1)];
-    let mut filled = 0;
-    let mut lineno = 0usize;
-    let mut scratch = FastLine::default();
-    loop {
-        if filled == buf.len() {
-            // A line longer than the buffer.
-            buf.resize(2 * buf.len(), 0);
-        }
-        let n = read_up_to(&mut source, &mut buf[filled..]).map_err(|source| ReadError::Io {
-            path: b.path.to_owned(),
-            source,
-        })?;
-        filled += n;
-        let eof = filled < buf.len();
-        // Whole lines only, but all of what is left at the end of the file.
-        let end = match buf[..filled].iter().rposition(|&c| c == b'\n') {
-            _ if eof => filled,
-            Some(p) => p + 1,
-            None => continue,
-        };
-        let data = &buf[..end];
-        let mut pos = 0;
-        while pos < data.len() {
-            lineno += 1;
-            let rest = &data[pos..];
-            if fast {
-                let position = b.history.ops.len();
-                if let Some((op, used)) = scratch.parse(rest, position, &mut b.history.lists) {
-                    b.accept(op, Some(lineno))?;
-                    b.fast_lines += 1;
-                    pos += used;
-                    continue;
-                }
-            }
-            let (line, newline) = match rest.iter().position(|&c| c == b'\n') {
-                Some(p) => (&rest[..p], true),
-                None => (rest, false),
-            };
-            pos += line.len() + usize::from(newline);
-            let line = std::str::from_utf8(line).map_err(|_| ReadError::Io {
-                path: b.path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "stream did not contain valid UTF-8",
-                ),
-            })?;
-            let text = line.trim();
-            if text.is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Datum>(text) {
-                Ok(d) => b.push(d, Some(lineno))?,
-                Err(_) if !newline && lineno > 1 => {
-                    // A crash mid-write tears at most the last line: keep everything before it.
-                    tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
-                    break;
-                }
-                Err(e) => {
-                    return Err(ReadError::Syntax {
-                        path: b.path.to_owned(),
-                        line: lineno,
-                        message: e.to_string(),
-                    })
-                }
-            }
-        }
-        if eof {
-            tracing::debug!(lines = lineno, fast = b.fast_lines, "JSON Lines read");
-            return Ok(());
-        }
-        buf.copy_within(end..filled, 0);
-        filled -= end;
-    }
-}
-
-fn read_edn_lines(mut reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    // One map per line is the norm; a map spread over lines is gathered until it parses.
-    let mut pending = String::new();
-    let mut start = 0usize;
-    let mut line = String::new();
-    let mut lineno = 0usize;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|source| ReadError::Io {
-                path: b.path.to_owned(),
-                source,
-            })?;
-        if n > 0 {
-            lineno += 1;
-            let text = strip_edn_comment(&line);
-            if pending.trim().is_empty() && text.trim().is_empty() {
-                continue;
-            }
-            if pending.trim().is_empty() {
-                start = lineno;
-                pending.clear();
-            }
-            pending.push_str(text);
-            pending.push('\n');
-        }
-        if pending.trim().is_empty() {
-            if n == 0 {
-                return Ok(());
-            }
-            continue;
-        }
-        match edn_format::parse_str(&pending) {
-            Ok(v) => {
-                b.push(from_edn(v), Some(start))?;
-                pending.clear();
-            }
-            Err(e)
-                if e.error == edn_format::ParserError::UnexpectedEndOfInput
-                    && n > 0
-                    && lineno - start < 10_000 =>
-            {
-                continue
-            }
-            Err(e) => {
-                return Err(ReadError::Syntax {
-                    path: b.path.to_owned(),
-                    line: start + e.row.saturating_sub(1),
-                    message: format!("invalid EDN: {}", e.error),
-                })
-            }
-        }
-        if n == 0 {
-            return Ok(());
-        }
-    }
-}
-
-fn strip_edn_comment(line: &str) -> &str {
-    if line.trim_start().starts_with(';') {
-        ""
-    } else {
-        line
-    }
-}
-
-fn read_edn_vector(mut reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|source| ReadError::Io {
-            path: b.path.to_owned(),
-            source,
-        })?;
-    let v = edn_format::parse_str(&text).map_err(|e| ReadError::Syntax {
-        path: b.path.to_owned(),
-        line: e.row.max(1),
-        message: format!("invalid EDN: {}", e.error),
-    })?;
-    match v {
-        edn_format::Value::Vector(items) | edn_format::Value::List(items) => {
-            for item in items {
-                b.push(from_edn(item), None)?;
-            }
-            Ok(())
-        }
-        other => Err(ReadError::Syntax {
-            path: b.path.to_owned(),
-            line: 1,
-            message: format!("expected a vector of ops, found {}", from_edn(other).kind()),
+    });
+    match scanned {
+        Ok(r) => r,
+        Err(ScanError::Io(error)) => Err(ReadError::Io {
+            path: path.to_owned(),
+            error,
         }),
-    }
-}
-
-fn read_json_array(reader: impl BufRead, b: &mut OpBuilder) -> Result<(), ReadError> {
-    struct Ops<'a, 'p>(&'a mut OpBuilder<'p>, &'a mut Option<ReadError>);
-    impl<'de> Visitor<'de> for Ops<'_, '_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array of ops")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(d) = seq.next_element::<Datum>()? {
-                if let Err(e) = self.0.push(d, None) {
-                    *self.1 = Some(e);
-                    return Err(de::Error::custom("op error"));
-                }
-            }
-            Ok(())
-        }
-    }
-    impl<'de> DeserializeSeed<'de> for Ops<'_, '_> {
-        type Value = ();
-        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-    let mut op_error = None;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = Ops(b, &mut op_error)
-        .deserialize(&mut de)
-        .and_then(|_| de.end());
-    if let Some(e) = op_error {
-        return Err(e);
-    }
-    result.map_err(|e| ReadError::Syntax {
-        path: b.path.to_owned(),
-        line: e.line(),
-        message: e.to_string(),
-    })
-}
-
-/// Turns parsed values into typed ops, one at a time, checking what can be checked locally.
-struct OpBuilder<'p> {
-    path: &'p Path,
-    history: History,
-    scratch: Vec<Atom>,
-    last_index: Option<u64>,
-    /// Lines taken by the JSON Lines fast path.
-    fast_lines: usize,
-}
-
-impl<'p> OpBuilder<'p> {
-    fn new(path: &'p Path) -> Self {
-        OpBuilder {
-            path,
-            history: History::default(),
-            scratch: Vec::new(),
-            last_index: None,
-            fast_lines: 0,
-        }
-    }
-
-    fn finish(mut self) -> Result<History, ReadError> {
-        if self.history.ops.is_empty() {
-            return Err(ReadError::Empty {
-                path: self.path.to_owned(),
-            });
-        }
-        resolve_set_reads(&mut self.history.ops);
-        Ok(self.history)
-    }
-
-    fn push(&mut self, d: Datum, line: Option<usize>) -> Result<(), ReadError> {
-        let position = self.history.ops.len();
-        let op = self.op(d, position).map_err(|message| ReadError::Op {
-            path: self.path.to_owned(),
-            position,
+        Err(ScanError::At { line, message }) => Err(ReadError::Syntax {
+            path: path.to_owned(),
             line,
             message,
-        })?;
-        self.accept(op, line)
-    }
-
-    /// Appends a typed op, checking that its index follows the previous op's.
-    fn accept(&mut self, op: Op, line: Option<usize>) -> Result<(), ReadError> {
-        let position = self.history.ops.len();
-        if let Some(last) = self.last_index {
-            if op.index <= last {
-                return Err(ReadError::Op {
-                    path: self.path.to_owned(),
-                    position,
-                    line,
-                    message: format!(
-                        "index {} is not greater than the previous op's index {last}",
-                        op.index
-                    ),
-                });
-            }
-        }
-        self.last_index = Some(op.index);
-        self.history.ops.push(op);
-        Ok(())
-    }
-
-    fn op(&mut self, d: Datum, position: usize) -> Result<Op, String> {
-        let Datum::Map(fields) = d else {
-            return Err(format!("expected an op map, found {}", d.kind()));
-        };
-        let mut kind = None;
-        let mut process = None;
-        let mut f = None;
-        let mut index = None;
-        let mut time = None;
-        let mut error = None;
-        let mut sql = None;
-        let mut value = Datum::Nil;
-        for (k, v) in fields {
-            let Some(name) = k.as_str() else { continue };
-            match name {
-                "type" => {
-                    let s = v.as_str().ok_or("type must be a keyword or string")?;
-                    kind = Some(OpType::parse(s).ok_or_else(|| {
-                        format!("type {s:?} is not one of invoke, ok, fail, info")
-                    })?);
-                }
-                "process" => {
-                    process = Some(match &v {
-                        Datum::Int(p) if *p >= 0 => Process::Client(*p as u64),
-                        d if d.as_str() == Some("nemesis") => Process::Nemesis,
-                        other => {
-                            return Err(format!(
-                                "process must be a non-negative integer or nemesis, found {other}"
-                            ))
-                        }
-                    })
-                }
-                "f" => match &v {
-                    Datum::Nil => {}
-                    d => {
-                        f = Some(OpFn::parse(
-                            d.as_str()
-                                .ok_or_else(|| format!("f must be a name, found {d}"))?,
-                        ))
-                    }
-                },
-                "index" => match v {
-                    Datum::Int(i) if i >= 0 => index = Some(i as u64),
-                    Datum::Nil => {}
-                    other => {
-                        return Err(format!(
-                            "index must be a non-negative integer, found {other}"
-                        ))
-                    }
-                },
-                "time" => match v {
-                    Datum::Int(t) => time = Some(t),
-                    Datum::Float(t) => time = Some(t as i64),
-                    _ => {}
-                },
-                "error" if v != Datum::Nil => {
-                    error = Some(match v {
-                        Datum::Str(s) => s,
-                        other => other.to_string(),
-                    })
-                }
-                "sql" => {
-                    if let Datum::List(items) = v {
-                        sql = Some(
-                            items
-                                .into_iter()
-                                .map(|d| match d {
-                                    Datum::Str(s) => s,
-                                    other => other.to_string(),
-                                })
-                                .collect(),
-                        );
-                    }
-                }
-                "value" => value = v,
-                _ => {}
-            }
-        }
-        let kind = kind.ok_or("missing type")?;
-        let process = process.ok_or("missing process")?;
-        let f = match f {
-            Some(f) => f,
-            None if looks_like_txn(&value) => OpFn::Txn,
-            None if process == Process::Nemesis => OpFn::Other(Arc::from("nemesis")),
-            None => return Err("missing f, and the value does not show what the op does".into()),
-        };
-        let value = self.value(&f, kind, value)?;
-        Ok(Op {
-            index: index.unwrap_or(position as u64),
-            time,
-            kind,
-            process,
-            f,
-            value,
-            error,
-            sql,
-        })
-    }
-
-    fn value(&mut self, f: &OpFn, kind: OpType, v: Datum) -> Result<OpValue, String> {
-        if v == Datum::Nil {
-            return Ok(OpValue::Nil);
-        }
-        match f {
-            OpFn::Txn => {
-                let mops = match v {
-                    Datum::List(mops) => mops,
-                    Datum::Ints(i) if i.is_empty() => Vec::new(),
-                    other => return Err(format!("a txn's value must be a list of micro-ops, found {other}")),
-                };
-                let mut out = Vec::with_capacity(mops.len());
-                for (i, m) in mops.into_iter().enumerate() {
-                    out.push(self.mop(m).map_err(|e| format!("micro-op {i}: {e}"))?);
-                }
-                Ok(OpValue::Txn(out))
-            }
-            OpFn::Add => match v {
-                Datum::Int(i) => Ok(OpValue::Int(i)),
-                Datum::Ints(_) | Datum::List(_) => keyed(v),
-                other => Err(format!("an add's value must be an integer, found {other}")),
-            },
-            OpFn::Read => match v {
-                Datum::Int(i) => Ok(OpValue::Int(i)),
-                Datum::Ints(ints) => Ok(int_list_read(&ints)),
-                Datum::List(_) if !looks_like_txn(&v) => keyed(v),
-                Datum::Map(kvs) => {
-                    let mut balances = Vec::with_capacity(kvs.len());
-                    for (k, b) in kvs {
-                        let account = numeric_atom(atom(k)?);
-                        let balance = match b {
-                            Datum::Nil => None,
-                            Datum::Int(i) => Some(i),
-                            other => return Err(format!("balance of account {account} must be an integer, found {other}")),
-                        };
-                        balances.push((account, balance));
-                    }
-                    balances.sort_by(|a, b| a.0.cmp(&b.0));
-                    Ok(OpValue::Balances(balances))
-                }
-                other => Ok(OpValue::Other(other)),
-            },
-            OpFn::Transfer => match (&v, v.get("from"), v.get("to"), v.get("amount")) {
-                (_, Some(from), Some(to), Some(Datum::Int(amount))) => Ok(OpValue::Transfer {
-                    from: numeric_atom(atom(from.clone())?),
-                    to: numeric_atom(atom(to.clone())?),
-                    amount: *amount,
-                }),
-                _ if kind == OpType::Invoke || kind == OpType::Ok => Err(format!(
-                    "a transfer's value must be a map with from, to and an integer amount, found {v}"
-                )),
-                _ => Ok(OpValue::Other(v)),
-            },
-            OpFn::Other(_) => Ok(OpValue::Other(v)),
-        }
-    }
-
-    fn mop(&mut self, m: Datum) -> Result<Mop, String> {
-        let mut parts = match m {
-            Datum::List(parts) if parts.len() == 3 => parts.into_iter(),
-            other => return Err(format!("expected [f key value], found {other}")),
-        };
-        let (f, key, value) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        let key = atom(key).map_err(|e| format!("key: {e}"))?;
-        match f.as_str() {
-            Some("append") => Ok(Mop::Append {
-                key,
-                elem: atom(value).map_err(|e| format!("appended value: {e}"))?,
-            }),
-            Some("w") => Ok(Mop::Write {
-                key,
-                value: atom(value).map_err(|e| format!("written value: {e}"))?,
-            }),
-            Some("r") => {
-                let value = match value {
-                    Datum::Nil => ReadResult::Nil,
-                    Datum::Ints(elems) => {
-                        ReadResult::List(self.history.lists.intern_ints(&key, &elems))
-                    }
-                    Datum::List(elems) => {
-                        self.scratch.clear();
-                        for e in elems {
-                            let a = atom(e).map_err(|e| format!("read list element: {e}"))?;
-                            self.scratch.push(a);
-                        }
-                        ReadResult::List(self.history.lists.intern(&key, &self.scratch))
-                    }
-                    other => {
-                        ReadResult::Scalar(atom(other).map_err(|e| format!("read value: {e}"))?)
-                    }
-                };
-                Ok(Mop::Read { key, value })
-            }
-            _ => Err(format!(
-                "micro-op function must be append, r or w, found {f}"
-            )),
-        }
-    }
-}
-
-/// What a read returning a list of integers means, looking at that read alone: two or three
-/// integers have the shape of a keyed counter read (`[key, value]`, as before sets existed) and
-/// stay one until [`resolve_set_reads`] has seen the whole history; any other length can only
-/// be a set read. Shared by the generic path and the JSON Lines fast path, so both give the
-/// same op.
-pub(super) fn int_list_read(ints: &[i64]) -> OpValue {
-    match *ints {
-        [key, value] => OpValue::Keyed {
-            key: Atom::Int(key),
-            value: Some(value),
-            after: None,
-        },
-        [key, value, after] => OpValue::Keyed {
-            key: Atom::Int(key),
-            value: Some(value),
-            after: Some(after),
-        },
-        _ => elements(ints.to_vec()),
-    }
-}
-
-/// A set read's elements, sorted.
-fn elements(mut v: Vec<i64>) -> OpValue {
-    v.sort_unstable();
-    OpValue::Elements(v)
-}
-
-/// Settles reads of two or three integers, which one op cannot tell apart: `[7, 3]` is counter
-/// 7 read as 3 in a keyed counter history (whose adds are `[key, amount]` tuples), and the set
-/// `{3, 7}` in a set history (whose adds are plain integers). So once the whole history is
-/// read: if no add is keyed, and some add is a plain integer or some read is already a
-/// collection of elements, every such read becomes the set of its integers. Keyed counter
-/// histories, plain counter histories (integer reads) and bank histories are left as they were.
-/// A history of two-element reads alone stays keyed: nothing in it says otherwise.
-fn resolve_set_reads(ops: &mut [Op]) {
-    let (mut keyed_adds, mut plain_adds, mut element_reads) = (false, false, false);
-    for op in ops.iter() {
-        match (&op.f, &op.value) {
-            (OpFn::Add, OpValue::Keyed { .. }) => keyed_adds = true,
-            (OpFn::Add, OpValue::Int(_)) => plain_adds = true,
-            (OpFn::Read, OpValue::Elements(_)) => element_reads = true,
-            _ => {}
-        }
-    }
-    if keyed_adds || !(plain_adds || element_reads) {
-        return;
-    }
-    for op in ops.iter_mut() {
-        if op.f != OpFn::Read {
-            continue;
-        }
-        if let OpValue::Keyed {
-            key: Atom::Int(k),
-            value: Some(v),
-            after,
-        } = op.value
-        {
-            let mut elems = vec![k, v];
-            elems.extend(after);
-            op.value = elements(elems);
-        }
-    }
-}
-
-/// A `[key, value]` or `[key, value, after]` tuple of a keyed counter op. `value` may be nil
-/// (a read's invocation).
-fn keyed(v: Datum) -> Result<OpValue, String> {
-    let parts: Vec<Datum> = match v {
-        Datum::Ints(i) => i.into_iter().map(Datum::Int).collect(),
-        Datum::List(l) => l,
-        _ => unreachable!("keyed is called on lists only"),
-    };
-    if !(2..=3).contains(&parts.len()) {
-        return Err(format!(
-            "a keyed counter value must be [key, value] or [key, value, after], found {} elements",
-            parts.len()
-        ));
-    }
-    let mut it = parts.into_iter();
-    let key = numeric_atom(atom(it.next().unwrap()).map_err(|e| format!("counter key: {e}"))?);
-    let value = match it.next().unwrap() {
-        Datum::Int(i) => Some(i),
-        Datum::Nil => None,
-        other => return Err(format!("a counter value must be an integer, found {other}")),
-    };
-    let after = match it.next() {
-        None | Some(Datum::Nil) => None,
-        Some(Datum::Int(i)) => Some(i),
-        Some(other) => {
-            return Err(format!(
-                "a counter's after value must be an integer, found {other}"
-            ))
-        }
-    };
-    Ok(OpValue::Keyed { key, value, after })
-}
-
-fn looks_like_txn(v: &Datum) -> bool {
-    match v {
-        Datum::List(mops) => mops.iter().all(|m| {
-            matches!(m, Datum::List(p) if p.len() == 3 && matches!(p[0].as_str(), Some("append" | "r" | "w")))
         }),
-        _ => false,
-    }
-}
-
-fn atom(d: Datum) -> Result<Atom, String> {
-    match d {
-        Datum::Int(i) => Ok(Atom::Int(i)),
-        Datum::Str(s) | Datum::Keyword(s) => Ok(Atom::Str(Arc::from(s))),
-        other => Err(format!("expected an integer or a name, found {other}")),
-    }
-}
-
-/// JSON cannot have integer map keys, so `"3"` in a JSON bank read means account 3.
-fn numeric_atom(a: Atom) -> Atom {
-    match &a {
-        Atom::Str(s) => s.parse::<i64>().map(Atom::Int).unwrap_or(a),
-        Atom::Int(_) => a,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history::ListStore;
-
-    #[test]
-    fn edn_and_json_lines_give_the_same_ops() {
-        let edn = "{:index 0 :type :invoke :process 1 :f :txn :value [[:append 5 1] [:r 5 nil]]}\n\
-                   {:index 1 :type :ok :process 1 :f :txn :value [[:append 5 1] [:r 5 [1]]]}\n";
-        let json = "{\"index\":0,\"type\":\"invoke\",\"process\":1,\"f\":\"txn\",\"value\":[[\"append\",5,1],[\"r\",5,null]]}\n\
-                    {\"index\":1,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"append\",5,1],[\"r\",5,[1]]]}\n";
-        let a = read_history_str("a.edn", edn).unwrap();
-        let b = read_history_str("b.jsonl", json).unwrap();
-        assert_eq!(a.ops, b.ops);
-        assert_eq!(a.ops.len(), 2);
-        match &a.ops[1].value {
-            OpValue::Txn(m) => match &m[1] {
-                Mop::Read {
-                    value: ReadResult::List(r),
-                    ..
-                } => assert_eq!(a.list(*r), &[Atom::Int(1)]),
-                other => panic!("unexpected {other:?}"),
-            },
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn json_array_edn_vector_and_missing_fields() {
-        let json = "[{\"type\":\"invoke\",\"process\":0,\"value\":[[\"w\",\"x\",2]]},\n{\"type\":\"ok\",\"process\":0,\"value\":[[\"w\",\"x\",2]]}]";
-        let h = read_history_str("a.json", json).unwrap();
-        assert_eq!(h.ops.len(), 2);
-        assert_eq!(h.ops[1].index, 1);
-        assert_eq!(h.ops[1].f, OpFn::Txn);
-        let edn = "[{:type :invoke, :process 0, :f :add, :value 1}\n {:type :ok, :process 0, :f :add, :value 1}]";
-        let h = read_history_str("a.edn", edn).unwrap();
-        assert_eq!(h.ops[1].value, OpValue::Int(1));
-    }
-
-    #[test]
-    fn bad_input_names_the_line_and_the_problem() {
-        let e = read_history_str("h.jsonl", "{\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n{\"type\":\"bogus\",\"process\":0,\"f\":\"add\",\"value\":1}\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "h.jsonl: op 1 (line 2): type \"bogus\" is not one of invoke, ok, fail, info"
-        );
-        // A torn last line (a crash mid-write) is dropped; a broken line before it is an error.
-        let ok = "{\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n";
-        let torn = "{\"type\":\"ok\",\"proc";
-        let h = read_history_str("h.jsonl", &format!("{ok}{torn}")).unwrap();
-        assert_eq!(h.ops.len(), 1);
-        let e = read_history_str("h.jsonl", &format!("{ok}{torn}\n{ok}")).unwrap_err();
-        assert!(e.to_string().starts_with("h.jsonl:2: "), "{e}");
-        let e = read_history_str(
-            "h.edn",
-            "{:type :ok :process 0 :f :add :value 1}\n{:type :ok :process 0 :value 1}\n",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("op 1 (line 2): missing f"), "{e}");
-        let e = read_history_str("h.edn", "{:index 5 :type :ok :process 0 :f :add :value 1}\n{:index 5 :type :ok :process 0 :f :add :value 1}\n").unwrap_err();
-        assert!(e.to_string().contains("index 5 is not greater"), "{e}");
-        let e = read_history_str("h.txt", "hello").unwrap_err();
-        assert!(e.to_string().starts_with("h.txt:1: not a history"), "{e}");
-    }
-
-    /// Reads JSON Lines with or without the fast path; also says how many lines it took.
-    fn read_jsonl(text: &[u8], fast: bool) -> (Result<History, String>, usize) {
-        read_jsonl_blocks(text, fast, 1 << 22)
-    }
-
-    fn read_jsonl_blocks(
-        text: &[u8],
-        fast: bool,
-        block: usize,
-    ) -> (Result<History, String>, usize) {
-        let mut b = OpBuilder::new(Path::new("h.jsonl"));
-        let r = read_json_blocks(text, &mut b, fast, block);
-        let fast_lines = b.fast_lines;
-        (
-            r.and_then(|()| b.finish()).map_err(|e| e.to_string()),
-            fast_lines,
-        )
-    }
-
-    fn same_history(a: &History, b: &History) {
-        assert_eq!(a.ops, b.ops);
-        let (ca, cb) = (a.lists.chains(), b.lists.chains());
-        assert_eq!(ca.len(), cb.len());
-        for (x, y) in ca.iter().zip(cb) {
-            assert_eq!((&x.key, &x.elems), (&y.key, &y.elems));
-        }
-    }
-
-    /// Both paths on one text, in blocks of several sizes: the same ops and lists, or the same
-    /// error. Returns the lines the fast path took.
-    fn both_paths_agree(text: &[u8]) -> usize {
-        let (generic, _) = read_jsonl(text, false);
-        let (fast, n) = read_jsonl(text, true);
-        for (block, (other, fast_lines)) in [
-            (1 << 22, (fast, n)),
-            (1, read_jsonl_blocks(text, true, 1)),
-            (100, read_jsonl_blocks(text, true, 100)),
-            (4096, read_jsonl_blocks(text, true, 4096)),
-            (4096, read_jsonl_blocks(text, false, 4096)),
-        ] {
-            assert!(fast_lines <= n);
-            match (&other, &generic) {
-                (Ok(a), Ok(b)) => same_history(a, b),
-                (Err(a), Err(b)) => assert_eq!(a, b),
-                _ => panic!(
-                    "paths disagree on {:?} (block {block}): {:?}, generic {:?}",
-                    String::from_utf8_lossy(text),
-                    other.map(|h| h.ops),
-                    generic.as_ref().map(|h| &h.ops)
-                ),
-            }
-        }
-        n
-    }
-
-    #[test]
-    fn fast_and_generic_json_lines_agree_on_a_generated_history() {
-        use crate::checker::Workload;
-        use crate::checker::{check, CheckOptions, Model};
-        use crate::history::write::OpJson;
-        use crate::sim::{generate, Behaviour, SimParams};
-        // Lines the fast path declines, put between the others; indices are left out so that
-        // each op's is its position.
-        let generic_only = [
-            "{\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"kill\",\"value\":\"n1\"}",
-            "{\"type\":\"invoke\",\"process\":1000,\"f\":\"txn\",\"value\":[[\"r\",\"k\\u0031\",null]]}",
-            "{\"type\":\"ok\",\"process\":1000,\"f\":\"txn\",\"value\":[[\"r\",\"k\\u0031\",null]]}",
-        ];
-        for (workload, isolation) in [
-            (Workload::ListAppend, Behaviour::ReadCommitted),
-            (Workload::RwRegister, Behaviour::SnapshotIsolation),
-        ] {
-            let h = generate(&SimParams {
-                workload,
-                behaviour: isolation,
-                txns: 3000,
-                keys: 4,
-                max_writes_per_key: 40,
-                fail_fraction: 0.1,
-                info_fraction: 0.1,
-                seed: 7,
-                ..SimParams::default()
-            });
-            let mut text = String::new();
-            for (i, op) in h.ops.iter().enumerate() {
-                let line = serde_json::to_string(&OpJson {
-                    op,
-                    lists: &h.lists,
-                })
-                .unwrap();
-                let rest = line.strip_prefix(&format!("{{\"index\":{i},")).unwrap();
-                text.push('{');
-                text.push_str(rest);
-                text.push('\n');
-                if i % 97 == 0 {
-                    for l in generic_only {
-                        text.push_str(l);
-                        text.push('\n');
-                    }
-                    text.push('\n');
-                }
-            }
-            let mut needles = vec![
-                "\"type\":\"ok\"",
-                "\"type\":\"fail\"",
-                "\"type\":\"info\"",
-                "null]",
-            ];
-            needles.extend(match workload {
-                Workload::ListAppend => ["[\"append\",", ",[]]"],
-                _ => ["[\"w\",", "[\"r\","],
-            });
-            for needle in needles {
-                assert!(text.contains(needle), "{workload:?}: no {needle}");
-            }
-            let fast_lines = both_paths_agree(text.as_bytes());
-            assert_eq!(fast_lines, h.ops.len(), "{workload:?}");
-            let (fast, generic) = (
-                read_jsonl(text.as_bytes(), true).0.unwrap(),
-                read_jsonl(text.as_bytes(), false).0.unwrap(),
-            );
-            assert!(fast.ops.len() > fast_lines);
-            let opts = CheckOptions {
-                models: vec![Model::Serializable, Model::StrictSerializable],
-                ..CheckOptions::default()
-            };
-            let verdict = |h: &History| serde_json::to_value(check(h, &opts).unwrap()).unwrap();
-            let v = verdict(&fast);
-            assert_eq!(v, verdict(&generic));
-            // Both simulations allow anomalies, so there is something to agree on.
-            assert_eq!(v["valid"], false, "{workload:?}");
-        }
-    }
-
-    #[test]
-    fn set_histories_read_alike_from_edn_and_json() {
-        let edn = "{:index 0 :type :invoke :process 0 :f :add :value 5}\n\
-                   {:index 1 :type :ok :process 0 :f :add :value 5}\n\
-                   {:index 2 :type :invoke :process 1 :f :add :value 1}\n\
-                   {:index 3 :type :info :process 1 :f :add :value 1}\n\
-                   {:index 4 :type :invoke :process 0 :f :read :value nil}\n\
-                   {:index 5 :type :ok :process 0 :f :read :value #{5 1}}\n\
-                   {:index 6 :type :invoke :process 0 :f :read :value nil}\n\
-                   {:index 7 :type :ok :process 0 :f :read :value [5 2 1 9]}\n\
-                   {:index 8 :type :invoke :process 0 :f :read :value nil}\n\
-                   {:index 9 :type :ok :process 0 :f :read :value #{}}\n";
-        let json = r#"{"index":0,"type":"invoke","process":0,"f":"add","value":5}
-{"index":1,"type":"ok","process":0,"f":"add","value":5}
-{"index":2,"type":"invoke","process":1,"f":"add","value":1}
-{"index":3,"type":"info","process":1,"f":"add","value":1}
-{"index":4,"type":"invoke","process":0,"f":"read","value":null}
-{"index":5,"type":"ok","process":0,"f":"read","value":[5,1]}
-{"index":6,"type":"invoke","process":0,"f":"read","value":null}
-{"index":7,"type":"ok","process":0,"f":"read","value":[5,2,1,9]}
-{"index":8,"type":"invoke","process":0,"f":"read","value":null}
-{"index":9,"type":"ok","process":0,"f":"read","value":[]}
-"#;
-        let a = read_history_str("set.edn", edn).unwrap();
-        let b = read_history_str("set.jsonl", json).unwrap();
-        assert_eq!(a.ops, b.ops, "{json}");
-        let array = format!("[{}]", json.trim_end().replace('\n', ","));
-        let c = read_history_str("set.json", &array).unwrap();
-        assert_eq!(a.ops, c.ops);
-        assert_eq!(a.ops[1].value, OpValue::Int(5));
-        assert_eq!(a.ops[1].f, OpFn::Add);
-        assert_eq!(a.ops[5].value, OpValue::Elements(vec![1, 5]));
-        assert_eq!(a.ops[7].value, OpValue::Elements(vec![1, 2, 5, 9]));
-        assert_eq!(a.ops[9].value, OpValue::Elements(vec![]));
-        assert_eq!(a.ops[4].value, OpValue::Nil);
-        // Written back and read again: the same ops.
-        let mut text = Vec::new();
-        for op in &a.ops {
-            crate::history::write::op_line(op, &a.lists, &mut text);
-        }
-        let d = read_history_str("again.jsonl", std::str::from_utf8(&text).unwrap()).unwrap();
-        assert_eq!(a.ops, d.ops);
-        assert!(both_paths_agree(&text) == a.ops.len());
-    }
-
-    #[test]
-    fn counter_and_bank_reads_keep_their_shape() {
-        // A keyed counter history: [key, value] reads stay keyed, even with two integers.
-        let keyed = "{\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":[7,1]}\n\
-                     {\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":[7,1,3]}\n\
-                     {\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[7,null]}\n\
-                     {\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[7,3]}\n";
-        let h = read_history_str("c.jsonl", keyed).unwrap();
-        let want = OpValue::Keyed {
-            key: Atom::Int(7),
-            value: Some(3),
-            after: None,
-        };
-        assert_eq!(h.ops[3].value, want);
-        assert_eq!(
-            h.ops[2].value,
-            OpValue::Keyed {
-                key: Atom::Int(7),
-                value: None,
-                after: None
-            }
-        );
-        // Reads of pairs and nothing else: nothing says set, so they stay keyed.
-        let pairs = "{:type :invoke, :process 0, :f :read, :value nil}\n\
-                     {:type :ok, :process 0, :f :read, :value [7 3]}\n";
-        assert_eq!(read_history_str("p.edn", pairs).unwrap().ops[1].value, want);
-        // A plain counter: integer adds and reads.
-        let plain = "{:type :ok, :process 0, :f :add, :value 1}\n\
-                     {:type :ok, :process 0, :f :read, :value 1}\n";
-        let h = read_history_str("p.edn", plain).unwrap();
-        assert_eq!(h.ops[1].value, OpValue::Int(1));
-        // A bank read.
-        let bank = "{:type :ok, :process 0, :f :read, :value {0 5, 1 nil}}\n";
-        assert_eq!(
-            read_history_str("b.edn", bank).unwrap().ops[0].value,
-            OpValue::Balances(vec![(Atom::Int(0), Some(5)), (Atom::Int(1), None)])
-        );
-        // Beside plain adds, the same pair is a set read.
-        let set = "{:type :ok, :process 0, :f :add, :value 3}\n\
-                   {:type :ok, :process 0, :f :read, :value [7 3]}\n";
-        assert_eq!(
-            read_history_str("s.edn", set).unwrap().ops[1].value,
-            OpValue::Elements(vec![3, 7])
-        );
-    }
-
-    /// A set history as isoscope's set workload records one: unique adds by a few processes
-    /// (some failing, some indeterminate), reads of what was acknowledged so far, some nemesis
-    /// ops, and a final read. A tiny LCG keeps it deterministic without a dependency.
-    fn generated_set_history(n: usize) -> History {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |m: u64| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) % m
-        };
-        let mut ops = Vec::new();
-        let mut present: Vec<i64> = Vec::new();
-        let op = |kind, process, f: OpFn, value, ops: &mut Vec<Op>| {
-            let index = ops.len() as u64;
-            ops.push(Op {
-                index,
-                time: Some(index as i64 * 1_000),
-                kind,
-                process,
-                f,
-                value,
-                error: None,
-                sql: None,
-            });
-        };
-        let mut element = 0i64;
-        for i in 0..n {
-            let p = Process::Client(next(5));
-            if i % 211 == 0 {
-                let v = OpValue::Other(Datum::Str("kill".into()));
-                op(
-                    OpType::Info,
-                    Process::Nemesis,
-                    OpFn::parse("kill"),
-                    v,
-                    &mut ops,
-                );
-            }
-            if next(8) == 0 {
-                op(OpType::Invoke, p, OpFn::Read, OpValue::Nil, &mut ops);
-                // Mostly all so far; sometimes a short prefix (two or three elements too).
-                let take = if next(3) == 0 {
-                    (next(5) as usize).min(present.len())
-                } else {
-                    present.len()
-                };
-                let mut seen = present[..take].to_vec();
-                seen.sort_unstable();
-                op(OpType::Ok, p, OpFn::Read, OpValue::Elements(seen), &mut ops);
-            } else {
-                element += 1 + next(3) as i64;
-                let v = OpValue::Int(element);
-                op(OpType::Invoke, p, OpFn::Add, v.clone(), &mut ops);
-                let outcome = match next(10) {
-                    0 => OpType::Fail,
-                    1 => OpType::Info,
-                    _ => OpType::Ok,
-                };
-                if outcome != OpType::Fail {
-                    present.push(element);
-                }
-                op(outcome, p, OpFn::Add, v, &mut ops);
-            }
-        }
-        let p = Process::Client(99);
-        op(OpType::Invoke, p, OpFn::Read, OpValue::Nil, &mut ops);
-        op(
-            OpType::Ok,
-            p,
-            OpFn::Read,
-            OpValue::Elements(present),
-            &mut ops,
-        );
-        History {
-            ops,
-            lists: ListStore::default(),
-        }
-    }
-
-    #[test]
-    fn fast_and_generic_json_lines_agree_on_a_set_history() {
-        use crate::checker::{check, CheckOptions};
-        use crate::history::write::op_line;
-        let h = generated_set_history(3000);
-        let mut text = Vec::new();
-        for op in &h.ops {
-            op_line(op, &h.lists, &mut text);
-        }
-        let s = String::from_utf8_lossy(&text).into_owned();
-        for needle in [
-            "\"f\":\"add\"",
-            "\"type\":\"fail\"",
-            "\"type\":\"info\"",
-            "\"value\":[]",
-            "\"process\":\"nemesis\"",
-        ] {
-            assert!(s.contains(needle), "no {needle}");
-        }
-        let sizes: Vec<usize> = h
-            .ops
-            .iter()
-            .filter_map(|op| match &op.value {
-                OpValue::Elements(e) => Some(e.len()),
-                _ => None,
-            })
-            .collect();
-        assert!(sizes.contains(&2) && sizes.contains(&3), "{sizes:?}");
-        let fast_lines = both_paths_agree(&text);
-        let nemesis = h.ops.iter().filter(|op| op.process == Process::Nemesis);
-        assert_eq!(fast_lines, h.ops.len() - nemesis.count());
-        // What was written is what is read back, two- and three-element reads included.
-        let back = read_jsonl(&text, true).0.unwrap();
-        assert_eq!(back.ops, h.ops);
-        let generic = read_jsonl(&text, false).0.unwrap();
-        let opts = CheckOptions::default();
-        let verdict = |h: &History| serde_json::to_value(check(h, &opts).unwrap()).unwrap();
-        let v = verdict(&back);
-        assert_eq!(v, verdict(&generic));
-        assert_eq!(v["workload"], "set");
-        assert_eq!(v["valid"], true, "{v:#}");
-    }
-
-    #[test]
-    fn fast_and_generic_json_lines_agree_on_odd_lines() {
-        let plain = "{\"type\":\"ok\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",1,1],[\"r\",1,[1]]]}";
-        let odd = [
-            // Taken by the fast path.
-            " { \"type\" : \"ok\" ,\t\"process\" : 0 , \"value\" : [ [ \"r\" , 1 , [ 1 , 2 ] ] , [\"r\",2,[ ]] ] } \r",
-            "{\"index\":null,\"time\":null,\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"txn\",\"value\":null,\"error\":\"timed out\"}",
-            "{\"type\":\"fail\",\"process\":2,\"f\":\"txn\",\"value\":[],\"error\":null}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"w\",\"x\",-5],[\"r\",\"x\",\"v\"],[\"r\",-3,7]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,22,333,4444,55555,666666,7777777,88888888,999999999]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[123456789012345678,1234567890123456789,9223372036854775807]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[0,-1,-9223372036854775807]]]}",
-            "{\"index\":0,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":null,\"value\":[[\"r\",1,null]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"add\",\"value\":1}",
-            "{\"type\":\"invoke\",\"process\":3,\"f\":\"add\",\"value\":-5,\"time\":7}",
-            "{\"type\":\"fail\",\"process\":3,\"f\":\"add\",\"value\":null,\"error\":\"dup\"}",
-            "{\"type\":\"info\",\"process\":3,\"f\":\"add\"}",
-            "{\"type\":\"invoke\",\"process\":3,\"f\":\"read\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[5,1,2, 9]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[ ]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[4]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3,8]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":12}",
-            // Declined: the generic path gives the op or the error.
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2]],[\"r\",9,[1.5]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[9223372036854775808]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-9223372036854775808]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-9223372036854775809]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[18446744073709551616]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[-0]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[01]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1.5]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1e3]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1,]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[,1]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1 2]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[1,\"a\"]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[[1]]]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,true]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,1.5]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,null,1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"x\",9,1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",null,1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",1,null]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"a\\\"b\",1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"\\u00e9\",1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"\u{e9}\",1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"append\",\"a\tb\",1]]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[1,2]}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":5}",
-            "{\"type\":\"ok\",\"process\":2,\"value\":[]}",
-            "{\"type\":\"ok\",\"process\":2,\"value\":null}",
-            "{\"type\":\"info\",\"process\":\"nemesis\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,null]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[\"a\",3]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[1.5]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[1,[2]]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":\"x\"}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":{\"0\":5,\"1\":null}}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[[\"r\",1,null]]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":[7,1,3]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":[]}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":1.5}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":\"x\"}",
-            "{\"type\":\"ok\",\"process\":3,\"f\":\"transfer\",\"value\":{\"from\":0,\"to\":1,\"amount\":2}}",
-            "{\"type\":\"ok\",\"process\":3,\"value\":5}",
-            "{\"type\":\"ok\",\"process\":3,\"value\":[1,2]}",
-            "{\"type\":\"invoke\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"bogus\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"extra\":{\"a\":[1]}}",
-            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"sql\":[\"BEGIN\"]}",
-            "{\"type\":\"ok\",\"process\":-1,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":\"x\",\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"f\":\"txn\",\"value\":null}",
-            "{\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"index\":-1,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"time\":1.5,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"time\":\"x\",\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null,\"error\":5}",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null} x",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}}",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":nul}",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2",
-            "{\"type\":\"ok\",}",
-            "{}",
-            "[]",
-            "",
-            "   ",
-            "\u{a0}",
-            "\u{feff}{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
-            "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\u{c}",
-        ];
-        let taken = 20;
-        for (i, line) in odd.iter().enumerate() {
-            let mut lists = ListStore::default();
-            let op = FastLine::default().parse(line.as_bytes(), 0, &mut lists);
-            assert_eq!(op.is_some(), i < taken, "{line}");
-            if op.is_none() {
-                assert!(lists.chains().is_empty(), "{line}");
-            }
-        }
-        let mut fast_taken = 0;
-        for line in odd {
-            for text in [
-                format!("{plain}\n{line}\n{plain}\n"),
-                format!("{plain}\n{line}"),
-                format!("{line}\n{plain}"),
-            ] {
-                fast_taken += both_paths_agree(text.as_bytes());
-            }
-        }
-        assert!(fast_taken > 0);
-        // Not UTF-8.
-        both_paths_agree(
-            b"{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"r\",\"\xff\",1]]}\n",
-        );
-        both_paths_agree(b"{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\n\xff\n");
     }
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, held_to, legend,
-    models, reproduce, rows, svg, timeline, verdict_word, Cell, Report, WorkedExample,
+    cell, columns, durability_line, fault_counts, has_fault_story, legend, reproduce, rows, svg,
+    timeline, Cell, Report, WorkedExample,
 };
 use crate::checker::{Anomaly, Validity};
 
@@ -67,7 +67,7 @@ details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
 "#;
 
 fn verdict_badge(v: Validity) -> String {
-    let w = verdict_word(v);
+    let w = v.to_string();
     format!(r#"<span class="verdict {w}">{w}</span>"#)
 }
 
@@ -102,15 +102,16 @@ fn matrix(out: &mut String, r: &Report) {
             match cell(r, &w, s, i) {
                 Some(c) => {
                     let n = r.cells.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
+                    let v = &c.verdict;
                     let _ = write!(
                         out,
                         r#"<td class="cell {}-bg">{}"#,
-                        verdict_word(c.valid),
-                        verdict_badge(c.valid)
+                        v.overall,
+                        verdict_badge(v.overall)
                     );
-                    if !c.anomalies.is_empty() {
+                    if !v.found.is_empty() {
                         out.push_str(r#"<div class="types">"#);
-                        for (a, k) in &c.anomalies {
+                        for (a, k) in &v.found {
                             let _ = write!(
                                 out,
                                 r##"{}&nbsp;<a href="#{}">×{k}</a> "##,
@@ -122,11 +123,14 @@ fn matrix(out: &mut String, r: &Report) {
                     }
                     let _ = write!(
                         out,
-                        r#"<div class="muted">{}<br>consistent with: {}<br>reported: {}"#,
-                        esc(&held_to(c).to_lowercase()),
-                        esc(&models(&c.strongest)),
+                        r#"<div class="muted">{}<br>{}<br>reported: {}"#,
+                        esc(&v.held_to_text()),
+                        esc(&v.consistent_with_text()),
                         esc(&c.summary.isolation_reported)
                     );
+                    if let Some(u) = v.undecided_text() {
+                        let _ = write!(out, "<br>{}", esc(&u));
+                    }
                     if let Some(p) = &c.summary.nemesis {
                         let _ = write!(out, "<br>faults: {}", esc(&p.label()));
                     }
@@ -138,11 +142,11 @@ fn matrix(out: &mut String, r: &Report) {
                             esc(&durability_line(d))
                         );
                     }
-                    if !c.summary.health.is_empty() {
+                    if v.health_findings > 0 {
                         let _ = write!(
                             out,
                             r#"<div class="types"><code>server health</code>&nbsp;×{}</div>"#,
-                            c.summary.health.len()
+                            v.health_findings
                         );
                     }
                     let mut links = Vec::new();
@@ -255,28 +259,24 @@ fn card_open(out: &mut String, id: &str, c: &Cell) {
         out,
         r#"<div class="card" id="{id}"><h3>{} {}</h3>"#,
         esc(&c.title()),
-        verdict_badge(c.valid)
+        verdict_badge(c.verdict.overall)
     );
 }
 
 fn run_card(out: &mut String, n: usize, c: &Cell) {
     let s = &c.summary;
     card_open(out, &format!("run-{n}"), c);
+    let v = &c.verdict;
     let _ = write!(
         out,
-        "<p>Held to <b>{}</b> (the server reported {}); strongest model consistent with the history: <b>{}</b>; {}.</p>",
-        esc(s.model.name()),
-        esc(&s.isolation_reported),
-        esc(&models(&c.strongest)),
-        if c.not_checked.is_empty() {
-            "every stronger model was checked too".to_string()
-        } else {
-            format!(
-                "not checked: {} (the anomalies only it forbids were not searched)",
-                esc(&models(&c.not_checked))
-            )
-        }
+        "<p>{}. The server reported {}.",
+        esc(&v.checked_text()),
+        esc(&s.isolation_reported)
     );
+    if let Some(u) = v.undecided_text() {
+        let _ = write!(out, " {}.", esc(&u));
+    }
+    out.push_str("</p>");
     let _ = write!(
         out,
         r#"<p class="muted">{:.1} s, {} clients, seed {}; {} ok, {} fail, {} info; {:.0} ok/s. Reproduce, in a clone of isoscope: <code>{}</code> (or, after <code>cargo install --path .</code>, the same with <code>isoscope</code>)</p>"#,
@@ -424,16 +424,10 @@ pub fn render(r: &Report) -> String {
     {
         any = true;
         card_open(&mut out, &ex_anchor(n, None), c);
-        let _ = write!(
-            out,
-            "<p>Found {}; rules out {}. {}.</p>",
-            esc(&anomaly_list(c)),
-            esc(&models(&c.not)),
-            esc(&held_to(c))
-        );
-        if !c.notes.is_empty() {
+        let _ = write!(out, "<p>{}</p>", esc(&c.verdict.found_sentence()));
+        if c.notes().next().is_some() {
             out.push_str(r#"<ul class="notes">"#);
-            for n in &c.notes {
+            for n in c.notes() {
                 let _ = write!(out, "<li>{}</li>", esc(n));
             }
             out.push_str("</ul>");

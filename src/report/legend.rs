@@ -50,7 +50,7 @@ pub fn found(r: &Report) -> Vec<Anomaly> {
         .filter(|a| {
             r.cells
                 .iter()
-                .any(|c| c.anomalies.iter().any(|(x, _)| x == a))
+                .any(|c| c.verdict.found.iter().any(|(x, _)| x == a))
         })
         .collect()
 }

@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    anomaly_list, cell, columns, durability_line, fault_counts, has_fault_story, held_to, legend,
-    models, reproduce, rows, timeline, verdict_word, Cell, Report, WorkedExample,
+    cell, columns, durability_line, fault_counts, has_fault_story, legend, reproduce, rows,
+    timeline, Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -17,21 +17,25 @@ fn mark(v: Validity) -> &'static str {
 }
 
 fn matrix_cell(c: &Cell) -> String {
-    let mut s = format!("{} {}", mark(c.valid), verdict_word(c.valid));
-    if !c.anomalies.is_empty() {
-        let _ = write!(s, ": {}", anomaly_list(c));
+    let v = &c.verdict;
+    let mut s = format!("{} {}", mark(v.overall), v.overall);
+    if !v.found.is_empty() {
+        let _ = write!(s, ": {}", v.found_text());
     }
     let _ = write!(
         s,
-        "<br>{}<br>consistent with: {}",
-        held_to(c).to_lowercase(),
-        models(&c.strongest)
+        "<br>{}<br>{}",
+        v.held_to_text(),
+        v.consistent_with_text()
     );
+    if let Some(u) = v.undecided_text() {
+        let _ = write!(s, "<br>{u}");
+    }
     if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
         let _ = write!(s, "<br>durability: {}", durability_line(d));
     }
-    if !c.summary.health.is_empty() {
-        let _ = write!(s, "<br>server health: {} findings", c.summary.health.len());
+    if v.health_findings > 0 {
+        let _ = write!(s, "<br>server health: {} findings", v.health_findings);
     }
     s
 }
@@ -39,7 +43,7 @@ fn matrix_cell(c: &Cell) -> String {
 /// A run's faults, durability and server health.
 pub fn fault_story(out: &mut String, c: &Cell) {
     let s = &c.summary;
-    let _ = writeln!(out, "### {}: {}\n", c.title(), verdict_word(c.valid));
+    let _ = writeln!(out, "### {}: {}\n", c.title(), c.verdict.overall);
     if let Some(p) = &s.nemesis {
         let _ = writeln!(
             out,
@@ -194,18 +198,12 @@ pub fn render(r: &Report) -> String {
     let mut any = false;
     for c in r.cells.iter().filter(|c| !c.examples.is_empty()) {
         any = true;
-        let _ = writeln!(out, "### {}: {}\n", c.title(), verdict_word(c.valid));
-        let _ = writeln!(
-            out,
-            "Found {}; rules out {}. {}.\n",
-            anomaly_list(c),
-            models(&c.not),
-            held_to(c)
-        );
-        for n in &c.notes {
+        let _ = writeln!(out, "### {}: {}\n", c.title(), c.verdict.overall);
+        let _ = writeln!(out, "{}\n", c.verdict.found_sentence());
+        for n in c.notes() {
             let _ = writeln!(out, "- note: {n}");
         }
-        if !c.notes.is_empty() {
+        if c.notes().next().is_some() {
             out.push('\n');
         }
         for e in &c.examples {

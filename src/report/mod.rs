@@ -27,9 +27,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::checker::durability::Durability;
-use crate::checker::{self, Anomaly, Model, Validity};
+use crate::checker::{self, Validity};
 use crate::history::read_history;
 use crate::run_folder::{self, RunStatus, RunSummary};
+use crate::verdict::VerdictSummary;
 
 pub use examples::WorkedExample;
 pub use series::Series;
@@ -64,20 +65,12 @@ pub struct Cell {
     pub summary: RunSummary,
     /// The workload as shown in the matrix (`counter (atomic)`).
     pub workload_label: String,
-    /// The run's verdict: against the level asked for, with durability, and invalid if the
-    /// server's health failed.
-    pub valid: Validity,
-    /// Anomaly types found and how many of each.
-    pub anomalies: Vec<(Anomaly, usize)>,
-    /// Models the anomalies rule out.
-    pub not: Vec<Model>,
-    /// The strongest models the history is consistent with.
-    pub strongest: Vec<Model>,
-    /// Models left unknown because the run was held to a weaker one, so the anomalies only
-    /// they forbid were not searched (strict-serializable, for a repeatable-read run).
-    pub not_checked: Vec<Model>,
-    /// The checker's notes (lost increments, undecided searches ...).
-    pub notes: Vec<String>,
+    /// The run's verdict (its check's, made invalid by any health finding), with the models
+    /// held to, ruled out, strongest and not checked: every renderer words it from here.
+    pub verdict: VerdictSummary,
+    /// What a reader must know of a run that did not end normally (it died, or was stopped
+    /// early).
+    pub status_note: Option<String>,
     /// One worked example per anomaly type.
     pub examples: Vec<WorkedExample>,
     /// Per-second throughput and latency.
@@ -87,6 +80,11 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// The run's notes: how it ended, if not normally, then the checker's.
+    pub fn notes(&self) -> impl Iterator<Item = &String> {
+        self.status_note.iter().chain(&self.verdict.notes)
+    }
+
     /// `dolt 1.86.4 · counter (atomic) · repeatable-read`, or with a target's settings
     /// `mariadb[innodb_snapshot_isolation=ON] 10.11.19 · ...`: the heading of the run's sections.
     pub fn title(&self) -> String {
@@ -135,24 +133,6 @@ pub fn cell<'r>(r: &'r Report, w: &str, server: &str, iso: &str) -> Option<&'r C
     })
 }
 
-/// `lost-update (12), G2-item (3)`.
-pub fn anomaly_list(c: &Cell) -> String {
-    c.anomalies
-        .iter()
-        .map(|(a, n)| format!("{a} ({n})"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `snapshot-isolation`, `none` ...
-pub fn models(ms: &[Model]) -> String {
-    if ms.is_empty() {
-        "none".into()
-    } else {
-        crate::checker::model::names(ms)
-    }
-}
-
 /// A command a reader can paste into a clone of isoscope: the recorded program name becomes
 /// `cargo run --release --`.
 pub fn reproduce(command: &str) -> String {
@@ -162,16 +142,6 @@ pub fn reproduce(command: &str) -> String {
         }
         _ => command.to_string(),
     }
-}
-
-/// What a run was held to, and what that left unchecked: `Held to repeatable-read;
-/// strict-serializable not checked`.
-pub fn held_to(c: &Cell) -> String {
-    let mut s = format!("Held to {}", c.summary.model);
-    if !c.not_checked.is_empty() {
-        s.push_str(&format!("; {} not checked", models(&c.not_checked)));
-    }
-    s
 }
 
 /// The machine the runs ran on.
@@ -249,15 +219,8 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
     Ok(Cell {
         run_dir: dir.display().to_string(),
         workload_label: summary.spec.label(),
-        valid: crate::verdict::overall(r.valid, &summary.health),
-        anomalies: r.anomalies.iter().map(|(a, g)| (*a, g.count)).collect(),
-        not: r.not.clone(),
-        strongest: r.strongest_model.clone(),
-        not_checked: not_checked(&r),
-        notes: status_note(&summary)
-            .into_iter()
-            .chain(r.notes.iter().cloned())
-            .collect(),
+        verdict: VerdictSummary::of_run(&r, &summary.health),
+        status_note: status_note(&summary),
         examples,
         durability: r.durability.clone(),
         series: {
@@ -290,16 +253,6 @@ fn status_note(s: &RunSummary) -> Option<String> {
             "the history could not be written{why}: it ends early"
         )),
     }
-}
-
-/// The models whose status is unknown only because some anomaly they forbid was not searched.
-fn not_checked(r: &checker::CheckResult) -> Vec<Model> {
-    let unsearched: checker::AnomalySet = r.not_checked.iter().copied().collect();
-    Model::ALL
-        .into_iter()
-        .filter(|m| r.model_status.get(m.name()) == Some(&checker::ModelStatus::Unknown))
-        .filter(|m| m.forbidden().intersects(unsearched))
-        .collect()
 }
 
 /// Builds a report from run folders, ordered by workload, then server, then isolation level.
@@ -411,11 +364,8 @@ pub fn fault_counts(c: &Cell) -> String {
         .join(", ")
 }
 
-/// Short words for a verdict.
-pub fn verdict_word(v: Validity) -> &'static str {
-    match v {
-        Validity::Valid => "valid",
-        Validity::Invalid => "invalid",
-        Validity::Unknown => "unknown",
-    }
+/// The word for a verdict (`valid`, `invalid`, `unknown`): [`Validity`]'s own, kept here for
+/// `isoscope compare`'s progress lines.
+pub fn verdict_word(v: Validity) -> String {
+    v.to_string()
 }

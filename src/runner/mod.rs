@@ -1002,11 +1002,10 @@ fn finish(mut summary: RunSummary, d: Driven) -> Result<RunOutput, RunError> {
     summary.health = health;
     summary.check = Some(serde_json::to_value(&check).expect("check results serialize"));
     run_folder::write(&cfg.out_dir, &summary)?;
-    if run_folder::COMPRESS_HISTORIES {
-        let path = cfg.out_dir.join(run_folder::HISTORY);
-        if let Err(e) = run_folder::compress(&path) {
-            tracing::warn!("{} stays uncompressed: {e}", path.display());
-        }
+    // Checked, the history is gzipped (about a tenth of the size); every reader takes either.
+    let path = cfg.out_dir.join(run_folder::HISTORY);
+    if let Err(e) = run_folder::compress(&path) {
+        tracing::warn!("{} stays uncompressed: {e}", path.display());
     }
     Ok(RunOutput {
         summary,

@@ -96,8 +96,12 @@ pub async fn run_on(
             let log = cfg.out_dir.join(SERVER_LOG);
             // Started on a blocking thread so that a signal is heard meanwhile; the server is
             // dropped (torn down) as soon as it is up if the run was stopped.
+            let disk = match &cfg.nemesis {
+                Some(p) if p.needs_lazyfs() => server::Disk::Lazy,
+                _ => server::Disk::Plain,
+            };
             let s = tokio::task::spawn_blocking(move || {
-                ManagedServer::start(l, &log, "isoscope", Duration::from_secs(60))
+                ManagedServer::start_on(l, &log, "isoscope", Duration::from_secs(60), disk)
             })
             .await
             .map_err(|e| ServerError::Unsupported(format!("starting the server: {e}")))??;

@@ -160,6 +160,14 @@ impl Launcher for Dolt {
     fn ready_line(&self) -> &'static str {
         "Server ready. Accepting connections."
     }
+
+    fn cli(&self, dir: &Path, database: &str) -> Option<Command> {
+        let mut cmd = Command::new(&self.dolt);
+        cmd.env("DOLT_ROOT_PATH", dir.join("home"))
+            .env("DOLT_DISABLE_EVENT_FLUSH", "true")
+            .current_dir(dir.join("data").join(database));
+        Some(cmd)
+    }
 }
 
 #[cfg(test)]

@@ -270,6 +270,22 @@ pub trait Launcher: Send + Sync {
     fn command(&self, dir: &Path, port: u16) -> Command;
     /// A log line that means the server accepts connections.
     fn ready_line(&self) -> &'static str;
+    /// A read-only command-line client run in `database`'s own folder under `dir`, beside the
+    /// server (Dolt's `dolt sql`); `None` if the flavor has none. Used by the `cli-read` fault.
+    fn cli(&self, _dir: &Path, _database: &str) -> Option<Command> {
+        None
+    }
+}
+
+/// Where a managed server's data directory lives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Disk {
+    /// A plain temporary folder.
+    #[default]
+    Plain,
+    /// A lazy filesystem ([`crate::lazyfs`]) over a temporary folder, so that faults can cut the
+    /// power: the data directory is its mount, the socket and config stay beside it.
+    Lazy,
 }
 
 /// Finds a binary: an explicit path first, then PATH, then the given extra folders (the install
@@ -343,6 +359,8 @@ pub enum State {
 /// cleaned up even after a SIGKILLed isoscope.
 pub struct ManagedServer {
     launcher: Box<dyn Launcher>,
+    /// The lazy filesystem under the data, if any: unmounted on drop, before `data` goes.
+    lazy: Option<crate::lazyfs::LazyFs>,
     /// Holds the data; removed on drop.
     data: tempfile::TempDir,
     log_path: PathBuf,
@@ -363,6 +381,18 @@ impl ManagedServer {
         database: &str,
         start_timeout: Duration,
     ) -> Result<ManagedServer, ServerError> {
+        Self::start_on(launcher, log_path, database, start_timeout, Disk::Plain)
+    }
+
+    /// [`ManagedServer::start`] with the data on `disk`. On a lazy filesystem, the fresh data
+    /// directory is laid out through the mount and then synced, as if the machine had run `sync`.
+    pub fn start_on(
+        launcher: Box<dyn Launcher>,
+        log_path: &Path,
+        database: &str,
+        start_timeout: Duration,
+        disk: Disk,
+    ) -> Result<ManagedServer, ServerError> {
         let data = crate::scratch::make(crate::scratch::Leftover::ServerData)
             .map_err(io_err("creating a data directory"))?;
         if let Some(parent) = log_path.parent() {
@@ -374,9 +404,25 @@ impl ManagedServer {
             .append(true)
             .open(log_path)
             .map_err(io_err(format!("opening {}", log_path.display())))?;
+        let lazy = match disk {
+            Disk::Plain => None,
+            Disk::Lazy => Some(
+                crate::lazyfs::LazyFs::mount(
+                    &data.path().join("lazyfs-backing"),
+                    &data.path().join("data"),
+                    crate::lazyfs::DEFAULT_LIMIT,
+                )
+                .map_err(|e| ServerError::Unsupported(e.to_string()))?,
+            ),
+        };
         launcher.init(data.path(), &log)?;
+        if let Some(fs) = &lazy {
+            fs.sync_all()
+                .map_err(io_err("syncing the fresh data directory"))?;
+        }
         let mut s = ManagedServer {
             launcher,
+            lazy,
             data,
             log_path: log_path.to_path_buf(),
             port: free_port()?,
@@ -420,6 +466,16 @@ impl ManagedServer {
     /// The data directory (for tests that tamper with it while the server is down).
     pub fn data_dir(&self) -> &Path {
         self.data.path()
+    }
+
+    /// The lazy filesystem the data lives on, if any.
+    pub fn lazyfs(&self) -> Option<&crate::lazyfs::LazyFs> {
+        self.lazy.as_ref()
+    }
+
+    /// The flavor's read-only command-line client, set to run in the served database's folder.
+    pub fn cli(&self) -> Option<Command> {
+        self.launcher.cli(self.data.path(), &self.database)
     }
 
     /// Up, paused or down.

@@ -1,4 +1,5 @@
-//! What the command-line tests share.
+//! What the command-line tests share. Each test crate uses some of it.
+#![allow(dead_code)]
 
 use std::io::Read;
 use std::process::Child;
@@ -24,4 +25,20 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> (Option<i32>, String)
         e.read_to_string(&mut err).unwrap();
     }
     (status.code(), err)
+}
+
+/// The text of a run folder's history: `history.jsonl`, or `history.jsonl.gz` once the run
+/// compressed it after its check.
+pub fn history_text(run_dir: &std::path::Path) -> String {
+    let path = isoscope::run_folder::history_path(run_dir);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut text = String::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    } else {
+        text = String::from_utf8(bytes).expect("a history is UTF-8");
+    }
+    text
 }
