@@ -219,7 +219,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         }
         results
     };
-    rt.shutdown_timeout(Duration::from_secs(2));
+    // Waits for a server that a signal caught starting for the scenarios: its start runs on a
+    // blocking thread, and it is torn down (process and data folder) when that start returns.
+    // Nothing else is left by then, so this returns at once otherwise.
+    rt.shutdown_timeout(Duration::from_secs(65));
     // Cells that never ran leave the matrix undecided: never a clean exit.
     if dirs.len() < total && worst == Validity::Valid {
         worst = Validity::Unknown;
