@@ -248,3 +248,57 @@ fn a_target_that_cannot_be_read_is_refused_in_one_line() {
     );
     refused(&["compare", "--dbs", "mariadb]"], "--dbs: \"mariadb]\"");
 }
+
+#[test]
+fn a_signal_during_the_scenarios_leaves_the_report_and_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "compare",
+            "--dbs",
+            "mariadb",
+            "--isolation",
+            "serializable",
+            "--workloads",
+            "register",
+            "--time",
+            "1s",
+            "--out",
+        ])
+        .arg(dir.path().join("report"))
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    // As soon as the scenarios begin (their server is starting, on a blocking thread), SIGINT.
+    let t = std::time::Instant::now();
+    while !std::fs::read_to_string(&err_path)
+        .unwrap_or_default()
+        .contains("scenario cells")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "the scenarios never began"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let (code, _) = common::wait_bounded(&mut child, Duration::from_secs(90));
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    // The workload's cell is reported; the scenarios are not, and the table counts as
+    // incomplete.
+    assert_eq!(code, Some(2), "{err}");
+    assert!(dir.path().join("report/index.html").is_file(), "{err}");
+    assert!(!dir.path().join("report/scenarios.json").exists(), "{err}");
+    // The scenarios' server and its folders are gone.
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}\n{err}");
+}
