@@ -251,7 +251,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
     let mut t = String::new();
     t.push_str(&format!(
         "{} {} ({}), {}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
-        s.server.flavor,
+        s.server.name(),
         s.server.version,
         if s.server.managed {
             "managed"
