@@ -18,6 +18,7 @@ use crate::checker::{self, Validity};
 use crate::faults::health::HealthFinding;
 use crate::faults::NemesisPlan;
 use crate::scratch::Proc;
+use crate::server::target::Target;
 use crate::server::Flavor;
 use crate::workload::{Isolation, WorkloadSpec};
 
@@ -84,12 +85,27 @@ impl fmt::Display for RunStatus {
 pub struct TargetInfo {
     /// Its flavor.
     pub flavor: Flavor,
+    /// For a managed server, the target it was started as: the flavor and its settings
+    /// (`mariadb[innodb_snapshot_isolation=ON]`). None for an external server, and in run
+    /// folders written before targets had settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     /// `VERSION()` as the server reports it.
     pub version: String,
     /// Where clients connected (password hidden).
     pub endpoint: String,
     /// Whether isoscope started the server itself.
     pub managed: bool,
+}
+
+impl TargetInfo {
+    /// The server as the report names it: the target with its settings, else the flavor.
+    pub fn name(&self) -> String {
+        match &self.target {
+            Some(t) => t.to_string(),
+            None => self.flavor.name().to_string(),
+        }
+    }
 }
 
 /// Latency percentiles of one op kind, in milliseconds.
@@ -362,6 +378,20 @@ mod tests {
         std::fs::write(dir.path().join(HISTORY), "{}\n").unwrap();
         let gz = compress(&dir.path().join(HISTORY)).unwrap();
         assert_eq!(history_path(dir.path()), gz);
+    }
+
+    #[test]
+    fn the_server_is_named_by_its_target_and_older_run_folders_by_their_flavor() {
+        let old: TargetInfo = serde_json::from_str(
+            r#"{"flavor":"mariadb","version":"10.11","endpoint":"e","managed":true}"#,
+        )
+        .unwrap();
+        assert_eq!(old.name(), "mariadb");
+        let mut new = old.clone();
+        new.target = Some("mariadb[innodb_snapshot_isolation=ON]".parse().unwrap());
+        let back: TargetInfo = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back.name(), "mariadb[innodb_snapshot_isolation=ON]");
+        assert!(!serde_json::to_string(&old).unwrap().contains("target"));
     }
 
     #[test]

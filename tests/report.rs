@@ -22,6 +22,8 @@ fn fixtures() -> Vec<PathBuf> {
 /// The report with what varies from machine to machine pinned down.
 fn fixed_report() -> Report {
     let mut r = report::build(&fixtures()).expect("the report builds");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs");
+    r.scenarios = report::scenarios::find(&[root]).expect("scenarios.json reads");
     r.generated_at = "2026-11-21T00:00:00Z".into();
     r.machine = Machine {
         cpus: 2,

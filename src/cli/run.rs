@@ -10,22 +10,28 @@ use clap::Args;
 
 use super::{OutputFormat, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::Validity;
-use crate::lazyfs::FsyncMode;
 use crate::faults::{Fault, NemesisPlan};
+use crate::lazyfs::FsyncMode;
 use crate::run_folder::RunStatus;
 use crate::runner::request::RunRequest;
-use crate::runner::target::{self, Binaries, Target};
+use crate::runner::target::{self, Binaries, Server};
 use crate::runner::{self, RunOutput, Shutdown};
-use crate::server::{Endpoint, Flavor};
+use crate::server::target::Target;
+use crate::server::{self, Endpoint, Flavor};
 use crate::verdict::VerdictSummary;
 use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 
 /// Arguments of `isoscope run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The server isoscope starts and manages.
-    #[arg(long, value_enum, conflicts_with = "url")]
-    pub db: Option<Flavor>,
+    /// The server isoscope starts and manages, with settings in brackets if any:
+    /// mariadb, dolt, `mariadb[innodb_snapshot_isolation=ON]`.
+    #[arg(long, conflicts_with = "url")]
+    pub db: Option<String>,
+    /// A setting for the managed server (repeatable): a mariadbd option
+    /// (`innodb_flush_log_at_trx_commit=2`), or a Dolt config path or system variable.
+    #[arg(long = "server-opt", value_name = "KEY=VALUE")]
+    pub server_opt: Vec<String>,
     /// An external server instead: mysql://user:pass@host:port/db (no faults possible).
     #[arg(long)]
     pub url: Option<String>,
@@ -138,23 +144,29 @@ impl FaultArgs {
 impl RunArgs {
     /// The run asked for, checked whole.
     fn request(&self) -> Result<RunRequest> {
-        let target = match (self.db, &self.url) {
-            (Some(Flavor::Mysql), _) => {
-                bail!("isoscope does not manage MySQL servers; give one with --url")
+        let server = match (&self.db, &self.url) {
+            (Some(db), _) => {
+                let mut ts = managed_targets("--db", db, &self.server_opt)?;
+                if ts.len() != 1 {
+                    bail!("--db: one server per run (compare takes several: --dbs {db})");
+                }
+                Server::Managed(ts.remove(0), self.binaries.clone())
             }
-            (Some(db), _) => Target::Managed(db, self.binaries.clone()),
-            (None, Some(u)) => Target::External(
+            (None, Some(_)) if !self.server_opt.is_empty() => {
+                bail!("--server-opt needs a server isoscope starts (--db), not --url")
+            }
+            (None, Some(u)) => Server::External(
                 Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?,
                 self.flavor,
             ),
             (None, None) => bail!("say which server: --db mariadb|dolt, or --url mysql://..."),
         };
         let nemesis = self.faults.plan()?;
-        if nemesis.is_some() && matches!(target, Target::External(..)) {
+        if nemesis.is_some() && matches!(server, Server::External(..)) {
             bail!("--nemesis needs a server isoscope manages (--db), not --url");
         }
         Ok(RunRequest {
-            target,
+            server,
             workload: self.workload.clone(),
             isolation: self.isolation,
             clients: self.clients,
@@ -174,11 +186,31 @@ impl RunArgs {
     }
 }
 
+/// The targets isoscope starts, as given to `flag`: a comma-separated list (`mariadb,
+/// mariadb[k=v,k2=v2]`; commas in brackets stay), each with the `--server-opt` settings added.
+/// MySQL is refused (isoscope cannot start one), and so is a target named twice.
+pub fn managed_targets(flag: &str, list: &str, server_opts: &[String]) -> Result<Vec<Target>> {
+    let mut out: Vec<Target> = Vec::new();
+    for t in server::target::parse_list(list).map_err(|e| anyhow::anyhow!("{flag}: {e}"))? {
+        if t.flavor == Flavor::Mysql {
+            bail!("{flag}: isoscope does not start MySQL servers; give one with --url");
+        }
+        let t = t
+            .with_opts(server_opts)
+            .map_err(|e| anyhow::anyhow!("--server-opt: {e}"))?;
+        if out.contains(&t) {
+            bail!("{flag}: {t} is given twice");
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
 /// Runs `isoscope run` and returns the exit code.
 pub fn run(args: RunArgs) -> Result<i32> {
     let req = args.request()?;
     let spec: WorkloadSpec = req.spec()?;
-    let id = runner::run_id(req.target.flavor(), spec.workload, req.isolation);
+    let id = runner::run_id(req.server.flavor(), spec.workload, req.isolation);
     let out_dir = args
         .out
         .clone()
@@ -196,7 +228,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let signals = shutdown
             .listen_for_signals()
             .context("listening for signals")?;
-        let out = target::run_on(cfg, &req.target, &shutdown).await;
+        let out = target::run_on(cfg, &req.server, &shutdown).await;
         signals.abort();
         anyhow::Ok(out?)
     })?;
@@ -219,7 +251,7 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
     let mut t = String::new();
     t.push_str(&format!(
         "{} {} ({}), {}, {} clients, {:.1} s, {} (server reports {}), seed {}\n",
-        s.server.flavor,
+        s.server.name(),
         s.server.version,
         if s.server.managed {
             "managed"

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::runner::target::Binaries;
 use super::{OutputFormat, EXIT_UNKNOWN, EXIT_VALID};
+use crate::runner::target::Binaries;
 use crate::scenario::runner::Timing;
 use crate::scenario::{self, table, Servers, SuiteConfig, Verdict};
-use crate::server::target;
 use crate::server::{Endpoint, Flavor};
 use crate::workload::Isolation;
 
@@ -78,19 +77,11 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
             let ep = Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
             Servers::Url(ep, args.flavor)
         }
-        None => {
-            let mut targets = Vec::new();
-            for t in target::parse_list(&args.dbs).map_err(|e| anyhow::anyhow!("--dbs: {e}"))? {
-                if t.flavor == Flavor::Mysql {
-                    bail!("--dbs: isoscope does not start MySQL servers; give one with --url");
-                }
-                targets.push(
-                    t.with_opts(&args.server_opt)
-                        .map_err(|e| anyhow::anyhow!("--server-opt: {e}"))?,
-                );
-            }
-            Servers::Managed(targets)
-        }
+        None => Servers::Managed(super::run::managed_targets(
+            "--dbs",
+            &args.dbs,
+            &args.server_opt,
+        )?),
     };
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -139,21 +130,36 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
             ""
         );
     }
-    let text = table::render(&results);
-    let json = serde_json::to_string_pretty(&results)?;
     if let Some(out) = &args.out {
-        std::fs::write(out.join("scenarios.json"), &json)
-            .with_context(|| format!("writing {}", out.join("scenarios.json").display()))?;
-        std::fs::write(out.join("scenarios.txt"), &text)
-            .with_context(|| format!("writing {}", out.join("scenarios.txt").display()))?;
+        write_results(out, &results)?;
     }
     match args.format {
-        OutputFormat::Text => print!("{text}"),
-        OutputFormat::Json => println!("{json}"),
+        OutputFormat::Text => print!("{}", table::render(&results)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
     }
-    let trouble = results
+    Ok(if in_doubt(&results) {
+        EXIT_UNKNOWN
+    } else {
+        EXIT_VALID
+    })
+}
+
+/// Whether a table leaves something in doubt: a cell that could not run, or a checker that
+/// disagrees with the scenario's own verdict.
+fn in_doubt(results: &scenario::Results) -> bool {
+    results
         .cells
         .iter()
-        .any(|c| c.verdict == Verdict::Error || c.checker.as_ref().is_some_and(|k| !k.agrees));
-    Ok(if trouble { EXIT_UNKNOWN } else { EXIT_VALID })
+        .any(|c| c.verdict == Verdict::Error || c.checker.as_ref().is_some_and(|k| !k.agrees))
+}
+
+/// Writes `scenarios.json` (every cell with its steps) and `scenarios.txt` (the table) into
+/// `out`.
+pub fn write_results(out: &std::path::Path, results: &scenario::Results) -> Result<()> {
+    let put = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    put("scenarios.json", serde_json::to_string_pretty(results)?)?;
+    put("scenarios.txt", table::render(results))
 }

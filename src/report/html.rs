@@ -250,7 +250,11 @@ fn toc(out: &mut String, r: &Report, story: bool) {
             esc(&c.title())
         );
     }
-    out.push_str("</ol></li></ol></nav>");
+    out.push_str("</ol></li>");
+    if let Some(sc) = &r.scenarios {
+        super::scenarios::toc_html(out, sc);
+    }
+    out.push_str("</ol></nav>");
 }
 
 /// Opens a run's card with its anchor, title and verdict.
@@ -459,6 +463,9 @@ pub fn render(r: &Report) -> String {
     out.push_str(r#"<h2 id="runs">Runs</h2><p class="lede">Per run: the model it was held to and what was not checked; throughput (reads dashed, writes solid; ok, fail and info apart) and latency of reads and writes (median solid, 99th percentile dashed) per second, fault windows shaded; latency percentiles; the error breakdown; and the command that reproduces it.</p>"#);
     for (n, c) in r.cells.iter().enumerate() {
         run_card(&mut out, n, c);
+    }
+    if let Some(sc) = &r.scenarios {
+        super::scenarios::html(&mut out, sc);
     }
     out.push_str("</main></body></html>\n");
     out

@@ -158,7 +158,11 @@ pub fn render(r: &Report) -> String {
             " · [Faults, durability and server health](#faults-durability-and-server-health)",
         );
     }
-    out.push_str(" · [Runs](#runs) · [Reproducing a run](#reproducing-a-run)\n\n");
+    out.push_str(" · [Runs](#runs) · [Reproducing a run](#reproducing-a-run)");
+    if r.scenarios.is_some() {
+        out.push_str(" · [Scenarios](#scenarios-hermitages-tests-step-by-step)");
+    }
+    out.push_str("\n\n");
     let cols = columns(r);
     let _ = writeln!(out, "## Verdicts\n");
     out.push_str(
@@ -243,7 +247,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} {} | {} / {} | {} | {:.1} | {} | {} | {} | {:.0} | {lat} | {errors} |",
-            s.server.flavor,
+            s.server.name(),
             s.server.version,
             s.isolation_requested.name(),
             s.isolation_reported,
@@ -266,12 +270,16 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "- {} · {} · {} (seed {}): `{}`",
-            s.server.flavor,
+            s.server.name(),
             c.workload_label,
             s.isolation_requested.name(),
             s.seed,
             reproduce(&s.command)
         );
+    }
+    if let Some(sc) = &r.scenarios {
+        out.push('\n');
+        super::scenarios::markdown(&mut out, sc);
     }
     out
 }

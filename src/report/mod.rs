@@ -16,6 +16,7 @@ pub mod findings;
 pub mod html;
 pub mod legend;
 pub mod markdown;
+pub mod scenarios;
 pub mod series;
 pub mod svg;
 pub mod timeline;
@@ -84,12 +85,13 @@ impl Cell {
         self.status_note.iter().chain(&self.verdict.notes)
     }
 
-    /// `dolt 1.86.4 · counter (atomic) · repeatable-read`: the heading of the run's sections.
+    /// `dolt 1.86.4 · counter (atomic) · repeatable-read`, or with a target's settings
+    /// `mariadb[innodb_snapshot_isolation=ON] 10.11.19 · ...`: the heading of the run's sections.
     pub fn title(&self) -> String {
         let s = &self.summary;
         format!(
             "{} {} · {} · {}",
-            s.server.flavor,
+            s.server.name(),
             s.server.version,
             self.workload_label,
             s.isolation_requested.name()
@@ -97,17 +99,14 @@ impl Cell {
     }
 }
 
-/// The matrix's columns: (server, isolation) pairs present in the report, in order.
+/// The matrix's columns: (server, isolation) pairs present in the report, in order. A server
+/// is its target with settings (`mariadb[innodb_snapshot_isolation=ON]`), so two settings of
+/// one flavor are two columns.
 pub fn columns(r: &Report) -> Vec<(String, String)> {
     let set: BTreeSet<(String, crate::workload::Isolation)> = r
         .cells
         .iter()
-        .map(|c| {
-            (
-                c.summary.server.flavor.name().to_string(),
-                c.summary.isolation_requested,
-            )
-        })
+        .map(|c| (c.summary.server.name(), c.summary.isolation_requested))
         .collect();
     set.into_iter()
         .map(|(s, i)| (s, i.name().to_string()))
@@ -129,7 +128,7 @@ pub fn rows(r: &Report) -> Vec<String> {
 pub fn cell<'r>(r: &'r Report, w: &str, server: &str, iso: &str) -> Option<&'r Cell> {
     r.cells.iter().find(|c| {
         c.workload_label == w
-            && c.summary.server.flavor.name() == server
+            && c.summary.server.name() == server
             && c.summary.isolation_requested.name() == iso
     })
 }
@@ -167,6 +166,9 @@ pub struct Report {
     pub machine: Machine,
     /// The runs, in matrix order.
     pub cells: Vec<Cell>,
+    /// The scenarios' table (`scenarios.json`), when they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<crate::scenario::Results>,
 }
 
 fn machine() -> Machine {
@@ -262,12 +264,12 @@ pub fn build(dirs: &[PathBuf]) -> Result<Report, ReportError> {
     cells.sort_by(|a, b| {
         (
             &a.workload_label,
-            a.summary.server.flavor.name(),
+            a.summary.server.name(),
             a.summary.isolation_requested,
         )
             .cmp(&(
                 &b.workload_label,
-                b.summary.server.flavor.name(),
+                b.summary.server.name(),
                 b.summary.isolation_requested,
             ))
     });
@@ -276,6 +278,7 @@ pub fn build(dirs: &[PathBuf]) -> Result<Report, ReportError> {
         isoscope_version: env!("CARGO_PKG_VERSION").into(),
         machine: machine(),
         cells,
+        scenarios: None,
     })
 }
 

@@ -33,6 +33,26 @@ fn ms(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.1} ms")).unwrap_or_default()
 }
 
+/// Opens a timeline grid: a narrow first column headed `first` (times, step numbers), then a
+/// column per session headed as in `heads`, each in row 1; the caller places the rest from
+/// row 2 and closes the `div`.
+pub fn grid_open(out: &mut String, first: &str, heads: &[String]) {
+    let _ = write!(
+        out,
+        r#"<div class="timeline" style="grid-template-columns: 4.5em repeat({}, minmax(0, 1fr))"><div class="tl-head" style="grid-column:1;grid-row:1">{}</div>"#,
+        heads.len(),
+        esc(first)
+    );
+    for (c, h) in heads.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<div class="tl-head" style="grid-column:{};grid-row:1">{}</div>"#,
+            c + 2,
+            esc(h)
+        );
+    }
+}
+
 /// The example's timeline and edges as HTML.
 pub fn html(e: &WorkedExample) -> String {
     let txns = by_invoke(e);
@@ -47,19 +67,8 @@ pub fn html(e: &WorkedExample) -> String {
     events.dedup_by_key(|e| e.0);
     let row = |i: u64| events.iter().position(|e| e.0 == i).unwrap_or(0) + 2;
     let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<div class="timeline" style="grid-template-columns: 4.5em repeat({}, minmax(0, 1fr))"><div class="tl-head" style="grid-column:1;grid-row:1">time</div>"#,
-        procs.len()
-    );
-    for (c, p) in procs.iter().enumerate() {
-        let _ = write!(
-            out,
-            r#"<div class="tl-head" style="grid-column:{};grid-row:1">process {}</div>"#,
-            c + 2,
-            esc(p)
-        );
-    }
+    let heads: Vec<String> = procs.iter().map(|p| format!("process {p}")).collect();
+    grid_open(&mut out, "time", &heads);
     for (r, (_, t)) in events.iter().enumerate() {
         let _ = write!(
             out,

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::target::Target;
+use super::target::Server;
 use super::{RunConfig, RunError};
 use crate::faults::NemesisPlan;
 use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
@@ -15,8 +15,8 @@ use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 /// A run as asked for. `None` knobs keep the workload's (or preset's) values.
 #[derive(Clone, Debug)]
 pub struct RunRequest {
-    /// The server.
-    pub target: Target,
+    /// The server: a target isoscope starts (with its settings), or one given by URL.
+    pub server: Server,
     /// The workload's name or preset file, as given.
     pub workload: String,
     /// The isolation level.
@@ -110,15 +110,16 @@ impl RunRequest {
         let mut a: Vec<String> = vec!["isoscope".into(), "run".into()];
         let mut flag = |name: &str, value: String| {
             a.push(format!("--{name}"));
-            a.push(if value.contains([' ', '\'', '"']) {
+            // Quoted where a shell would split or glob it: `--db 'mariadb[k=v]'`.
+            a.push(if value.contains([' ', '\'', '"', '[', ']', '*', '?']) {
                 format!("'{value}'")
             } else {
                 value
             });
         };
-        match &self.target {
-            Target::Managed(f, _) => flag("db", f.name().into()),
-            Target::External(ep, f) => {
+        match &self.server {
+            Server::Managed(t, _) => flag("db", t.to_string()),
+            Server::External(ep, f) => {
                 flag("url", ep.redacted());
                 flag("flavor", f.name().into());
             }
@@ -175,11 +176,12 @@ impl RunRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::target::Target;
     use crate::server::{Endpoint, Flavor};
 
-    fn request(target: Target) -> RunRequest {
+    fn request(server: Server) -> RunRequest {
         RunRequest {
-            target,
+            server,
             workload: "bank".into(),
             isolation: Isolation::Serializable,
             clients: 3,
@@ -201,19 +203,37 @@ mod tests {
     #[test]
     fn the_command_never_holds_the_password_and_reproduces_the_run() {
         let ep = Endpoint::parse("mysql://root:secret@db.example:3307/shop").unwrap();
-        let c = request(Target::External(ep, Flavor::Mysql)).command();
+        let c = request(Server::External(ep, Flavor::Mysql)).command();
         assert!(!c.contains("secret"), "{c}");
         assert_eq!(
             c,
-            "isoscope run --url mysql://root:***@db.example:3307/shop --flavor mysql \
+            "isoscope run --url 'mysql://root:***@db.example:3307/shop' --flavor mysql \
              --workload bank --isolation serializable --clients 3 --time 2s --seed 7 \
              --max-txn-len 3"
         );
     }
 
     #[test]
+    fn the_command_names_the_target_with_its_settings_quoted_for_a_shell() {
+        let t: Target = "mariadb[innodb_snapshot_isolation=ON,max_connections=123]"
+            .parse()
+            .unwrap();
+        let c = request(Server::Managed(t, Default::default())).command();
+        assert!(
+            c.starts_with(
+                "isoscope run --db 'mariadb[innodb_snapshot_isolation=ON,max_connections=123]' \
+                 --workload bank"
+            ),
+            "{c}"
+        );
+    }
+
+    #[test]
     fn knobs_that_do_not_fit_are_refused_not_adjusted() {
-        let mut r = request(Target::Managed(Flavor::MariaDb, Default::default()));
+        let mut r = request(Server::Managed(
+            Target::plain(Flavor::MariaDb),
+            Default::default(),
+        ));
         r.workload = "list-append".into();
         r.min_txn_len = Some(5);
         r.max_txn_len = Some(2);

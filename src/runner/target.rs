@@ -1,6 +1,7 @@
-//! The server in front of a run: a fresh managed one (started, watched, torn down) or an external
-//! one given by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up
-//! what a dead isoscope left, listen for signals, start the server, run, tear down.
+//! The server in front of a run ([`Server`]): a fresh managed one started from a
+//! [`Target`] (a flavor and its settings; started, watched, torn down) or an external one given
+//! by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up what a
+//! dead isoscope left, listen for signals, start the server, run, tear down.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -8,9 +9,8 @@ use std::time::Duration;
 
 use super::{RunConfig, RunError, RunOutput, Shutdown, Stop};
 use crate::run_folder::{TargetInfo, SERVER_LOG};
-use crate::server::dolt::Dolt;
-use crate::server::mariadb::MariaDb;
-use crate::server::{self, Endpoint, Flavor, Launcher, ManagedServer, ServerError};
+use crate::server::target::Target;
+use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
 
 /// Where the server binaries are, when not found on PATH or in the install cache.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -25,33 +25,22 @@ pub struct Binaries {
 
 /// The server a run talks to.
 #[derive(Clone, Debug)]
-pub enum Target {
-    /// A fresh private server of this flavor, started from these binaries.
-    Managed(Flavor, Binaries),
-    /// A server someone else runs, of this flavor.
+pub enum Server {
+    /// A fresh private server of this target (flavor and settings), started from these
+    /// binaries.
+    Managed(Target, Binaries),
+    /// A server someone else runs, of this flavor; its settings are its own business.
     External(Endpoint, Flavor),
 }
 
-impl Target {
+impl Server {
     /// The server's flavor.
     pub fn flavor(&self) -> Flavor {
         match self {
-            Target::Managed(f, _) | Target::External(_, f) => *f,
+            Server::Managed(t, _) => t.flavor,
+            Server::External(_, f) => *f,
         }
     }
-}
-
-/// The launcher for a managed flavor.
-pub fn launcher(flavor: Flavor, binaries: &Binaries) -> Result<Box<dyn Launcher>, ServerError> {
-    Ok(match flavor {
-        Flavor::MariaDb => Box::new(MariaDb::locate(binaries.mariadbd.as_deref())?),
-        Flavor::Dolt => Box::new(Dolt::locate(binaries.dolt.as_deref())?),
-        Flavor::Mysql => {
-            return Err(ServerError::Unsupported(
-                "isoscope does not manage MySQL servers; give one with --url".into(),
-            ))
-        }
-    })
 }
 
 /// Removes what an isoscope that is gone left behind (data folders, copies, the servers on
@@ -72,12 +61,12 @@ pub fn clean_stale() {
     }
 }
 
-/// Runs `cfg` on `target`: a managed server's log goes into the run's folder, and the server is
+/// Runs `cfg` on `server`: a managed server's log goes into the run's folder, and the server is
 /// torn down when the run is checked, on error, and on a signal. `shutdown` stops the run;
 /// a signal that comes while the server starts ends the run before the clients start.
 pub async fn run_on(
     cfg: RunConfig,
-    target: &Target,
+    server: &Server,
     shutdown: &Shutdown,
 ) -> Result<RunOutput, RunError> {
     cfg.validate()?;
@@ -86,19 +75,20 @@ pub async fn run_on(
         _ => Ok(()),
     };
     let cfg_log = cfg.out_dir.join(SERVER_LOG);
-    let (endpoint, info, server) = match target {
-        Target::External(ep, flavor) => {
+    let (endpoint, info, managed) = match server {
+        Server::External(ep, flavor) => {
             let version = server::prepare_database(ep).await?;
             let info = TargetInfo {
                 flavor: *flavor,
+                target: None,
                 version,
                 endpoint: ep.redacted(),
                 managed: false,
             };
             (ep.clone(), info, None)
         }
-        Target::Managed(flavor, binaries) => {
-            let l = launcher(*flavor, binaries)?;
+        Server::Managed(target, binaries) => {
+            let l = target.launcher(binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
             std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
                 what: format!("creating {}", cfg.out_dir.display()),
                 source,
@@ -119,7 +109,8 @@ pub async fn run_on(
             let ep = s.endpoint();
             let version = server::prepare_database(&ep).await?;
             let info = TargetInfo {
-                flavor: *flavor,
+                flavor: target.flavor,
+                target: Some(target.clone()),
                 version,
                 endpoint: ep.redacted(),
                 managed: true,
@@ -128,10 +119,10 @@ pub async fn run_on(
         }
     };
     stopped_early(shutdown)?;
-    let out = super::run(cfg, endpoint, info, server.clone(), shutdown.child()).await;
+    let out = super::run(cfg, endpoint, info, managed.clone(), shutdown.child()).await;
     // The last handle: the server is torn down here, off the async threads; then its log,
     // complete, is gzipped (Dolt's can grow to megabytes of conflict lines).
-    if let Some(s) = server {
+    if let Some(s) = managed {
         let log = cfg_log;
         let _ = tokio::task::spawn_blocking(move || {
             drop(s);

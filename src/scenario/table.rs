@@ -26,6 +26,23 @@ pub fn cell_text(c: &Cell) -> String {
     s
 }
 
+/// Each level asked for and the level a session of one server reported after setting it:
+/// `read-committed -> READ-COMMITTED, ...` (`?` where no cell of that level ran).
+pub fn reported(r: &Results, cells: &[&Cell], arrow: &str) -> String {
+    r.levels
+        .iter()
+        .map(|l| {
+            let rep = cells
+                .iter()
+                .find(|c| c.isolation == *l)
+                .and_then(|c| c.reported_isolation.as_deref())
+                .unwrap_or("?");
+            format!("{} {arrow} {rep}", l.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The whole table, one block per server, with a legend.
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
@@ -46,22 +63,10 @@ pub fn render(r: &Results) -> String {
             info.target,
             if info.managed { "" } else { " (external)" }
         );
-        let reported: Vec<String> = r
-            .levels
-            .iter()
-            .map(|l| {
-                let rep = cells
-                    .iter()
-                    .find(|c| c.isolation == *l)
-                    .and_then(|c| c.reported_isolation.clone())
-                    .unwrap_or_else(|| "?".into());
-                format!("{} -> {rep}", l.name())
-            })
-            .collect();
         let _ = writeln!(
             out,
             "level asked -> level the session reports: {}",
-            reported.join(", ")
+            reported(r, &cells, "->")
         );
         if info.flavor == Flavor::Dolt {
             let _ = writeln!(

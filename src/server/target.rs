@@ -195,8 +195,8 @@ impl FromStr for Target {
                 (&s[..open], Some(inner))
             }
         };
-        let flavor =
-            <Flavor as clap::ValueEnum>::from_str(name.trim(), true).map_err(|_| TargetError::UnknownServer(name.into()))?;
+        let flavor = <Flavor as clap::ValueEnum>::from_str(name.trim(), true)
+            .map_err(|_| TargetError::UnknownServer(name.into()))?;
         let mut t = Target::plain(flavor);
         if let Some(inner) = inside {
             if inner.trim().is_empty() {
