@@ -13,8 +13,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Runs isoscope with power losses every 3 s for 12 s; `mariadbd` holds extra mariadbd options.
-fn power_loss_run(db: &str, workload: &str, mariadbd: &str, extra: &[&str]) -> (Output, Value) {
+/// Runs isoscope with power losses every 3 s for 12 s on the target `db` (a server with
+/// settings, `mariadb[innodb_flush_log_at_trx_commit=2]`).
+fn power_loss_run(db: &str, workload: &str, extra: &[&str]) -> (Output, Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
@@ -24,7 +25,6 @@ fn power_loss_run(db: &str, workload: &str, mariadbd: &str, extra: &[&str]) -> (
         .args(extra)
         .arg("--out")
         .arg(&out)
-        .env("ISOSCOPE_MARIADBD_ARGS", mariadbd)
         .output()
         .expect("isoscope runs");
     (o.clone(), run_json(&out, &o))
@@ -88,8 +88,7 @@ fn mariadb_loses_acknowledged_commits_on_power_loss_only_without_fsync_at_commit
         let (o, run) = power_loss_run(
             "mariadb",
             workload,
-            "--innodb-flush-log-at-trx-commit=2",
-            &[],
+            &["--server-opt", "innodb_flush_log_at_trx_commit=2"],
         );
         assert_loses(&o, &run, &format!("{workload} with =2"));
         // Every step said what it dropped.
@@ -99,19 +98,14 @@ fn mariadb_loses_acknowledged_commits_on_power_loss_only_without_fsync_at_commit
                 "{f:#}"
             );
         }
-        let (_, run) = power_loss_run(
-            "mariadb",
-            workload,
-            "--innodb-flush-log-at-trx-commit=1",
-            &[],
-        );
+        let (_, run) = power_loss_run("mariadb[innodb_flush_log_at_trx_commit=1]", workload, &[]);
         assert_keeps(&run, &format!("{workload} with =1"));
     }
 }
 
 #[test]
 fn a_lying_disk_makes_dolt_lose_acknowledged_writes() {
-    let (o, run) = power_loss_run("dolt", "set", "", &["--fsync", "ignore"]);
+    let (o, run) = power_loss_run("dolt", "set", &["--fsync", "ignore"]);
     assert_eq!(
         run["faults"][0]["step"], "fsync-ignore",
         "{:#}",
@@ -270,7 +264,7 @@ fn the_mount_goes_away_on_ctrl_c_and_on_a_server_that_will_not_start() {
         .args(["--nemesis", "power-loss", "--time", "5s"])
         .arg("--out")
         .arg(dir.path().join("bad"))
-        .env("ISOSCOPE_MARIADBD_ARGS", "--no-such-option-anywhere")
+        .args(["--server-opt", "no-such-option-anywhere=1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

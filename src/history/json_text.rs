@@ -290,9 +290,9 @@ mod tests {
 
     #[test]
     fn fast_and_generic_json_lines_agree_on_a_generated_history() {
+        use crate::checker::Workload;
         use crate::checker::{check, CheckOptions, Model};
         use crate::history::write::OpJson;
-        use crate::checker::Workload;
         use crate::sim::{generate, Behaviour, SimParams};
         // Lines the fast path declines, put between the others; indices are left out so that
         // each op's is its position.

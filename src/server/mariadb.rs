@@ -107,10 +107,6 @@ impl Launcher for MariaDb {
         for s in &self.settings {
             cmd.arg(format!("--{}={}", s.key, s.value));
         }
-        // Extra mariadbd options for tests, until run and compare take server settings.
-        if let Ok(extra) = std::env::var("ISOSCOPE_MARIADBD_ARGS") {
-            cmd.args(extra.split_whitespace());
-        }
         cmd
     }
 
