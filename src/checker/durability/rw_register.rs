@@ -7,11 +7,11 @@
 //! may have taken effect at any time.
 
 use crate::checker::set::Added;
-use crate::history::{Atom, Mop, Op, OpType, ReadResult};
+use crate::history::{Atom, Mop, Op, ReadResult};
 
 use super::tally::Tally;
-use super::writes::{index_txn_writes, Acked, Writes};
-use super::{at, txn_mops, Ctx, DurabilityFinding, DurabilityKind};
+use super::writes::{index_txn_writes, ok_reads, Acked, Writes};
+use super::{at, Ctx, DurabilityFinding, DurabilityKind};
 
 /// One register's writes and final read.
 type Register<'h> = Writes<'h, Atom, Option<&'h Atom>>;
@@ -23,21 +23,13 @@ pub(super) fn check(ctx: &Ctx, t: &mut Tally) {
         Mop::Write { key, value } => Some((key, value)),
         _ => None,
     });
-    for c in &ctx.pairs.list {
-        if c.outcome != OpType::Ok {
-            continue;
-        }
-        for m in txn_mops(ops, c) {
-            let Mop::Read { key, value } = m else {
-                continue;
-            };
-            let v = match value {
-                ReadResult::Nil => None,
-                ReadResult::Scalar(a) => Some(a),
-                ReadResult::List(_) => continue,
-            };
-            keys.get(&key).window.offer(c, ctx.nemesis, v);
-        }
+    for (c, key, value) in ok_reads(ctx) {
+        let v = match value {
+            ReadResult::Nil => None,
+            ReadResult::Scalar(a) => Some(a),
+            ReadResult::List(_) => continue,
+        };
+        keys.get(&key).window.offer(c, ctx.nemesis, v);
     }
     for (key, k) in &keys.list {
         judge(ops, t, &key.to_string(), k);

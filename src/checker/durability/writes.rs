@@ -10,7 +10,7 @@ use std::hash::Hash;
 use rustc_hash::FxHashMap;
 
 use crate::checker::set::Added;
-use crate::history::{Atom, Completion, Mop, OpType};
+use crate::history::{Atom, Completion, Mop, OpType, ReadResult};
 
 use super::final_read::Window;
 use super::Ctx;
@@ -108,4 +108,20 @@ pub(super) fn index_txn_writes<'h, R>(
         }
     }
     keys
+}
+
+/// Every read micro-op of an `ok` transaction, in invocation order: `(transaction, key, value)`.
+pub(super) fn ok_reads<'c, 'h: 'c>(
+    ctx: &'c Ctx<'h>,
+) -> impl Iterator<Item = (&'c Completion, &'h Atom, &'h ReadResult)> + 'c {
+    ctx.pairs
+        .list
+        .iter()
+        .filter(|c| c.outcome == OpType::Ok)
+        .flat_map(move |c| {
+            super::txn_mops(ctx.ops, c).iter().filter_map(move |m| match m {
+                Mop::Read { key, value } => Some((c, key, value)),
+                _ => None,
+            })
+        })
 }
