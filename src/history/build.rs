@@ -97,7 +97,7 @@ impl<'p> OpBuilder<'p> {
             match name {
                 "type" => {
                     let s = v.as_str().ok_or("type must be a keyword or string")?;
-                    kind = Some(OpType::parse(s).ok_or_else(|| {
+                    kind = Some(s.parse().map_err(|_| {
                         format!("type {s:?} is not one of invoke, ok, fail, info")
                     })?);
                 }
