@@ -38,6 +38,8 @@ pub mod cli;
 pub mod faults;
 pub mod history;
 pub mod lazyfs;
+#[cfg(test)]
+mod names;
 pub mod report;
 pub mod run_folder;
 mod runner;

@@ -6,27 +6,17 @@
 
 use std::fmt;
 
+/// Declares [`Anomaly`] from `Variant = "name"` pairs, so that each name is written once: it
+/// becomes both the serde rename and the strum serialization, from which `name`, `FromStr`
+/// and the list of all variants are derived.
 macro_rules! anomalies {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
         /// One kind of anomaly.
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
         pub enum Anomaly {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl Anomaly {
-            /// Every anomaly kind, in order of the enum.
-            pub const ALL: &'static [Anomaly] = &[$(Anomaly::$variant,)*];
-
-            /// The name Elle / Jepsen users know.
-            pub fn name(self) -> &'static str {
-                match self { $(Anomaly::$variant => $name,)* }
-            }
-
-            /// Parses a name as printed by [`Anomaly::name`].
-            pub fn parse(s: &str) -> Option<Anomaly> {
-                match s { $($name => Some(Anomaly::$variant),)* _ => None }
-            }
+            $( $(#[$doc])* #[serde(rename = $name)] #[strum(serialize = $name)] $variant, )*
         }
     };
 }
@@ -107,13 +97,15 @@ impl fmt::Display for Anomaly {
     }
 }
 
-impl serde::Serialize for Anomaly {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
 impl Anomaly {
+    /// Every anomaly kind, in order of the enum.
+    pub const ALL: &'static [Anomaly] = <Anomaly as strum::VariantArray>::VARIANTS;
+
+    /// The name Elle / Jepsen users know (its serde name; `str::parse` reads it back).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
     /// Whether this anomaly is a dependency cycle (as opposed to a property of single reads).
     pub fn is_cycle(self) -> bool {
         (self as usize) <= (Anomaly::G2ItemRealtime as usize)
@@ -180,11 +172,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_fit_the_bit_set() {
-        assert!(Anomaly::ALL.len() <= 64);
-        for &a in Anomaly::ALL {
-            assert_eq!(Anomaly::parse(a.name()), Some(a));
+    fn names_are_elles_in_serde_and_parse_back() {
+        let names = crate::names::serde_names::<Anomaly>();
+        assert_eq!(
+            names,
+            [
+                "G0",
+                "G0-process",
+                "G0-realtime",
+                "G1c",
+                "G1c-process",
+                "G1c-realtime",
+                "G-single-item",
+                "G-single-item-process",
+                "G-single-item-realtime",
+                "G-nonadjacent-item",
+                "G-nonadjacent-item-process",
+                "G-nonadjacent-item-realtime",
+                "G2-item",
+                "G2-item-process",
+                "G2-item-realtime",
+                "G1a",
+                "G1b",
+                "internal",
+                "lost-update",
+                "dirty-update",
+                "duplicate-elements",
+                "incompatible-order",
+                "future-read",
+                "cyclic-versions",
+                "garbage-read",
+                "counter-too-low",
+                "counter-too-high",
+                "wrong-n",
+                "unexpected-key",
+                "nil-balance",
+                "wrong-total",
+                "negative-value",
+            ]
+        );
+        for (&a, name) in Anomaly::ALL.iter().zip(names) {
+            assert_eq!(a.name(), name);
+            assert_eq!(a.to_string(), name);
+            assert_eq!(name.parse::<Anomaly>(), Ok(a));
         }
+        assert!("g1c".parse::<Anomaly>().is_err());
+    }
+
+    #[test]
+    fn kinds_fit_the_bit_set() {
+        assert!(Anomaly::ALL.len() <= 64);
         assert!(Anomaly::G2ItemRealtime.is_cycle());
         assert!(!Anomaly::G1a.is_cycle());
     }

@@ -9,8 +9,13 @@
 
 use std::fmt;
 
-/// One kind of dependency.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+/// One kind of dependency, named as Elle names it (serde's and strum's names, lowercase).
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum EdgeKind {
     /// Write-write: the target installed the next version after the source's.
     WW,
@@ -41,25 +46,13 @@ impl EdgeKind {
 
     /// Elle's name for the kind.
     pub fn name(self) -> &'static str {
-        match self {
-            EdgeKind::WW => "ww",
-            EdgeKind::WR => "wr",
-            EdgeKind::RW => "rw",
-            EdgeKind::Process => "process",
-            EdgeKind::Realtime => "realtime",
-        }
+        self.into()
     }
 }
 
 impl fmt::Display for EdgeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl serde::Serialize for EdgeKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 
@@ -265,6 +258,18 @@ pub fn add_realtime_edges(b: &mut GraphBuilder, timings: &[Timing]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_are_named_as_elle_names_them_in_serde_and_text() {
+        assert_eq!(
+            crate::names::serde_names::<EdgeKind>(),
+            ["ww", "wr", "rw", "process", "realtime"]
+        );
+        assert_eq!(EdgeKind::ALL, <EdgeKind as strum::VariantArray>::VARIANTS);
+        for k in EdgeKind::ALL {
+            assert_eq!(k.to_string(), k.name());
+        }
+    }
 
     #[test]
     fn parallel_edges_merge_and_self_loops_vanish() {

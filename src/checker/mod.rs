@@ -35,12 +35,14 @@ pub use model::{Model, ModelStatus};
 
 use crate::history::{History, Mop, OpCounts, OpFn, OpValue, ReadResult};
 
-/// The kinds of workload isoscope runs, checks and simulates. Names (clap's and serde's) are
-/// kebab-case; `register` is accepted for rw-register and `append` for list-append.
+/// The kinds of workload isoscope runs, checks and simulates. Names (clap's, serde's and
+/// strum's) are kebab-case; `register` is accepted for rw-register and `append` for list-append.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+    Clone, Copy, PartialEq, Eq, Hash, Debug, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Workload {
     /// Elle's list-append: transactions of appends and whole-list reads.
     #[value(alias = "append")]
@@ -61,13 +63,7 @@ pub enum Workload {
 impl Workload {
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Workload::ListAppend => "list-append",
-            Workload::RwRegister => "rw-register",
-            Workload::Counter => "counter",
-            Workload::Bank => "bank",
-            Workload::Set => "set",
-        }
+        self.into()
     }
 
     /// All workloads, in the order reports list them.
@@ -537,5 +533,29 @@ impl LookedFor {
             .iter()
             .filter(|&a| !self.searched.contains(a))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_names_agree_in_serde_and_clap_with_the_short_aliases() {
+        assert_eq!(
+            crate::names::serde_and_clap_names::<Workload>(),
+            ["list-append", "rw-register", "counter", "bank", "set"]
+        );
+        use clap::ValueEnum;
+        for (alias, w) in [
+            ("append", Workload::ListAppend),
+            ("register", Workload::RwRegister),
+        ] {
+            assert_eq!(Workload::from_str(alias, false), Ok(w), "clap {alias}");
+            assert_eq!(serde_json::from_value::<Workload>(alias.into()).unwrap(), w);
+        }
+        for w in Workload::ALL {
+            assert_eq!(w.to_string(), w.name());
+        }
     }
 }

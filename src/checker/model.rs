@@ -14,8 +14,8 @@ use std::fmt;
 
 use super::anomaly::{Anomaly, AnomalySet};
 
-/// A consistency model a history can be held to. Names (clap's and serde's) are Elle's;
-/// Adya's (`PL-3`, `PL-SI` ...) are accepted too.
+/// A consistency model a history can be held to. Names (clap's, serde's and strum's, all
+/// kebab-case) are Elle's; Adya's (`PL-3`, `PL-SI` ...) are accepted too.
 #[derive(
     Clone,
     Copy,
@@ -25,11 +25,13 @@ use super::anomaly::{Anomaly, AnomalySet};
     PartialOrd,
     Ord,
     Debug,
+    clap::ValueEnum,
     serde::Serialize,
     serde::Deserialize,
-    clap::ValueEnum,
 )]
 #[serde(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Model {
     /// Adya PL-1.
     #[value(alias = "pl-1")]
@@ -68,16 +70,9 @@ impl Model {
         Model::StrictSerializable,
     ];
 
-    /// The name Elle uses.
+    /// The name Elle uses (the serde and clap name).
     pub fn name(self) -> &'static str {
-        match self {
-            Model::ReadUncommitted => "read-uncommitted",
-            Model::ReadCommitted => "read-committed",
-            Model::RepeatableRead => "repeatable-read",
-            Model::SnapshotIsolation => "snapshot-isolation",
-            Model::Serializable => "serializable",
-            Model::StrictSerializable => "strict-serializable",
-        }
+        self.into()
     }
 
     /// Whether `self` is at least as strong as `weaker` (every history valid under `self` is
@@ -198,6 +193,38 @@ pub fn strongest(found: AnomalySet, undecided: AnomalySet) -> Vec<Model> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_elles_in_serde_and_clap_and_adyas_are_accepted() {
+        assert_eq!(
+            crate::names::serde_and_clap_names::<Model>(),
+            [
+                "read-uncommitted",
+                "read-committed",
+                "repeatable-read",
+                "snapshot-isolation",
+                "serializable",
+                "strict-serializable",
+            ]
+        );
+        for &m in &Model::ALL {
+            assert_eq!(m.to_string(), m.name());
+        }
+        use clap::ValueEnum;
+        for (alias, m) in [
+            ("pl-1", Model::ReadUncommitted),
+            ("pl-2", Model::ReadCommitted),
+            ("pl-2.99", Model::RepeatableRead),
+            ("si", Model::SnapshotIsolation),
+            ("pl-si", Model::SnapshotIsolation),
+            ("pl-3", Model::Serializable),
+            ("strong-serializable", Model::StrictSerializable),
+            ("pl-ss", Model::StrictSerializable),
+        ] {
+            assert_eq!(Model::from_str(alias, false), Ok(m), "clap {alias}");
+            assert_eq!(serde_json::from_value::<Model>(alias.into()).unwrap(), m);
+        }
+    }
 
     #[test]
     fn the_lattice_matches_the_reference() {

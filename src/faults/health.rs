@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of trouble.
+/// What kind of trouble. Names (serde's and strum's) are kebab-case.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum HealthKind {
     /// The process exited while no fault was being injected.
     ExitedOnItsOwn,
@@ -32,13 +34,7 @@ pub enum HealthKind {
 impl HealthKind {
     /// The name in run.json and reports.
     pub fn name(self) -> &'static str {
-        match self {
-            HealthKind::ExitedOnItsOwn => "exited-on-its-own",
-            HealthKind::DidNotComeBack => "did-not-come-back",
-            HealthKind::Panic => "panic",
-            HealthKind::Corruption => "corruption",
-            HealthKind::Fatal => "fatal",
-        }
+        self.into()
     }
 
     /// What a log line of this kind shows, in words.
@@ -200,6 +196,23 @@ impl LogWatch {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn kind_names_agree_in_serde_and_text() {
+        assert_eq!(
+            crate::names::serde_names::<HealthKind>(),
+            [
+                "exited-on-its-own",
+                "did-not-come-back",
+                "panic",
+                "corruption",
+                "fatal"
+            ]
+        );
+        for &k in <HealthKind as strum::VariantArray>::VARIANTS {
+            assert_eq!(k.to_string(), k.name());
+        }
+    }
 
     #[test]
     fn trouble_is_told_from_routine_recovery() {

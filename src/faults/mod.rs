@@ -56,10 +56,13 @@ use serde::{Deserialize, Serialize};
 use crate::lazyfs::{DiskFault, FsyncMode, LazyFs};
 use crate::server::{Flavor, ManagedServer, ServerError};
 
-/// One kind of fault.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, ValueEnum)]
+/// One kind of fault. Names (clap's, serde's and strum's) are kebab-case.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum)]
 #[value(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Fault {
     /// SIGKILL, then start on the same data.
     Kill,
@@ -87,6 +90,11 @@ impl Fault {
     /// The faults `all` stands for (not `rewind`, which loses data on purpose, nor the faults
     /// that need the lazy filesystem or Dolt).
     pub const ALL: [Fault; 3] = [Fault::Kill, Fault::Pause, Fault::Restart];
+
+    /// The name on the command line, in run.json and in reports.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
 
     /// Parses a comma-separated list such as `kill,pause` or `all`.
     pub fn parse_list(s: &str) -> Result<Vec<Fault>, String> {
@@ -128,10 +136,7 @@ impl Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_possible_value() {
-            Some(v) => f.write_str(v.get_name()),
-            None => write!(f, "{self:?}"),
-        }
+        f.write_str(self.name())
     }
 }
 
@@ -258,9 +263,11 @@ impl Schedule {
 }
 
 /// One step of a fault, recorded as a pair of `nemesis` ops (an invoke as it begins, an `info`
-/// as it ends).
+/// as it ends). Names (serde's and strum's) are kebab-case.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Step {
     /// SIGKILL, a moment down, and start again.
     Kill,
@@ -291,20 +298,7 @@ pub enum Step {
 impl Step {
     /// The op's `f` in the history (its serde name).
     pub fn name(self) -> &'static str {
-        match self {
-            Step::Kill => "kill",
-            Step::Pause => "pause",
-            Step::Restart => "restart",
-            Step::Snapshot => "snapshot",
-            Step::Rewind => "rewind",
-            Step::PowerLoss => "power-loss",
-            Step::TornWrite => "torn-write",
-            Step::DiskFull => "disk-full",
-            Step::IoError => "io-error",
-            Step::DoltGc => "dolt-gc",
-            Step::CliRead => "cli-read",
-            Step::FsyncIgnore => "fsync-ignore",
-        }
+        self.into()
     }
 }
 
@@ -697,21 +691,30 @@ mod tests {
 
     #[test]
     fn names_are_the_same_in_clap_serde_and_histories() {
+        let faults = crate::names::serde_and_clap_names::<Fault>();
+        assert_eq!(
+            faults,
+            [
+                "kill",
+                "pause",
+                "restart",
+                "rewind",
+                "power-loss",
+                "torn-write",
+                "disk-full",
+                "io-error",
+                "dolt-gc",
+                "cli-read",
+            ]
+        );
         for f in Fault::value_variants() {
-            let json = serde_json::to_string(f).unwrap();
-            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(f.to_string(), f.name());
         }
-        for s in [
-            Step::PowerLoss,
-            Step::TornWrite,
-            Step::FsyncIgnore,
-            Step::CliRead,
-        ] {
-            assert_eq!(
-                serde_json::to_string(&s).unwrap(),
-                format!("\"{}\"", s.name())
-            );
-        }
+        // Each fault's steps carry its name into the history; two steps are not faults.
+        let steps = crate::names::serde_names::<Step>();
+        assert!(faults.iter().all(|f| steps.contains(f)));
+        let not_faults: Vec<_> = steps.iter().filter(|s| !faults.contains(s)).collect();
+        assert_eq!(not_faults, [&"snapshot", &"fsync-ignore"]);
         let mut plan = NemesisPlan::new(vec![Fault::Kill], Duration::from_secs(5));
         assert!(!plan.needs_lazyfs());
         plan.fsync = FsyncMode::Ignore;

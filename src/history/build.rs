@@ -97,9 +97,8 @@ impl<'p> OpBuilder<'p> {
             match name {
                 "type" => {
                     let s = v.as_str().ok_or("type must be a keyword or string")?;
-                    kind = Some(OpType::parse(s).ok_or_else(|| {
-                        format!("type {s:?} is not one of invoke, ok, fail, info")
-                    })?);
+                    let bad = || format!("type {s:?} is not one of invoke, ok, fail, info");
+                    kind = Some(s.parse().map_err(|_| bad())?);
                 }
                 "process" => {
                     process = Some(match &v {

@@ -144,7 +144,7 @@ impl FastLine {
                 }
                 TYPE => {
                     let (a, b) = c.string()?;
-                    kind = Some(OpType::parse(c.str(a, b)?)?);
+                    kind = Some(c.str(a, b)?.parse::<OpType>().ok()?);
                 }
                 PROCESS => {
                     process = Some(if c.peek()? == b'"' {

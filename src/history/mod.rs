@@ -123,8 +123,13 @@ pub fn cut(text: &str, max: usize) -> String {
 }
 
 /// What kind of event an op is: the start of an operation or one of its three outcomes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize)]
+///
+/// Names (serde's and strum's) are lowercase: `invoke`, `ok`, `fail`, `info`, as in EDN and JSON;
+/// `str::parse` reads them (one `match`, on the reader's hot path).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum OpType {
     /// A client started the operation; its value holds the arguments.
     Invoke,
@@ -139,23 +144,7 @@ pub enum OpType {
 impl OpType {
     /// The name used in EDN and JSON (`invoke`, `ok`, `fail`, `info`).
     pub fn name(self) -> &'static str {
-        match self {
-            OpType::Invoke => "invoke",
-            OpType::Ok => "ok",
-            OpType::Fail => "fail",
-            OpType::Info => "info",
-        }
-    }
-
-    /// Parses a type name; `None` if it is not one of the four.
-    pub fn parse(s: &str) -> Option<OpType> {
-        Some(match s {
-            "invoke" => OpType::Invoke,
-            "ok" => OpType::Ok,
-            "fail" => OpType::Fail,
-            "info" => OpType::Info,
-            _ => return None,
-        })
+        self.into()
     }
 }
 
@@ -377,4 +366,22 @@ pub struct OpCounts {
     pub info: u64,
     /// Ops of the fault injector.
     pub nemesis: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_type_names_agree_in_serde_and_parse_back() {
+        let names = crate::names::serde_names::<OpType>();
+        assert_eq!(names, ["invoke", "ok", "fail", "info"]);
+        for (&t, name) in <OpType as strum::VariantArray>::VARIANTS.iter().zip(names) {
+            assert_eq!(t.name(), name);
+            assert_eq!(name.parse::<OpType>(), Ok(t));
+        }
+        for bad in ["Ok", "okay", ":ok", ""] {
+            assert!(bad.parse::<OpType>().is_err(), "{bad:?}");
+        }
+    }
 }

@@ -370,7 +370,7 @@ impl Scenario {
         }
         let mut checker = Vec::new();
         for a in &f.checker {
-            checker.push(Anomaly::parse(a).ok_or_else(|| {
+            checker.push(a.parse::<Anomaly>().map_err(|_| {
                 invalid(format!(
                     "checker: {a:?} is not an anomaly the checker names"
                 ))

@@ -32,11 +32,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+///
+/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(clap::ValueEnum)]
 #[value(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum Flavor {
     /// MariaDB (InnoDB).
     MariaDb,
@@ -49,11 +52,7 @@ pub enum Flavor {
 impl Flavor {
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Flavor::MariaDb => "mariadb",
-            Flavor::Mysql => "mysql",
-            Flavor::Dolt => "dolt",
-        }
+        self.into()
     }
 }
 
@@ -768,6 +767,17 @@ pub(crate) fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flavor_names_agree_in_clap_serde_and_text() {
+        assert_eq!(
+            crate::names::serde_and_clap_names::<Flavor>(),
+            ["mariadb", "mysql", "dolt"]
+        );
+        for &f in <Flavor as strum::VariantArray>::VARIANTS {
+            assert_eq!(f.to_string(), f.name());
+        }
+    }
 
     #[test]
     fn a_server_started_from_a_short_lived_thread_outlives_it() {

@@ -53,7 +53,14 @@ use crate::history::{
 ///
 /// Invariant: each level produces only histories that level allows (except [`Behaviour::LostUpdate`],
 /// which is deliberately broken), and under contention the anomalies it allows do show up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+///
+/// Names (clap's, serde's and strum's) are kebab-case; `si` is accepted for snapshot-isolation.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Behaviour {
     /// Every transaction takes effect atomically at one instant between its invoke and its
     /// completion: strict serializable (real-time order respected).
@@ -61,6 +68,7 @@ pub enum Behaviour {
     /// Reads see the snapshot taken at invoke; at commit, first-committer-wins aborts a
     /// transaction that writes a key someone committed since its snapshot. Allows G2-item.
     #[value(alias = "si")]
+    #[serde(alias = "si")]
     SnapshotIsolation,
     /// Each read sees the latest committed state at that moment (plus the transaction's own
     /// writes); writes take write locks held to commit (a conflicting write waits; a deadlock
@@ -73,14 +81,9 @@ pub enum Behaviour {
 }
 
 impl Behaviour {
-    /// The name on the command line (clap's).
+    /// The name on the command line (clap's, and serde's).
     pub fn name(self) -> &'static str {
-        match self {
-            Behaviour::Serializable => "serializable",
-            Behaviour::SnapshotIsolation => "snapshot-isolation",
-            Behaviour::ReadCommitted => "read-committed",
-            Behaviour::LostUpdate => "lost-update",
-        }
+        self.into()
     }
 }
 
@@ -970,14 +973,24 @@ mod tests {
     }
 
     #[test]
-    fn names_parse_back() {
+    fn names_agree_in_clap_and_serde_and_parse_back() {
         use clap::ValueEnum;
-        for b in Behaviour::value_variants() {
-            assert_eq!(Behaviour::from_str(b.name(), false), Ok(*b));
-        }
+        assert_eq!(
+            crate::names::serde_and_clap_names::<Behaviour>(),
+            [
+                "serializable",
+                "snapshot-isolation",
+                "read-committed",
+                "lost-update"
+            ]
+        );
         assert_eq!(
             Behaviour::from_str("si", false),
             Ok(Behaviour::SnapshotIsolation)
+        );
+        assert_eq!(
+            serde_json::from_value::<Behaviour>("si".into()).unwrap(),
+            Behaviour::SnapshotIsolation
         );
         assert!(Behaviour::from_str("bogus", false).is_err());
         assert!(supports(Workload::RwRegister) && !supports(Workload::Bank));
