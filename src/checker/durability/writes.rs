@@ -119,9 +119,11 @@ pub(super) fn ok_reads<'c, 'h: 'c>(
         .iter()
         .filter(|c| c.outcome == OpType::Ok)
         .flat_map(move |c| {
-            super::txn_mops(ctx.ops, c).iter().filter_map(move |m| match m {
-                Mop::Read { key, value } => Some((c, key, value)),
-                _ => None,
-            })
+            super::txn_mops(ctx.ops, c)
+                .iter()
+                .filter_map(move |m| match m {
+                    Mop::Read { key, value } => Some((c, key, value)),
+                    _ => None,
+                })
         })
 }
