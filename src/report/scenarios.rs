@@ -301,6 +301,7 @@ const CSS: &str = "<style>
 table.scenarios td.sc-anomaly { background:#fdf0f0; } table.scenarios td.sc-prevented { background:#f1f8f2; } table.scenarios td.sc-error { background:#fdf8e8; }
 table.scenarios td.mysql56, table.scenarios th.mysql56 { background:#f4f5f8; color:var(--muted); }
 table.scenarios td.mysql56 { white-space:nowrap; font-size:12.5px; }
+table.scenarios th, table.scenarios td { overflow-wrap:normal; }
 table.scenarios td.differs { outline:2px solid #8d6e00; outline-offset:-2px; }
 .tl-txn.blocked { border-left-color:#ef6c00; border-style:dashed; background:repeating-linear-gradient(135deg,#fff8ef,#fff8ef 6px,#fdfaf5 6px,#fdfaf5 12px); }
 .tl-txn.skipped { opacity:.55; border-left-color:#9e9e9e; }
