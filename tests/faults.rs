@@ -18,18 +18,6 @@ fn isoscope() -> Command {
     c
 }
 
-fn run_json(out: &Path, o: &Output) -> Value {
-    let text = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
-        panic!(
-            "no run.json ({e}); exit {:?}\nstdout: {}\nstderr: {}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    serde_json::from_str(&text).expect("run.json is JSON")
-}
-
 fn nemesis_ops(out: &Path) -> Vec<Value> {
     common::history_text(out)
         .lines()
@@ -58,7 +46,7 @@ fn faulty_run(db: &str, faults: &str, isolation: &str) -> (Output, Value, Vec<Va
         .arg(&out)
         .output()
         .expect("isoscope runs");
-    let run = run_json(&out, &o);
+    let run = common::run_json(&out, &o);
     let ops = nemesis_ops(&out);
     let steps = run["faults"].as_array().expect("faults").len();
     assert!(
@@ -132,7 +120,7 @@ fn a_rewind_loses_acknowledged_appends_and_the_durability_check_names_them() {
         .arg(&out)
         .output()
         .expect("isoscope runs");
-    let run = run_json(&out, &o);
+    let run = common::run_json(&out, &o);
     assert_eq!(o.status.code(), Some(1), "{run:#}");
     let steps: Vec<&str> = run["faults"]
         .as_array()
@@ -268,7 +256,7 @@ fn run_and_meddle(
     }
     act();
     let o = child.wait_with_output().unwrap();
-    let run = run_json(&out, &o);
+    let run = common::run_json(&out, &o);
     (o, run)
 }
 

@@ -8,10 +8,11 @@
 //! acknowledged writes. Needs root and /dev/fuse (a missing one fails, never skips) and the
 //! servers (scripts/install-servers).
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod common;
 
 /// Runs isoscope with power losses every 3 s for 12 s on the target `db` (a server with
 /// settings, `mariadb[innodb_flush_log_at_trx_commit=2]`).
@@ -27,19 +28,7 @@ fn power_loss_run(db: &str, workload: &str, extra: &[&str]) -> (Output, Value) {
         .arg(&out)
         .output()
         .expect("isoscope runs");
-    (o.clone(), run_json(&out, &o))
-}
-
-fn run_json(out: &Path, o: &Output) -> Value {
-    let text = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
-        panic!(
-            "no run.json ({e}); exit {:?}\nstdout: {}\nstderr: {}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    serde_json::from_str(&text).expect("run.json is JSON")
+    (o.clone(), common::run_json(&out, &o))
 }
 
 fn steps(run: &Value, name: &str) -> usize {

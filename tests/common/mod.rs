@@ -42,3 +42,17 @@ pub fn history_text(run_dir: &std::path::Path) -> String {
     }
     text
 }
+
+/// A run folder's run.json; when there is none, the failure shows how isoscope exited and what
+/// it printed.
+pub fn run_json(out: &std::path::Path, o: &std::process::Output) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
+        panic!(
+            "no run.json ({e}); exit {:?}\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    serde_json::from_str(&text).expect("run.json is JSON")
+}
