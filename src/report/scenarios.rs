@@ -73,11 +73,6 @@ pub fn anchor(server: usize, c: &Cell) -> String {
     format!("sc-{server}-{name}-{}", c.isolation.name())
 }
 
-/// The cells of one server (by target), in the table's order.
-fn cells_of<'r>(r: &'r Results, info: &ServerInfo) -> Vec<&'r Cell> {
-    r.cells.iter().filter(|c| c.target == info.target).collect()
-}
-
 fn find_cell<'r>(cells: &[&'r Cell], scenario: &str, level: Isolation) -> Option<&'r Cell> {
     cells
         .iter()
@@ -354,7 +349,7 @@ pub fn html(out: &mut String, r: &Results) {
             esc(&info.server),
             esc(&info.target)
         );
-        for c in cells_of(r, info) {
+        for c in r.cells_of(info) {
             timeline_html(out, i, c, info.flavor, &titles);
         }
     }
@@ -367,13 +362,13 @@ fn server_table_html(
     info: &ServerInfo,
     titles: &BTreeMap<String, (String, String)>,
 ) {
-    let cells = cells_of(r, info);
+    let cells = r.cells_of(info);
     let _ = write!(
         out,
         r#"<h3 id="sc-{i}">{} · <code>{}</code>{}</h3>"#,
         esc(&info.server),
         esc(&info.target),
-        if info.managed { "" } else { " (external)" }
+        info.external_mark()
     );
     let _ = write!(
         out,
@@ -641,13 +636,13 @@ pub fn markdown(out: &mut String, r: &Results) {
     let _ = writeln!(out, "{LEDE}\n");
     let titles = titles();
     for (i, info) in r.servers.iter().enumerate() {
-        let cells = cells_of(r, info);
+        let cells = r.cells_of(info);
         let _ = writeln!(
             out,
             "### {} · `{}`{}\n",
             info.server,
             info.target,
-            if info.managed { "" } else { " (external)" }
+            info.external_mark()
         );
         let _ = writeln!(
             out,

@@ -89,7 +89,27 @@ pub struct Results {
     pub cells: Vec<Cell>,
 }
 
+impl ServerInfo {
+    /// What follows the target in a heading: nothing for a server isoscope started,
+    /// ` (external)` for one given by URL.
+    pub fn external_mark(&self) -> &'static str {
+        if self.managed {
+            ""
+        } else {
+            " (external)"
+        }
+    }
+}
+
 impl Results {
+    /// The cells run on `info`'s server, in the order they were run.
+    pub fn cells_of(&self, info: &ServerInfo) -> Vec<&Cell> {
+        self.cells
+            .iter()
+            .filter(|c| c.target == info.target)
+            .collect()
+    }
+
     /// Reads a `scenarios.json` (for a report built from recorded runs).
     pub fn load(path: &Path) -> Result<Results, SuiteError> {
         let text = std::fs::read_to_string(path)

@@ -55,13 +55,13 @@ pub fn render(r: &Results) -> String {
         .max(8);
     let col_w = 30;
     for info in &r.servers {
-        let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.target == info.target).collect();
+        let cells = r.cells_of(info);
         let _ = writeln!(
             out,
             "{} · {}{}",
             info.server,
             info.target,
-            if info.managed { "" } else { " (external)" }
+            info.external_mark()
         );
         let _ = writeln!(
             out,
