@@ -188,7 +188,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
             .collect();
         eprintln!(
             "{} ({} ok, {:.0} ok/s){}{}",
-            report::verdict_word(o.verdict()),
+            o.verdict(),
             o.summary.ok,
             o.summary.throughput,
             if found.is_empty() { "" } else { ": " },

@@ -363,9 +363,3 @@ pub fn fault_counts(c: &Cell) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-/// The word for a verdict (`valid`, `invalid`, `unknown`): [`Validity`]'s own, kept here for
-/// `isoscope compare`'s progress lines.
-pub fn verdict_word(v: Validity) -> String {
-    v.to_string()
-}
