@@ -3,13 +3,14 @@
 //! by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up what a
 //! dead isoscope left, listen for signals, start the server, run, tear down.
 
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{RunConfig, RunError, RunOutput, Shutdown, Stop};
 use crate::run_folder::{TargetInfo, SERVER_LOG};
 use crate::server::target::Target;
-use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
+use crate::server::{self, Endpoint, Flavor, ServerError};
 
 pub use crate::server::Binaries;
 
@@ -64,7 +65,6 @@ pub async fn run_on(
         Some(Stop::Signal(sig)) => Err(RunError::StoppedEarly(sig)),
         _ => Ok(()),
     };
-    let cfg_log = cfg.out_dir.join(SERVER_LOG);
     let (endpoint, info, managed) = match server {
         Server::External(ep, flavor) => {
             let version = server::prepare_database(ep).await?;
@@ -78,7 +78,6 @@ pub async fn run_on(
             (ep.clone(), info, None)
         }
         Server::Managed(target, binaries) => {
-            let l = target.launcher(binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
             std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
                 what: format!("creating {}", cfg.out_dir.display()),
                 source,
@@ -90,13 +89,14 @@ pub async fn run_on(
                 Some(p) if p.needs_lazyfs() => server::Disk::Lazy,
                 _ => server::Disk::Plain,
             };
-            let s = tokio::task::spawn_blocking(move || {
-                ManagedServer::start_on(l, &log, "isoscope", Duration::from_secs(60), disk)
+            let (t, b) = (target.clone(), binaries.clone());
+            let c = tokio::task::spawn_blocking(move || {
+                t.start_cluster(&b, &log, "isoscope", Duration::from_secs(60), disk)
             })
             .await
             .map_err(|e| ServerError::Unsupported(format!("starting the server: {e}")))??;
             stopped_early(shutdown)?;
-            let ep = s.endpoint();
+            let ep = c.endpoint();
             let version = server::prepare_database(&ep).await?;
             let info = TargetInfo {
                 flavor: target.flavor,
@@ -105,19 +105,21 @@ pub async fn run_on(
                 endpoint: ep.redacted(),
                 managed: true,
             };
-            (ep, info, Some(Arc::new(Mutex::new(s))))
+            (ep, info, Some(Arc::new(c)))
         }
     };
     stopped_early(shutdown)?;
     let out = super::run(cfg, endpoint, info, managed.clone(), shutdown.child()).await;
-    // The last handle: the server is torn down here, off the async threads; then its log,
-    // complete, is gzipped (Dolt's can grow to megabytes of conflict lines).
-    if let Some(s) = managed {
-        let log = cfg_log;
+    // The last handle: the nodes are torn down here, off the async threads; then their logs,
+    // complete, are gzipped (Dolt's can grow to megabytes of conflict lines).
+    if let Some(c) = managed {
         let _ = tokio::task::spawn_blocking(move || {
-            drop(s);
-            if let Err(e) = crate::run_folder::compress(&log) {
-                tracing::warn!("{} stays uncompressed: {e}", log.display());
+            let logs: Vec<PathBuf> = c.logs().iter().map(|l| l.to_path_buf()).collect();
+            drop(c);
+            for log in logs {
+                if let Err(e) = crate::run_folder::compress(&log) {
+                    tracing::warn!("{} stays uncompressed: {e}", log.display());
+                }
             }
         })
         .await;

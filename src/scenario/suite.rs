@@ -12,7 +12,7 @@ use super::runner::{self, CellPlan, LockWatch, Row, SessionEnd, StepRecord, Timi
 use super::spec::{Expected, Scenario};
 use super::verdict::{self, How, Verdict};
 use crate::server::target::Target;
-use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
+use crate::server::{self, Binaries, Cluster, Disk, Endpoint, Flavor, ServerError};
 use crate::workload::Isolation;
 
 /// One scenario at one level on one server.
@@ -244,19 +244,23 @@ async fn server_info(
     }
 }
 
-async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedServer, SuiteError> {
+async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<Cluster, SuiteError> {
     let (t2, cfg2) = (t.clone(), cfg.clone());
     let log = log_dir.join(format!(
         "{}.log",
         t.to_string().replace(['[', ']', ',', '=', '/'], "_")
     ));
     tokio::task::spawn_blocking(move || {
-        t2.start(
-            cfg2.mariadbd.as_deref(),
-            cfg2.dolt.as_deref(),
+        let binaries = Binaries {
+            mariadbd: cfg2.mariadbd.clone(),
+            dolt: cfg2.dolt.clone(),
+        };
+        t2.start_cluster(
+            &binaries,
             &log,
             "isoscope",
             Duration::from_secs(60),
+            Disk::Plain,
         )
     })
     .await
