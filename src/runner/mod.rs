@@ -344,11 +344,7 @@ async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Err
                 format!("no answer within {CONNECT_TIMEOUT:?}"),
             )))
         })??;
-    conn.query_drop(format!(
-        "SET SESSION TRANSACTION ISOLATION LEVEL {}",
-        iso.sql()
-    ))
-    .await?;
+    workload::session::set_isolation(&mut conn, iso).await?;
     Ok(conn)
 }
 
@@ -385,18 +381,6 @@ async fn connect_retrying(shared: &Shared, patience: Patience) -> Option<Conn> {
             }
         }
     }
-}
-
-/// The isolation level a session reports: `@@transaction_isolation` (MySQL 8, Dolt, MariaDB 11)
-/// or, where that is unknown, `@@tx_isolation` (MariaDB 10.x, MySQL 5.7). Dolt keeps the old
-/// name at its default whatever the session asked for, so the new name goes first.
-async fn reported_isolation(conn: &mut Conn) -> String {
-    for var in ["@@transaction_isolation", "@@tx_isolation"] {
-        if let Ok(Some(v)) = conn.query_first::<String, _>(format!("SELECT {var}")).await {
-            return v;
-        }
-    }
-    "unknown".into()
 }
 
 fn op_kind(f: &OpFn) -> &'static str {
@@ -765,7 +749,9 @@ async fn prepare(
     let mut conn = connect(endpoint, cfg.isolation)
         .await
         .map_err(setup_err(&format!("connecting to {endpoint}")))?;
-    let reported = reported_isolation(&mut conn).await;
+    let reported = workload::session::reported_isolation(&mut conn)
+        .await
+        .unwrap_or_else(|| "unknown".into());
     workload::setup(&mut conn, &cfg.spec)
         .await
         .map_err(setup_err("creating the workload's table"))?;

@@ -5,34 +5,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::{RunConfig, RunError, RunOutput, Shutdown, Stop};
-use crate::run_folder::{TargetInfo, SERVER_LOG};
-use crate::server::target::Target;
-use crate::server::{self, Endpoint, Flavor, ServerError};
+use crate::run_folder::SERVER_LOG;
+use crate::server::Disk;
 
-pub use crate::server::Binaries;
-
-/// The server a run talks to.
-#[derive(Clone, Debug)]
-pub enum Server {
-    /// A fresh private server of this target (flavor and settings), started from these
-    /// binaries.
-    Managed(Target, Binaries),
-    /// A server someone else runs, of this flavor; its settings are its own business.
-    External(Endpoint, Flavor),
-}
-
-impl Server {
-    /// The server's flavor.
-    pub fn flavor(&self) -> Flavor {
-        match self {
-            Server::Managed(t, _) => t.flavor,
-            Server::External(_, f) => *f,
-        }
-    }
-}
+pub use crate::server::{Binaries, Server};
 
 /// Removes what an isoscope that is gone left behind (data folders, copies, the servers on
 /// them), saying so on stderr.
@@ -65,49 +43,17 @@ pub async fn run_on(
         Some(Stop::Signal(sig)) => Err(RunError::StoppedEarly(sig)),
         _ => Ok(()),
     };
-    let (endpoint, info, managed) = match server {
-        Server::External(ep, flavor) => {
-            let version = server::prepare_database(ep).await?;
-            let info = TargetInfo {
-                flavor: *flavor,
-                target: None,
-                version,
-                endpoint: ep.redacted(),
-                managed: false,
-            };
-            (ep.clone(), info, None)
-        }
-        Server::Managed(target, binaries) => {
-            std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
-                what: format!("creating {}", cfg.out_dir.display()),
-                source,
-            })?;
-            let log = cfg.out_dir.join(SERVER_LOG);
-            // Started on a blocking thread so that a signal is heard meanwhile; the server is
-            // dropped (torn down) as soon as it is up if the run was stopped.
-            let disk = match &cfg.nemesis {
-                Some(p) if p.needs_lazyfs() => server::Disk::Lazy,
-                _ => server::Disk::Plain,
-            };
-            let (t, b) = (target.clone(), binaries.clone());
-            let c = tokio::task::spawn_blocking(move || {
-                t.start_cluster(&b, &log, "isoscope", Duration::from_secs(60), disk)
-            })
-            .await
-            .map_err(|e| ServerError::Unsupported(format!("starting the server: {e}")))??;
-            stopped_early(shutdown)?;
-            let ep = c.endpoint();
-            let version = server::prepare_database(&ep).await?;
-            let info = TargetInfo {
-                flavor: target.flavor,
-                target: Some(target.clone()),
-                version,
-                endpoint: ep.redacted(),
-                managed: true,
-            };
-            (ep, info, Some(Arc::new(c)))
-        }
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
+        what: format!("creating {}", cfg.out_dir.display()),
+        source,
+    })?;
+    let disk = match &cfg.nemesis {
+        Some(p) if p.needs_lazyfs() => Disk::Lazy,
+        _ => Disk::Plain,
     };
+    // Dropped (torn down) as soon as it is up if the run was stopped meanwhile.
+    let up = server.start(&cfg.out_dir.join(SERVER_LOG), disk).await?;
+    let (endpoint, info, managed) = (up.endpoint, up.info, up.cluster.map(Arc::new));
     stopped_early(shutdown)?;
     let out = super::run(cfg, endpoint, info, managed.clone(), shutdown.child()).await;
     // The last handle: the nodes are torn down here, off the async threads; then their logs,

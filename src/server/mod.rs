@@ -21,12 +21,14 @@
 pub mod cluster;
 pub mod dolt;
 pub mod flavor;
+pub mod instance;
 pub mod mariadb;
 pub mod mysql;
 pub mod target;
 
 pub use cluster::{Cluster, Node, NodeSpec, Role};
 pub use flavor::{ClusterPlan, FlavorSpec};
+pub use instance::{Server, Started, TargetInfo};
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
