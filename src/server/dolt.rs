@@ -218,6 +218,28 @@ impl FlavorSpec for DoltFlavor {
         ))
     }
 
+    /// `dolt-v<version>/dolt` in the install cache, as `scripts/install-servers --dolt
+    /// <pseudo-version>` builds it; refused beside an explicit `--dolt` binary.
+    fn versioned(&self, version: &str, binaries: &Binaries) -> Result<Binaries, ServerError> {
+        if let Some(p) = &binaries.dolt {
+            return Err(ServerError::Unsupported(format!(
+                "dolt@{version} and --dolt {} both name a dolt binary; give one",
+                p.display()
+            )));
+        }
+        let bin = cache_dir().join(format!("dolt-v{version}")).join("dolt");
+        if !bin.is_file() {
+            return Err(ServerError::Unsupported(format!(
+                "dolt@{version} is not installed (no {}); build it with scripts/install-servers                  --dolt <the Go module pseudo-version of Dolt {version}>",
+                bin.display()
+            )));
+        }
+        Ok(Binaries {
+            dolt: Some(bin),
+            ..binaries.clone()
+        })
+    }
+
     fn gc_statement(&self) -> Option<&'static str> {
         Some("CALL dolt_gc()")
     }
