@@ -183,8 +183,8 @@ static DOLT_LEVELS: LevelsIgnored = LevelsIgnored {
 };
 
 /// Dolt's answers to [`FlavorSpec`]: it accepts and reports every isolation level but does not
-/// use it; it has no `innodb_lock_wait_timeout` and no `information_schema.innodb_trx` (nothing
-/// waits on a row lock: conflicts are found at COMMIT); it compacts with `CALL dolt_gc()`.
+/// use it; it has no `innodb_lock_wait_timeout` (its `information_schema.innodb_trx` answers,
+/// and lists no lock waits: conflicts are found at COMMIT); it compacts with `CALL dolt_gc()`.
 pub struct DoltFlavor;
 
 impl FlavorSpec for DoltFlavor {
@@ -201,10 +201,6 @@ impl FlavorSpec for DoltFlavor {
     }
 
     fn lock_wait_variable(&self) -> Option<&'static str> {
-        None
-    }
-
-    fn lock_waits_query(&self) -> Option<&'static str> {
         None
     }
 
