@@ -27,6 +27,22 @@ const RESERVED: [&str; 3] = ["listener.host", "listener.port", "data_dir"];
 pub struct Dolt {
     dolt: PathBuf,
     settings: Vec<Setting>,
+    /// Its place in a Dolt cluster, if it is a node of one.
+    cluster: Option<ClusterNode>,
+}
+
+/// One node's part of a Dolt cluster's `cluster:` config: where its remotesapi listens, the
+/// other nodes it pushes to (a YAML list), and the role and epoch it boots with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterNode {
+    /// This node's remotesapi port on the loopback.
+    pub remotesapi_port: u16,
+    /// Every other node: its name and remotesapi port.
+    pub standby_remotes: Vec<(String, u16)>,
+    /// `primary` or `standby` at boot.
+    pub primary: bool,
+    /// The epoch it boots at.
+    pub epoch: u64,
 }
 
 impl Dolt {
@@ -36,7 +52,14 @@ impl Dolt {
         Ok(Dolt {
             dolt,
             settings: Vec::new(),
+            cluster: None,
         })
+    }
+
+    /// The same server as a node of a Dolt cluster.
+    pub fn in_cluster(mut self, node: ClusterNode) -> Dolt {
+        self.cluster = Some(node);
+        self
     }
 
     /// The same server with settings in its config; refuses the paths isoscope owns.
@@ -65,6 +88,27 @@ impl Dolt {
         ] {
             root.set(path, value);
         }
+        if let Some(c) = &self.cluster {
+            let remotes = c
+                .standby_remotes
+                .iter()
+                .map(|(name, port)| {
+                    let mut r = Yaml::default();
+                    r.set("name", name.clone());
+                    r.set(
+                        "remote_url_template",
+                        format!("http://127.0.0.1:{port}/{{database}}"),
+                    );
+                    r
+                })
+                .collect();
+            root.set_list("cluster.standby_remotes", remotes);
+            let role = if c.primary { "primary" } else { "standby" };
+            root.set("cluster.bootstrap_role", role.into());
+            root.set("cluster.bootstrap_epoch", c.epoch.to_string());
+            root.set("cluster.remotesapi.address", "127.0.0.1".into());
+            root.set("cluster.remotesapi.port", c.remotesapi_port.to_string());
+        }
         for s in &self.settings {
             if s.key.contains('.') {
                 root.set(&s.key, s.value.clone());
@@ -78,7 +122,7 @@ impl Dolt {
     }
 }
 
-/// A YAML mapping of mappings and plain scalars, in insertion order.
+/// A YAML mapping of mappings, lists of mappings and plain scalars, in insertion order.
 #[derive(Default)]
 struct Yaml {
     entries: Vec<(String, YamlNode)>,
@@ -87,18 +131,29 @@ struct Yaml {
 enum YamlNode {
     Scalar(String),
     Map(Yaml),
+    List(Vec<Yaml>),
 }
 
 impl Yaml {
-    /// Sets a dotted path, replacing a scalar or creating the mappings on the way.
+    /// Sets a dotted path to a scalar, replacing what is there or creating the mappings on
+    /// the way.
     fn set(&mut self, path: &str, value: String) {
+        self.put(path, YamlNode::Scalar(value));
+    }
+
+    /// Sets a dotted path to a list of mappings (Dolt's `cluster.standby_remotes`).
+    fn set_list(&mut self, path: &str, items: Vec<Yaml>) {
+        self.put(path, YamlNode::List(items));
+    }
+
+    fn put(&mut self, path: &str, value: YamlNode) {
         let (head, rest) = match path.split_once('.') {
             Some((h, r)) => (h, Some(r)),
             None => (path, None),
         };
         let pos = self.entries.iter().position(|(k, _)| k == head);
         let node = match rest {
-            None => YamlNode::Scalar(value),
+            None => value,
             Some(rest) => {
                 let old = pos.map(|i| {
                     std::mem::replace(&mut self.entries[i].1, YamlNode::Map(Yaml::default()))
@@ -107,7 +162,7 @@ impl Yaml {
                     Some(YamlNode::Map(m)) => m,
                     _ => Yaml::default(),
                 };
-                map.set(rest, value);
+                map.put(rest, value);
                 YamlNode::Map(map)
             }
         };
@@ -126,6 +181,16 @@ impl Yaml {
                     out.push_str(&format!("{k}:\n"));
                     m.render(indent + 2, out);
                 }
+                YamlNode::List(items) => {
+                    out.push_str(&format!("{k}:\n"));
+                    for item in items {
+                        // `- ` opens the item's first entry; the rest line up under it.
+                        let mut text = String::new();
+                        item.render(indent + 4, &mut text);
+                        let pad = " ".repeat(indent + 2);
+                        out.push_str(&format!("{pad}- {}", text.trim_start()));
+                    }
+                }
             }
         }
     }
@@ -133,7 +198,10 @@ impl Yaml {
 
 impl Launcher for Dolt {
     fn flavor(&self) -> Flavor {
-        Flavor::Dolt
+        match self.cluster {
+            Some(_) => Flavor::DoltCluster,
+            None => Flavor::Dolt,
+        }
     }
 
     fn init(&self, dir: &Path, _log: &File) -> Result<(), ServerError> {
@@ -253,8 +321,30 @@ mod tests {
         Dolt {
             dolt: PathBuf::from("dolt"),
             settings: Vec::new(),
+            cluster: None,
         }
         .with_settings(settings)
+    }
+
+    #[test]
+    fn a_cluster_node_lists_its_standby_remotes() {
+        let d = dolt(&[]).unwrap().in_cluster(ClusterNode {
+            remotesapi_port: 5001,
+            standby_remotes: vec![("node2".into(), 5002), ("node3".into(), 5003)],
+            primary: true,
+            epoch: 1,
+        });
+        let yaml = d.config(Path::new("/d"), 3307);
+        let cluster = &yaml[yaml.find("cluster:").unwrap()..];
+        assert_eq!(
+            cluster,
+            "cluster:\n  standby_remotes:\n\
+             \x20   - name: node2\n      remote_url_template: http://127.0.0.1:5002/{database}\n\
+             \x20   - name: node3\n      remote_url_template: http://127.0.0.1:5003/{database}\n\
+             \x20 bootstrap_role: primary\n  bootstrap_epoch: 1\n\
+             \x20 remotesapi:\n    address: 127.0.0.1\n    port: 5001\n"
+        );
+        assert_eq!(d.flavor(), Flavor::DoltCluster);
     }
 
     #[test]

@@ -269,6 +269,7 @@ impl Flavor {
             Flavor::MariaDb => &super::mariadb::MariaDbFlavor,
             Flavor::Mysql => &super::mysql::MysqlFlavor,
             Flavor::Dolt => &super::dolt::DoltFlavor,
+            Flavor::DoltCluster => &super::dolt_cluster::DoltClusterFlavor,
         }
     }
 }

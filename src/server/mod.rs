@@ -20,6 +20,7 @@
 
 pub mod cluster;
 pub mod dolt;
+pub mod dolt_cluster;
 pub mod flavor;
 pub mod instance;
 pub mod mariadb;
@@ -41,7 +42,8 @@ use std::time::{Duration, Instant};
 
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
 ///
-/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`.
+/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`,
+/// `dolt-cluster`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[derive(clap::ValueEnum)]
@@ -55,6 +57,11 @@ pub enum Flavor {
     Mysql,
     /// Dolt's sql-server.
     Dolt,
+    /// Dolt's sql-servers as one primary and its standbys, with Dolt's cluster replication.
+    #[serde(rename = "dolt-cluster")]
+    #[value(name = "dolt-cluster")]
+    #[strum(serialize = "dolt-cluster")]
+    DoltCluster,
 }
 
 impl Flavor {
@@ -796,7 +803,7 @@ mod tests {
     fn flavor_names_agree_in_clap_serde_and_text() {
         assert_eq!(
             crate::names::serde_and_clap_names::<Flavor>(),
-            ["mariadb", "mysql", "dolt"]
+            ["mariadb", "mysql", "dolt", "dolt-cluster"]
         );
         for &f in <Flavor as strum::VariantArray>::VARIANTS {
             assert_eq!(f.to_string(), f.name());
