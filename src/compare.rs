@@ -172,6 +172,7 @@ pub fn cells(plan: &ComparePlan) -> Result<Vec<Cell>, CompareError> {
                     max_writes_per_key: None,
                     counter_style: None,
                     nemesis: plan.nemesis.clone(),
+                    reads_on: crate::runner::ReadsOn::default(),
                 };
                 let dir = plan.out.join("runs").join(&name);
                 let config = request

@@ -15,7 +15,7 @@ use crate::lazyfs::FsyncMode;
 use crate::run_folder::RunStatus;
 use crate::runner::request::RunRequest;
 use crate::runner::target::{self, Binaries, Server};
-use crate::runner::{self, RunOutput, Shutdown};
+use crate::runner::{self, ReadsOn, RunOutput, Shutdown};
 use crate::server::target::Target;
 use crate::server::{self, Endpoint, Flavor};
 use crate::verdict::VerdictSummary;
@@ -98,6 +98,11 @@ pub struct RunArgs {
     /// Faults to inject.
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// In a cluster (dolt-cluster), where read-only transactions go: any node (client i reads
+    /// from node i mod n, so a standby's stale reads show), or the primary. Writing
+    /// transactions always go to the primary.
+    #[arg(long, value_enum, default_value = "any")]
+    pub reads_on: ReadsOn,
     /// Summary for people (text) or machines (json: run.json's content).
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -183,6 +188,7 @@ impl RunArgs {
             max_writes_per_key: self.max_writes_per_key,
             counter_style: self.counter_style,
             nemesis,
+            reads_on: self.reads_on,
         })
     }
 }

@@ -30,6 +30,7 @@
 pub mod errors;
 pub mod recorder;
 pub mod request;
+pub mod route;
 pub mod shutdown;
 pub mod stats;
 pub mod target;
@@ -56,6 +57,8 @@ use crate::server::{Cluster, Endpoint, Flavor, ManagedServer, ServerError, State
 use crate::workload::{self, Generator, Invocation, Isolation, Workload, WorkloadSpec};
 
 use recorder::{Entry, Recorder};
+pub use route::ReadsOn;
+use route::{NodeRef, Route};
 pub use shutdown::{Shutdown, Stop};
 use stats::Stats;
 
@@ -90,6 +93,8 @@ pub struct RunConfig {
     pub command: String,
     /// Faults to inject (managed servers only).
     pub nemesis: Option<NemesisPlan>,
+    /// Where read-only transactions go in a cluster of more than one node.
+    pub reads_on: ReadsOn,
 }
 
 impl RunConfig {
@@ -233,7 +238,8 @@ struct LiveCounts {
 /// Shared by all tasks while the run goes.
 struct Shared {
     cfg: RunConfig,
-    endpoint: Endpoint,
+    /// The server's nodes, and which take writes and reads.
+    route: Route,
     /// The server's flavor, which says which errors mean "rolled back".
     flavor: Flavor,
     generator: Mutex<Generator>,
@@ -357,12 +363,13 @@ enum Patience {
     Until(Instant),
 }
 
-/// Connects, retrying with backoff (for a server that is restarting) until `patience` runs out.
-async fn connect_retrying(shared: &Shared, patience: Patience) -> Option<Conn> {
+/// Connects to `node`, retrying with backoff (for a server that is restarting) until
+/// `patience` runs out.
+async fn connect_retrying(shared: &Shared, node: &NodeRef, patience: Patience) -> Option<Conn> {
     let sd = &shared.shutdown;
     let mut wait = Duration::from_millis(50);
     loop {
-        match connect(&shared.endpoint, shared.cfg.isolation).await {
+        match connect(&node.endpoint, shared.cfg.isolation).await {
             Ok(c) => return Some(c),
             Err(e) => {
                 tracing::debug!("connect failed: {e}");
@@ -407,18 +414,26 @@ struct AfterOp {
 async fn perform(
     shared: &Shared,
     conn: &mut Conn,
+    node: &NodeRef,
     process: Process,
     inv: Invocation,
     stats: &mut Stats,
 ) -> AfterOp {
     let rec = &shared.recorder;
     let read_only = workload::is_read_only(&inv);
-    rec.record(Entry::new(
+    fn on<'a>(node: &NodeRef) -> impl Fn(Entry<'a>) -> Entry<'a> + '_ {
+        |e| Entry {
+            node: node.name.clone(),
+            ..e
+        }
+    }
+    let on = on(node);
+    rec.record(on(Entry::new(
         OpType::Invoke,
         process,
         &inv.f,
         inv.value.clone(),
-    ));
+    )));
     let t0 = Instant::now();
     let exec = workload::execute(conn, &shared.cfg.spec, &inv);
     let outcome = tokio::time::timeout(shared.cfg.op_timeout, exec).await;
@@ -426,11 +441,11 @@ async fn perform(
         Ok(Ok(done)) => {
             stats.ok(op_kind(&inv.f), t0.elapsed());
             shared.live.ok.fetch_add(1, Ordering::Relaxed);
-            rec.record(Entry {
+            rec.record(on(Entry {
                 lists: done.lists,
                 sql: Some(done.sql),
                 ..Entry::new(OpType::Ok, process, &inv.f, done.value)
-            });
+            }));
             return AfterOp::default();
         }
         Ok(Err(e)) => {
@@ -455,11 +470,11 @@ async fn perform(
         shared.live.info.fetch_add(1, Ordering::Relaxed);
         OpType::Info
     };
-    rec.record(Entry {
+    rec.record(on(Entry {
         error: Some(class.message),
         sql: (!sql.is_empty()).then_some(sql),
         ..Entry::new(kind, process, &inv.f, inv.value)
-    });
+    }));
     let mut after = AfterOp {
         reconnect: class.reconnect,
         new_process: !class.definite,
@@ -471,21 +486,18 @@ async fn perform(
     after
 }
 
-/// One logical client: its own connection, its own process numbers.
+/// One logical client: its own connections (one to the primary for writing transactions, one
+/// to its read node for read-only ones, the same when that is the primary), its own process
+/// numbers.
 async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     let clients = u64::from(shared.cfg.clients);
     let mut process = u64::from(id);
     let mut stats = Stats::default();
     let pace = shared.cfg.pace();
     let mut next_at = Instant::now();
-    let mut conn: Option<Conn> = None;
+    let (writer, reader) = (shared.route.primary(), shared.route.reader(id));
+    let mut conns: Vec<Option<Conn>> = vec![None, None];
     while !shared.stopping() {
-        if conn.is_none() {
-            conn = connect_retrying(&shared, Patience::UntilStop).await;
-            if conn.is_none() {
-                break;
-            }
-        }
         if let Some(p) = pace {
             let now = Instant::now();
             if next_at > now && !shared.shutdown.sleep(next_at - now).await {
@@ -501,8 +513,17 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .next_op();
+        let node = match workload::is_read_only(&inv) {
+            true => reader,
+            false => writer,
+        };
+        let slot = usize::from(node.index != writer.index);
+        let conn = &mut conns[slot];
+        if conn.is_none() {
+            *conn = connect_retrying(&shared, node, Patience::UntilStop).await;
+        }
         let Some(c) = conn.as_mut() else { break };
-        let after = perform(&shared, c, Process::Client(process), inv, &mut stats).await;
+        let after = perform(&shared, c, node, Process::Client(process), inv, &mut stats).await;
         if after.reconnect {
             if let Some(c) = conn.take() {
                 // Best effort: the server may be gone.
@@ -515,7 +536,7 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
             process += clients;
         }
     }
-    if let Some(c) = conn {
+    for c in conns.into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(2), c.disconnect()).await;
     }
     stats
@@ -532,19 +553,20 @@ async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
     let patience = Patience::Until(Instant::now() + Duration::from_secs(60));
     let mut process = process;
     let mut conn = None;
+    let node = shared.route.primary();
     for inv in reads {
         if shared.shutdown.is_aborted() {
             tracing::warn!("aborted: the final reads were cut short");
             return;
         }
         if conn.is_none() {
-            conn = connect_retrying(shared, patience).await;
+            conn = connect_retrying(shared, node, patience).await;
         }
         let Some(c) = conn.as_mut() else {
             tracing::warn!("the server did not answer for the final reads");
             return;
         };
-        let after = perform(shared, c, Process::Client(process), inv, stats).await;
+        let after = perform(shared, c, node, Process::Client(process), inv, stats).await;
         if after.reconnect {
             conn = None;
         }
@@ -844,7 +866,7 @@ async fn drive(
         faults: Mutex::default(),
         health: Mutex::new(Vec::new()),
         server_gone: AtomicBool::new(false),
-        endpoint,
+        route: Route::new(cluster.as_deref(), &endpoint, cfg.reads_on),
         flavor,
         cfg,
     });

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::shutdown::{Shutdown, Stop};
-use crate::history::write::op_line;
+use crate::history::write::op_line_on;
 use crate::history::{
     Atom, History, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult,
 };
@@ -66,6 +66,8 @@ pub struct Entry<'a> {
     pub error: Option<String>,
     /// The SQL it ran.
     pub sql: Option<Vec<String>>,
+    /// The node of a cluster it ran on; `None` for a cluster of one.
+    pub node: Option<Arc<str>>,
 }
 
 impl<'a> Entry<'a> {
@@ -79,6 +81,7 @@ impl<'a> Entry<'a> {
             lists: Vec::new(),
             error: None,
             sql: None,
+            node: None,
         }
     }
 }
@@ -147,6 +150,7 @@ impl Recorder {
             lists,
             error,
             sql,
+            node,
         } = e;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let OpValue::Txn(mops) = &mut value {
@@ -167,9 +171,10 @@ impl Recorder {
             sql,
         };
         // Serialized straight into the pending buffer; the state lock keeps lines in op order.
-        op_line(
+        op_line_on(
             &op,
             &st.lists,
+            node.as_deref(),
             &mut self.pending.lock().unwrap_or_else(|e| e.into_inner()).lines,
         );
         let i = op.index;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::target::Server;
-use super::{RunConfig, RunError};
+use super::{ReadsOn, RunConfig, RunError};
 use crate::faults::NemesisPlan;
 use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 
@@ -47,6 +47,8 @@ pub struct RunRequest {
     pub counter_style: Option<CounterStyle>,
     /// Faults.
     pub nemesis: Option<NemesisPlan>,
+    /// Where read-only transactions go in a cluster.
+    pub reads_on: ReadsOn,
 }
 
 impl RunRequest {
@@ -100,6 +102,7 @@ impl RunRequest {
             progress,
             command: self.command(),
             nemesis: self.nemesis.clone(),
+            reads_on: self.reads_on,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -162,6 +165,9 @@ impl RunRequest {
                 flag(name, v);
             }
         }
+        if self.reads_on != ReadsOn::default() {
+            flag("reads-on", self.reads_on.name().into());
+        }
         if let Some(p) = &self.nemesis {
             flag("nemesis", p.label());
             flag(
@@ -197,6 +203,7 @@ mod tests {
             max_writes_per_key: None,
             counter_style: None,
             nemesis: None,
+            reads_on: ReadsOn::default(),
         }
     }
 

@@ -321,6 +321,7 @@ mod tests {
                 let line = serde_json::to_string(&OpJson {
                     op,
                     lists: &h.lists,
+                    node: None,
                 })
                 .unwrap();
                 let rest = line.strip_prefix(&format!("{{\"index\":{i},")).unwrap();

@@ -19,6 +19,9 @@ pub struct OpJson<'a> {
     pub op: &'a Op,
     /// Where its list reads live.
     pub lists: &'a ListStore,
+    /// The node of a cluster it ran on (`"node": "node2"`), when the recorder knows it; the
+    /// readers ignore it, so a history with nodes checks as one without.
+    pub node: Option<&'a str>,
 }
 
 struct MopJson<'a>(&'a Mop, &'a ListStore);
@@ -115,14 +118,22 @@ impl Serialize for OpJson<'_> {
         if let Some(sql) = &op.sql {
             map.serialize_entry("sql", sql)?;
         }
+        if let Some(node) = self.node {
+            map.serialize_entry("node", node)?;
+        }
         map.end()
     }
 }
 
 /// Appends one op to `buf` as one JSON line (with its newline).
 pub fn op_line(op: &Op, lists: &ListStore, buf: &mut Vec<u8>) {
+    op_line_on(op, lists, None, buf);
+}
+
+/// [`op_line`] with the node the op ran on, if known.
+pub fn op_line_on(op: &Op, lists: &ListStore, node: Option<&str>, buf: &mut Vec<u8>) {
     // Writing into a Vec cannot fail, and every op serializes.
-    let _ = serde_json::to_writer(&mut *buf, &OpJson { op, lists });
+    let _ = serde_json::to_writer(&mut *buf, &OpJson { op, lists, node });
     buf.push(b'\n');
 }
 
@@ -149,7 +160,14 @@ impl HistoryWriter {
 
     /// Writes one op as one line.
     pub fn append(&mut self, op: &Op, lists: &ListStore) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &OpJson { op, lists })?;
+        serde_json::to_writer(
+            &mut self.out,
+            &OpJson {
+                op,
+                lists,
+                node: None,
+            },
+        )?;
         self.out.write_all(b"\n")?;
         if self.flush_each {
             self.out.flush()?;

@@ -753,6 +753,7 @@ mod tests {
                 serde_json::to_string(&OpJson {
                     op,
                     lists: &h.lists,
+                    node: None,
                 })
                 .unwrap()
             })
