@@ -26,7 +26,8 @@ use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 pub struct RunArgs {
     /// The server isoscope starts and manages, with settings in brackets if any:
     /// mariadb, dolt, `mariadb[innodb_snapshot_isolation=ON]`, `dolt@1.83.2` (a Dolt built by
-    /// `scripts/install-servers --dolt <pseudo-version>`).
+    /// `scripts/install-servers --dolt <pseudo-version>`), dolt-cluster (a primary and two
+    /// standbys; `dolt-cluster[nodes=5]`).
     #[arg(long, conflicts_with = "url")]
     pub db: Option<String>,
     /// A setting for the managed server (repeatable): a mariadbd option

@@ -35,7 +35,7 @@ pub struct Setting {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     /// The server name before `[` is not one isoscope knows.
-    #[error("unknown server {0:?}; use mariadb, dolt or mysql, with settings in brackets: mariadb[key=value,...]")]
+    #[error("unknown server {0:?}; use mariadb, dolt, dolt-cluster or mysql, with settings in brackets: mariadb[key=value,...]")]
     UnknownServer(String),
     /// Brackets that do not open and close once, at the end.
     #[error("{0:?}: settings go in one pair of brackets at the end: mariadb[key=value,key=value]")]
