@@ -89,10 +89,9 @@ fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> 
         let n = read_up_to(&mut source, &mut head[had..]).map_err(io)?;
         head.truncate(had + n);
     }
-    let format = sniff(&head).ok_or_else(|| ReadError::Syntax {
+    let format = sniff(&head).ok_or_else(|| ReadError::NotAHistory {
         path: path.to_owned(),
         line: first_line,
-        message: "not a history: expected EDN or JSON maps such as {:type :invoke ...} or {\"type\":\"invoke\",...}".into(),
     })?;
     let array = head[0] == b'[';
     let source = std::io::Cursor::new(head).chain(source);
