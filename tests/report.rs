@@ -419,7 +419,7 @@ fn text_html_and_markdown_word_the_verdict_alike() {
             .unwrap();
         assert!(td.contains(&format!("{words}reported:")), "{td}");
         let card = page
-            .select(&sel(&format!("div#run-{n} p")))
+            .select(&sel(&format!("div#run-{n} p:not(.back)")))
             .next()
             .map(text)
             .unwrap();

@@ -67,7 +67,8 @@ fn options(args: &CheckArgs) -> Result<CheckOptions> {
         limits: checker::cycle::SearchLimits {
             steps: args.cycle_search_steps,
         },
-        examples: args.examples,
+        // As many candidates as the report looks at, so both show the same smallest one.
+        examples: args.examples.max(crate::report::examples::CANDIDATES),
         bank_total: args.total,
         negative_balances: args.negative_balances,
         wfr: !args.no_wfr,
@@ -92,7 +93,15 @@ pub fn run(args: CheckArgs) -> Result<i32> {
                     "history read"
                 );
                 let r = checker::check(&h, &opts)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()));
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+                    .map(|mut r| {
+                        // The smallest examples first, as the report picks them.
+                        for g in r.anomalies.values_mut() {
+                            crate::report::examples::smallest_first(&h, &mut g.examples);
+                            g.examples.truncate(args.examples);
+                        }
+                        r
+                    });
                 // Freeing millions of ops one by one costs seconds; the process frees them at exit.
                 std::mem::forget(h);
                 r
@@ -223,7 +232,7 @@ pub fn print_text(file: &Path, r: &CheckResult) {
         ));
         for f in g.examples.iter().take(shown) {
             s.push('\n');
-            for line in f.explanation.lines() {
+            for line in crate::report::elide::text(&f.explanation).lines() {
                 s.push_str("  ");
                 s.push_str(line);
                 s.push('\n');

@@ -526,7 +526,7 @@ fn timeline_html(
 ) {
     let _ = write!(
         out,
-        r#"<div class="card" id="{}"><h4>{} · {} ({}) · {}: {}</h4>"#,
+        r##"<details class="card" id="{}"><summary><h4>{} · {} ({}) · {}: {}</h4></summary><p class="back"><a href="#sc-table-{i}">↑ the table</a></p>"##,
         anchor(i, c),
         esc(&c.target),
         esc(&c.scenario),
@@ -621,7 +621,7 @@ fn timeline_html(
     );
     let _ = write!(
         out,
-        r#"<p class="muted">Final table: {}.{}</p></div>"#,
+        r#"<p class="muted">Final table: {}.{}</p></details>"#,
         esc(&final_text(c)),
         c.note
             .as_ref()
