@@ -68,6 +68,7 @@ table.legend td:first-child { white-space:nowrap; }
 details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
 details.card > summary { color:inherit; margin:0; } details.card > summary h4 { display:inline; }
 p.back { font-size:13px; margin:2px 0 8px; }
+.wide { overflow-x:auto; max-width:100%; }
 table th { white-space:nowrap; } td { overflow-wrap:normal; word-break:normal; }
 "#;
 
@@ -91,7 +92,7 @@ fn ex_anchor(i: usize, a: Option<Anomaly>) -> String {
 
 fn matrix(out: &mut String, r: &Report) {
     let cols = columns(r);
-    out.push_str(r#"<table class="matrix"><thead><tr><th>workload</th>"#);
+    out.push_str(r#"<div class="wide"><table class="matrix"><thead><tr><th>workload</th>"#);
     for (s, i) in &cols {
         let _ = write!(
             out,
@@ -184,7 +185,7 @@ fn matrix(out: &mut String, r: &Report) {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
 }
 
 fn example(out: &mut String, n: usize, e: &WorkedExample) {

@@ -388,10 +388,32 @@ pub fn capitalized(s: &str) -> String {
 
 /// A fault step's detail without the log lines it points to (health shows them, cause first).
 pub fn fault_detail(d: &str) -> String {
-    match d.find("; last lines of ") {
+    let d = match d.find("; last lines of ") {
         Some(i) => format!("{} (its log below, under server health)", &d[..i]),
         None => d.to_string(),
+    };
+    singulars(&d)
+}
+
+/// "1 calls refused" → "1 call refused": recorded details counted in plurals whatever the number.
+fn singulars(s: &str) -> String {
+    let mut out = s.to_string();
+    for (many, one) in [
+        ("calls", "call"),
+        ("writes", "write"),
+        ("files", "file"),
+        ("bytes", "byte"),
+        ("unsynced bytes", "unsynced byte"),
+        ("unsynced name changes", "unsynced name change"),
+    ] {
+        for lead in [" ", "("] {
+            out = out.replace(&format!("{lead}1 {many}"), &format!("{lead}1 {one}"));
+        }
+        if out.starts_with(&format!("1 {many}")) {
+            out = format!("1 {one}{}", &out[2 + many.len()..]);
+        }
     }
+    out
 }
 
 /// The verdict of a fault card: invalid on a health finding, else its durability's.
