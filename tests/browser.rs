@@ -181,6 +181,10 @@ fn cycles_of_up_to_20_transactions_are_drawn_without_overlap() {
     body.push_str("</body></html>");
     let page = dir.path().join("cycles.html");
     std::fs::write(&page, body).unwrap();
+    if let Ok(keep) = std::env::var("ISOSCOPE_KEEP_CYCLES") {
+        // To look at the drawings (screenshots for a review).
+        std::fs::copy(&page, keep).unwrap();
+    }
     let m = measure(&page, 1280);
     assert!(m.overlaps.is_empty(), "{:?}", m.overlaps);
 }

@@ -36,7 +36,7 @@ nav.toc ol { margin:4px 0; padding-left:22px; } nav.toc li { margin:1px 0; } nav
 table { border-collapse:collapse; width:100%; background:#fff; border:1px solid var(--line); font-size:13.5px; }
 th, td { border:1px solid var(--line); padding:8px 10px; vertical-align:top; text-align:left; }
 th { background:#eef1f6; font-weight:600; }
-table.matrix td.cell { width:22%; }
+table.matrix td.cell { width:22%; } table.matrix tbody th, table.matrix thead th:first-child { width:1%; white-space:nowrap; }
 .verdict { font-weight:700; display:inline-block; padding:1px 8px; border-radius:10px; font-size:12.5px; }
 .valid { color:#fff; background:var(--ok); } .invalid { color:#fff; background:var(--bad); } .unknown { color:#fff; background:var(--unk); }
 td.cell.invalid-bg { background:#fdf0f0; } td.cell.valid-bg { background:#f1f8f2; } td.cell.unknown-bg { background:#fdf8e8; }
@@ -61,7 +61,7 @@ ol.sql code { background:none; padding:0; white-space:pre-wrap; overflow-wrap:an
 .deps ul.edges { flex:1 1 420px; min-width:0; }
 ul.edges { margin:6px 0; padding-left:20px; } ul.edges li { margin:2px 0; }
 .kind { font-weight:700; } .kind.rw { color:#c62828; } .kind.wr { color:#2e7d32; } .kind.ww { color:#1565c0; }
-.plots { display:flex; flex-wrap:wrap; gap:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
+.plots { display:flex; flex-wrap:wrap; gap:12px; margin-bottom:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
 .notes { margin:6px 0; padding-left:20px; color:var(--muted); font-size:13px; }
 .warn { color:#8a4b00; font-size:13px; margin:4px 0; }
 table.legend td:first-child { white-space:nowrap; }
