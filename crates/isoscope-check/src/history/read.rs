@@ -27,11 +27,18 @@ use super::History;
 
 /// Reads a history file in any accepted format, gzip-compressed or not.
 pub fn read_history(path: &Path) -> Result<History, ReadError> {
+    let started = std::time::Instant::now();
     let file = File::open(path).map_err(|error| ReadError::Io {
         path: path.to_owned(),
         error,
     })?;
-    read_history_from(path, file)
+    let h = read_history_from(path, file);
+    tracing::debug!(
+        stage = "read",
+        secs = started.elapsed().as_secs_f64(),
+        "stage done"
+    );
+    h
 }
 
 /// Reads a history from a string, for tests and tools; `name` stands for the file in errors.
