@@ -150,26 +150,28 @@ pub(super) fn read_json_blocks(
     std::thread::scope(|s| {
         let (blocks_tx, blocks_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(workers);
         let (parsed_tx, parsed_rx) = mpsc::sync_channel::<(usize, Parsed)>(workers);
-        let reader = s.spawn(move || cut_blocks(source, block.max(1), &blocks_tx));
+        // Parsed blocks' buffers go back to the reader, so it does not fault in new pages.
+        let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = s.spawn(move || cut_blocks(source, block.max(1), &blocks_tx, &spent_rx));
         // Only the workers hold the receiver: once they stop, the reader's next send fails.
         let blocks_rx = Arc::new(Mutex::new(blocks_rx));
         for _ in 0..workers {
             let (rx, tx) = (Arc::clone(&blocks_rx), parsed_tx.clone());
+            let spent = spent_tx.clone();
             s.spawn(move || {
                 let mut scratch = FastLine::default();
                 loop {
                     let next = rx.lock().map(|r| r.recv());
                     let Ok(Ok((seq, data))) = next else { break };
-                    if tx
-                        .send((seq, parse_block(&data, fast, &mut scratch)))
-                        .is_err()
-                    {
+                    let parsed = parse_block(&data, fast, &mut scratch);
+                    let _ = spent.send(data);
+                    if tx.send((seq, parsed)).is_err() {
                         break;
                     }
                 }
             });
         }
-        drop((blocks_rx, parsed_tx));
+        drop((blocks_rx, parsed_tx, spent_tx));
         let merged = merge_blocks(parsed_rx, b, first_line);
         let read = reader
             .join()
@@ -184,12 +186,14 @@ pub(super) fn read_json_blocks(
     })
 }
 
-/// Reads `source` to its end in blocks of whole lines, numbered from 0; the last block is what
-/// is left at the end, newline or not. Stops early, without error, if nobody takes the blocks.
+/// Reads `source` to its end in blocks of whole lines, numbered from 0, in buffers the workers
+/// gave back (`spent`) when there are some; the last block is what is left at the end, newline
+/// or not. Stops early, without error, if nobody takes the blocks.
 fn cut_blocks(
     mut source: impl Read,
     block: usize,
     blocks: &mpsc::SyncSender<(usize, Vec<u8>)>,
+    spent: &mpsc::Receiver<Vec<u8>>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; block];
     let mut filled = 0;
@@ -207,7 +211,8 @@ fn cut_blocks(
             Some(p) => p + 1,
             None => continue,
         };
-        let mut next = vec![0u8; block.max(2 * (filled - end))];
+        let mut next = spent.try_recv().unwrap_or_default();
+        next.resize(block.max(2 * (filled - end)), 0);
         next[..filled - end].copy_from_slice(&buf[end..filled]);
         buf.truncate(end);
         if !buf.is_empty() && blocks.send((seq, buf)).is_err() {
