@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::spec::{Scenario, Shape, Step};
 use crate::server::{Endpoint, Flavor};
-use crate::workload::Isolation;
+use crate::workload::{session, Isolation};
 
 /// How long the runner waits, and for what.
 #[derive(Clone, Copy, Debug)]
@@ -274,9 +274,6 @@ pub async fn run_cell(plan: &CellPlan<'_>) -> Result<Trace, RunError> {
     })
 }
 
-const LOCK_WAITS: &str =
-    "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'";
-
 type Driven = (Vec<StepRecord>, Vec<(String, SessionEnd)>, Option<String>);
 
 async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, RunError> {
@@ -300,19 +297,17 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         let mut c = mysql_async::Conn::new(ep.opts(Some(db)))
             .await
             .map_err(err(format!("connecting session {name}")))?;
-        c.query_drop(format!(
-            "SET SESSION TRANSACTION ISOLATION LEVEL {}",
-            level.sql()
-        ))
-        .await
-        .map_err(err(format!("setting {name}'s isolation level")))?;
-        if let (Some(t), true) = (timing.lock_wait_timeout, flavor != Flavor::Dolt) {
-            c.query_drop(format!("SET SESSION innodb_lock_wait_timeout = {t}"))
+        session::set_isolation(&mut c, level)
+            .await
+            .map_err(err(format!("setting {name}'s isolation level")))?;
+        if let (Some(t), Some(var)) = (timing.lock_wait_timeout, flavor.spec().lock_wait_variable())
+        {
+            c.query_drop(format!("SET SESSION {var} = {t}"))
                 .await
                 .map_err(err("setting the lock wait timeout"))?;
         }
         if i == 0 {
-            reported = read_level(&mut c).await;
+            reported = session::reported_isolation(&mut c).await;
         }
         conn_ids.push(c.id() as u64);
         let (tx, rx) = mpsc::unbounded_channel::<(usize, String)>();
@@ -623,16 +618,19 @@ impl LockWatch {
     /// How often the table is read: over InnoDB's 0.1 s, so each read refreshes it.
     pub const EVERY: Duration = Duration::from_millis(120);
 
-    /// Starts watching the server at `ep`; `None` when it has no such table (Dolt).
-    pub async fn start(ep: &Endpoint) -> Option<LockWatch> {
+    /// Starts watching the server at `ep` of `flavor` with its lock-wait probe
+    /// ([`crate::server::FlavorSpec::lock_waits_query`]); `None` when it has none or the probe
+    /// fails.
+    pub async fn start(ep: &Endpoint, flavor: Flavor) -> Option<LockWatch> {
+        let probe = flavor.spec().lock_waits_query()?;
         let mut conn = mysql_async::Conn::new(ep.opts(None)).await.ok()?;
-        let first = conn.query::<u64, _>(LOCK_WAITS).await.ok()?;
+        let first = conn.query::<u64, _>(probe).await.ok()?;
         let (tx, rx) = tokio::sync::watch::channel((Instant::now(), std::sync::Arc::new(first)));
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LockWatch::EVERY).await;
                 let at = Instant::now();
-                match conn.query::<u64, _>(LOCK_WAITS).await {
+                match conn.query::<u64, _>(probe).await {
                     Ok(ids) => {
                         if tx.send((at, std::sync::Arc::new(ids))).is_err() {
                             break;
@@ -749,15 +747,4 @@ async fn read_table(conn: &mut mysql_async::Conn, sql: &str) -> Result<Vec<Row>,
         .await
         .map_err(err(format!("reading the table ({sql})")))?;
     Ok(rows.iter().map(row_values).collect())
-}
-
-/// The level a session reports: `@@transaction_isolation` (MySQL 8, MariaDB 11, Dolt), else
-/// `@@tx_isolation` (MariaDB 10.11).
-async fn read_level(c: &mut mysql_async::Conn) -> Option<String> {
-    for q in ["SELECT @@transaction_isolation", "SELECT @@tx_isolation"] {
-        if let Ok(Some(v)) = c.query_first::<String, _>(q).await {
-            return Some(v);
-        }
-    }
-    None
 }
