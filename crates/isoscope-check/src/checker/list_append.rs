@@ -143,7 +143,11 @@ pub fn check(h: &History, opts: &CheckOptions, f: &mut Findings) -> Result<Looke
     let mut b = GraphBuilder::new(txns.nodes.len() as u32);
     let full_readers = a.read_edges(&mut b, f)?;
     a.write_edges(&mut b, &full_readers);
-    tracing::debug!(secs = started.elapsed().as_secs_f64(), "edges inferred");
+    tracing::debug!(
+        stage = "infer",
+        secs = started.elapsed().as_secs_f64(),
+        "stage done"
+    );
     let cycles = analyze_cycles(&txns, b, opts, &a, f);
     Ok(LookedFor {
         relevant: relevant(),
