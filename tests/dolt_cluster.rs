@@ -171,6 +171,20 @@ fn reads_on_standbys_are_stale_under_strict_serializability_and_reads_on_the_pri
     let o = run("any", &any);
     let summary = common::run_json(&any, &o);
     assert!(summary["ok"].as_u64().unwrap() > 100, "{summary:#}");
+    let listed: Vec<(&str, &str)> = summary["server"]["nodes"]
+        .as_array()
+        .expect("run.json lists the nodes")
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap(), n["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("node1", "primary"),
+            ("node2", "replica"),
+            ("node3", "replica")
+        ]
+    );
     let (types, nodes) = strict(&any);
     assert_eq!(
         nodes,

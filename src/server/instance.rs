@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::target::Target;
-use super::{prepare_database, Binaries, Cluster, Disk, Endpoint, Flavor, ServerError};
+use super::{prepare_database, Binaries, Cluster, Disk, Endpoint, Flavor, Role, ServerError};
 
 /// How long one node may take to get ready.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -39,6 +39,21 @@ pub struct TargetInfo {
     pub endpoint: String,
     /// Whether isoscope started the server itself.
     pub managed: bool,
+    /// The nodes of a cluster of more than one, in start order (the primary first); empty for
+    /// a single server, and in run folders written before clusters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// One node of a cluster as run.json lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `node1`, `node2`, ...
+    pub name: String,
+    /// Its role at the start.
+    pub role: Role,
+    /// Where clients reached it (password hidden).
+    pub endpoint: String,
 }
 
 impl TargetInfo {
@@ -93,6 +108,7 @@ impl Server {
                         version,
                         endpoint: ep.redacted(),
                         managed: false,
+                        nodes: Vec::new(),
                     },
                     cluster: None,
                 })
@@ -113,6 +129,17 @@ impl Server {
                         version,
                         endpoint: endpoint.redacted(),
                         managed: true,
+                        nodes: match cluster.nodes() {
+                            [_] => Vec::new(),
+                            nodes => nodes
+                                .iter()
+                                .map(|n| NodeInfo {
+                                    name: n.name.clone(),
+                                    role: n.role,
+                                    endpoint: n.endpoint.redacted(),
+                                })
+                                .collect(),
+                        },
                     },
                     endpoint,
                     cluster: Some(cluster),

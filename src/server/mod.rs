@@ -29,7 +29,7 @@ pub mod target;
 
 pub use cluster::{Cluster, Node, NodeSpec, Role};
 pub use flavor::{ClusterPlan, FlavorSpec};
-pub use instance::{Server, Started, TargetInfo};
+pub use instance::{NodeInfo, Server, Started, TargetInfo};
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
