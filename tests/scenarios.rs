@@ -20,6 +20,7 @@ fn suite(targets: &[&str], scenarios: Vec<scenario::Scenario>, levels: &[Isolati
         timing: Timing::default(),
         mariadbd: None,
         dolt: None,
+        tidb: None,
         log_dir: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -273,6 +274,7 @@ fn settings_reach_the_servers() {
         let t: Target = target.parse().unwrap();
         let s = t
             .start(
+                None,
                 None,
                 None,
                 &dir.path().join(format!("{}.log", t.flavor)),

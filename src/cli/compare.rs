@@ -264,6 +264,7 @@ async fn run_scenarios(
         timing: Timing::default(),
         mariadbd: binaries.mariadbd.clone(),
         dolt: binaries.dolt.clone(),
+        tidb: binaries.tidb.clone(),
         log_dir: Some(log_dir),
     };
     let total = cfg.scenarios.len() * cfg.levels.len() * targets.len();

@@ -94,6 +94,7 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
         timing: Timing::default(),
         mariadbd: args.binaries.mariadbd.clone(),
         dolt: args.binaries.dolt.clone(),
+        tidb: args.binaries.tidb.clone(),
         log_dir: args.out.clone(),
     };
     let total = cfg.scenarios.len()

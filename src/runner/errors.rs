@@ -3,7 +3,7 @@
 //!
 //! The rule, as in Jepsen: only an outcome the server made definite is `fail`. A server error
 //! code that means "rolled back" (deadlock, lock wait timeout, serialization failure, record
-//! changed, duplicate key), or any server error before the COMMIT (the client then rolls back),
+//! changed, duplicate key, TiDB's write conflict and retry failures), or any server error before the COMMIT (the client then rolls back),
 //! is `fail`. A lost connection, a timeout, or an unknown error at COMMIT is `info`: the commit
 //! may have landed. A read-only transaction changes nothing, so its uncertain outcome is `fail`.
 
@@ -22,6 +22,9 @@ pub enum ErrorKind {
     RecordChanged,
     /// 1062: duplicate key.
     DuplicateKey,
+    /// A server's own code for a transaction it rolled back over a conflict (TiDB's 9007
+    /// write conflict, 8002, 8022, 8028: [`crate::server::tidb::ROLLBACK_CODES`]).
+    Conflict(u16),
     /// Any other server error code.
     Server(u16),
     /// The connection failed (I/O, protocol, closed by the server).
@@ -40,6 +43,10 @@ impl ErrorKind {
             ErrorKind::LockWaitTimeout => "1205 lock wait timeout".into(),
             ErrorKind::RecordChanged => "1020 record changed".into(),
             ErrorKind::DuplicateKey => "1062 duplicate key".into(),
+            ErrorKind::Conflict(c) => format!(
+                "{c} {}",
+                crate::server::tidb::rollback_code(c).unwrap_or("conflict")
+            ),
             ErrorKind::Server(c) => format!("{c} server error"),
             ErrorKind::Connection => "connection lost".into(),
             ErrorKind::Timeout => "timeout".into(),
@@ -89,6 +96,7 @@ pub fn classify_db(e: &mysql_async::Error, commit: bool, read_only: bool) -> Cla
                 1205 => ErrorKind::LockWaitTimeout,
                 1020 => ErrorKind::RecordChanged,
                 1062 => ErrorKind::DuplicateKey,
+                c if crate::server::tidb::rollback_code(c).is_some() => ErrorKind::Conflict(c),
                 c => ErrorKind::Server(c),
             };
             let known_rollback = !matches!(kind, ErrorKind::Server(_));
@@ -135,6 +143,10 @@ mod tests {
         let d = classify_db(&server(1213), true, false);
         assert!(d.definite && !d.reconnect && d.kind == ErrorKind::Deadlock);
         assert!(classify_db(&server(1205), true, false).definite);
+        // TiDB's optimistic write conflict at COMMIT: rolled back, so definite.
+        let w = classify_db(&server(9007), true, false);
+        assert!(w.definite && w.kind == ErrorKind::Conflict(9007));
+        assert_eq!(w.kind.label(), "9007 write conflict");
         // An unknown error at COMMIT may hide a commit.
         assert!(!classify_db(&server(1105), true, false).definite);
         // Before the COMMIT, the client rolls back: definite.

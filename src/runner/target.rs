@@ -21,6 +21,9 @@ pub struct Binaries {
     /// The dolt binary [default: PATH, ~/.cache/isoscope/bin].
     #[arg(long)]
     pub dolt: Option<PathBuf>,
+    /// The tidb-server binary [default: PATH, ~/.cache/isoscope/bin].
+    #[arg(long)]
+    pub tidb: Option<PathBuf>,
 }
 
 /// The server a run talks to.
@@ -88,7 +91,11 @@ pub async fn run_on(
             (ep.clone(), info, None)
         }
         Server::Managed(target, binaries) => {
-            let l = target.launcher(binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
+            let l = target.launcher(
+                binaries.mariadbd.as_deref(),
+                binaries.dolt.as_deref(),
+                binaries.tidb.as_deref(),
+            )?;
             std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
                 what: format!("creating {}", cfg.out_dir.display()),
                 source,

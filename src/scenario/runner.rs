@@ -166,6 +166,9 @@ pub struct RunError {
     pub what: String,
     /// What went wrong.
     pub message: String,
+    /// The server refused the isolation level itself (TiDB's 8048 for read uncommitted and
+    /// serializable): the cell says what the server refuses, not that it could not run.
+    pub level_refused: bool,
 }
 
 fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunError {
@@ -173,10 +176,12 @@ fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunEr
     move |e| RunError {
         what,
         message: e.to_string(),
+        level_refused: false,
     }
 }
 
-/// Error codes after which a transaction is gone: deadlock, record changed since read.
+/// Error codes after which a transaction is gone: deadlock, record changed since read (and
+/// TiDB's own, [`crate::server::tidb::ROLLBACK_CODES`]).
 const ROLLBACK_CODES: [u16; 2] = [1213, 1020];
 /// Lock wait timeout: rolls the transaction back only where the server is set to.
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
@@ -305,7 +310,11 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
             level.sql()
         ))
         .await
-        .map_err(err(format!("setting {name}'s isolation level")))?;
+        .map_err(|e| RunError {
+            what: format!("setting {name}'s isolation level"),
+            level_refused: matches!(&e, mysql_async::Error::Server(_)),
+            message: e.to_string(),
+        })?;
         if let (Some(t), true) = (timing.lock_wait_timeout, flavor != Flavor::Dolt) {
             c.query_drop(format!("SET SESSION innodb_lock_wait_timeout = {t}"))
                 .await
@@ -361,6 +370,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
                 return Err(RunError {
                     what: format!("beginning {}", scenario.sessions[i]),
                     message: format!("error {code}: {message}"),
+                    level_refused: false,
                 });
             }
         }
@@ -502,6 +512,7 @@ impl State<'_> {
             }
             (Outcome::Error { code, .. }, _)
                 if ROLLBACK_CODES.contains(code)
+                    || crate::server::tidb::rollback_code(*code).is_some()
                     || (*code == LOCK_WAIT_TIMEOUT && self.timeout_rolls_back) =>
             {
                 self.ends[d.session] = Some(SessionEnd::Aborted { code: *code })
@@ -574,6 +585,7 @@ fn no_answer(scenario: &Scenario, k: usize) -> RunError {
     RunError {
         what: format!("step {} ({})", k + 1, scenario.steps[k].session),
         message: format!("{:?} did not return", scenario.steps[k].sql),
+        level_refused: false,
     }
 }
 
@@ -593,6 +605,7 @@ async fn recv_for(
                 return Err(RunError {
                     what: format!("session {}", i + 1),
                     message: "did not answer".into(),
+                    level_refused: false,
                 })
             }
         }
@@ -669,6 +682,7 @@ impl LockWatch {
                 return Err(RunError {
                     what: "watching lock waits".into(),
                     message: "the watch stopped (see the warning above)".into(),
+                    level_refused: false,
                 });
             }
         }

@@ -144,6 +144,8 @@ pub struct SuiteConfig {
     pub mariadbd: Option<PathBuf>,
     /// `dolt` to use, if not found the usual way.
     pub dolt: Option<PathBuf>,
+    /// `tidb-server` to use, if not found the usual way.
+    pub tidb: Option<PathBuf>,
     /// Where managed servers' logs go (`<dir>/<target>.log`); a temporary folder if `None`.
     pub log_dir: Option<PathBuf>,
 }
@@ -253,6 +255,7 @@ async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedS
         t2.start(
             cfg2.mariadbd.as_deref(),
             cfg2.dolt.as_deref(),
+            cfg2.tidb.as_deref(),
             &log,
             "isoscope",
             Duration::from_secs(60),
@@ -272,6 +275,11 @@ fn server_name(flavor: Flavor, version: &str) -> String {
         Flavor::MariaDb => format!("MariaDB {v}"),
         Flavor::Mysql => format!("MySQL {v}"),
         Flavor::Dolt => format!("Dolt {v}"),
+        // TiDB's VERSION() is `8.0.11-TiDB-<its release>`.
+        Flavor::Tidb => format!(
+            "TiDB {}",
+            version.split_once("-TiDB-").map_or(version, |(_, r)| r)
+        ),
     }
 }
 
@@ -368,7 +376,12 @@ pub async fn run_one(
             cell.sessions = trace.sessions;
             cell.final_rows = trace.final_rows;
         }
-        Err(e) => cell.note = Some(e.to_string()),
+        Err(e) => {
+            if e.level_refused {
+                cell.verdict = Verdict::Refused;
+            }
+            cell.note = Some(e.to_string());
+        }
     }
     cell
 }

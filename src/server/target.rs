@@ -5,7 +5,8 @@
 //! choice of server does (MariaDB 11.6.2 turned `innodb_snapshot_isolation` on by default, and
 //! with it repeatable read stops losing updates), so a comparison names both. Each flavor's
 //! launcher says how a setting reaches its server: MariaDB takes `--key=value` options on the
-//! `mariadbd` command line; Dolt takes keys of its YAML config (see [`super::dolt`]).
+//! `mariadbd` command line; Dolt takes keys of its YAML config (see [`super::dolt`]); TiDB takes
+//! TOML config paths and system variables set with `SET GLOBAL` (see [`super::tidb`]).
 //!
 //! Invariants: a target's `Display` parses back to an equal target; settings keep the order
 //! they were given in, and a key appears at most once.
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use super::dolt::Dolt;
 use super::mariadb::MariaDb;
+use super::tidb::Tidb;
 use super::{Flavor, Launcher, ManagedServer, ServerError};
 
 /// One `key=value` setting of a server.
@@ -32,7 +34,7 @@ pub struct Setting {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     /// The server name before `[` is not one isoscope knows.
-    #[error("unknown server {0:?}; use mariadb, dolt or mysql, with settings in brackets: mariadb[key=value,...]")]
+    #[error("unknown server {0:?}; use mariadb, dolt, tidb or mysql, with settings in brackets: mariadb[key=value,...]")]
     UnknownServer(String),
     /// Brackets that do not open and close once, at the end.
     #[error("{0:?}: settings go in one pair of brackets at the end: mariadb[key=value,key=value]")]
@@ -122,17 +124,20 @@ impl Target {
     }
 
     /// The launcher that starts this target: the flavor's binary (at the given path, or found
-    /// as [`MariaDb::locate`] and [`Dolt::locate`] find it) with these settings.
+    /// as [`MariaDb::locate`], [`Dolt::locate`] and [`Tidb::locate`] find it) with these
+    /// settings.
     pub fn launcher(
         &self,
         mariadbd: Option<&Path>,
         dolt: Option<&Path>,
+        tidb: Option<&Path>,
     ) -> Result<Box<dyn Launcher>, ServerError> {
         Ok(match self.flavor {
             Flavor::MariaDb => {
                 Box::new(MariaDb::locate(mariadbd)?.with_settings(self.settings.clone()))
             }
             Flavor::Dolt => Box::new(Dolt::locate(dolt)?.with_settings(self.settings.clone())?),
+            Flavor::Tidb => Box::new(Tidb::locate(tidb)?.with_settings(self.settings.clone())?),
             Flavor::Mysql => {
                 return Err(ServerError::Unsupported(
                     "isoscope does not manage MySQL servers; give one with --url".into(),
@@ -146,12 +151,13 @@ impl Target {
         &self,
         mariadbd: Option<&Path>,
         dolt: Option<&Path>,
+        tidb: Option<&Path>,
         log_path: &Path,
         database: &str,
         start_timeout: Duration,
     ) -> Result<ManagedServer, ServerError> {
         ManagedServer::start(
-            self.launcher(mariadbd, dolt)?,
+            self.launcher(mariadbd, dolt, tidb)?,
             log_path,
             database,
             start_timeout,
