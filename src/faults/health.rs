@@ -88,13 +88,13 @@ pub fn classify(line: &str) -> Option<HealthKind> {
     } else if has(&[
         "panic:",
         "panic(",
-        "got signal",
         "fatal signal",
         "assertion failure",
         "failing assertion",
         "segmentation fault",
         "sigsegv",
-    ]) {
+    ]) || got_numbered_signal(&l)
+    {
         Some(HealthKind::Panic)
     } else if has(&[
         "[fatal]",
@@ -108,6 +108,13 @@ pub fn classify(line: &str) -> Option<HealthKind> {
     } else {
         None
     }
+}
+
+/// `got signal 11`: a server that caught a signal it dies of (MariaDB's crash line), not
+/// TiDB's `got signal to exit` on a SIGTERM, which is a clean shutdown.
+fn got_numbered_signal(l: &str) -> bool {
+    l.match_indices("got signal ")
+        .any(|(i, m)| l[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Lines of context kept with a finding.
@@ -229,6 +236,10 @@ mod tests {
             ("2026-11-21 12:00:01 0 [Note] InnoDB: Starting crash recovery from checkpoint LSN=47153", None),
             ("2026-11-21 12:00:01 0 [Note] mariadbd: ready for connections.", None),
             ("INFO[0000] Server ready. Accepting connections.", None),
+            // TiDB on SIGTERM, and its optimistic write conflicts.
+            ("[2026/12/08 03:33:06.101 +00:00] [INFO] [signal_posix.go:54] [\"got signal to exit\"] [signal=terminated]", None),
+            ("[2026/12/08 03:33:06.111 +00:00] [WARN] [session.go:845] [\"commit failed\"] [error=\"[kv:9007]Write conflict, txnStartTS=470994330871398401\"]", None),
+            ("[2026/12/08 03:33:06.111 +00:00] [FATAL] [main.go:300] [\"failed to create the server\"]", Some(HealthKind::Fatal)),
             ("2026-11-21 12:00:01 0 [Warning] Aborted connection 12 to db: 'isoscope' user: 'root'", None),
         ] {
             assert_eq!(classify(line), kind, "{line}");
