@@ -160,6 +160,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         s.listen_for_signals().map(|_| s)
     })?;
     let mut dirs = Vec::new();
+    let mut refused: Vec<report::RefusedLevel> = Vec::new();
     let mut worst = Validity::Valid;
     for (n, (db, req, cfg, name, label, dir)) in cells.into_iter().enumerate() {
         if shutdown.is_stopping() {
@@ -171,8 +172,26 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
             n + 1,
             req.isolation.name()
         );
+        // A server refuses a level the same way for every workload: asked once.
+        let target_name = db.to_string();
+        if refused
+            .iter()
+            .any(|x| x.target == target_name && x.isolation == req.isolation)
+        {
+            eprintln!("refused by the server (as above)");
+            continue;
+        }
         let o = match rt.block_on(target::run_on(cfg, &req.server, &shutdown)) {
             Ok(o) => o,
+            Err(runner::RunError::LevelRefused { level, message }) => {
+                eprintln!("refused by the server: {message}");
+                refused.push(report::RefusedLevel {
+                    target: target_name,
+                    isolation: level,
+                    message,
+                });
+                continue;
+            }
             // Stopped while its server started: the report covers the cells before it.
             Err(e @ runner::RunError::StoppedEarly(_)) => {
                 eprintln!("{e}");
@@ -223,8 +242,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     // blocking thread, and it is torn down (process and data folder) when that start returns.
     // Nothing else is left by then, so this returns at once otherwise.
     rt.shutdown_timeout(Duration::from_secs(65));
-    // Cells that never ran leave the matrix undecided: never a clean exit.
-    if dirs.len() < total && worst == Validity::Valid {
+    // Cells that never ran leave the matrix undecided: never a clean exit. A refused level is
+    // an answer, not a gap.
+    let refused_cells = refused.len() * workloads.len();
+    if dirs.len() + refused_cells < total && worst == Validity::Valid {
         worst = Validity::Unknown;
     }
     if dirs.is_empty() {
@@ -232,6 +253,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
     }
     let mut r = report::build(&dirs)?;
     r.scenarios = scenarios;
+    r.refused = refused;
     report::write(&r, &out)?;
     eprintln!(
         "isoscope compare: done in {:.0?}; report: {} (and report.md, report.json)",

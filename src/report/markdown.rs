@@ -193,6 +193,13 @@ pub fn render(r: &Report) -> String {
         out.push('\n');
     }
     out.push('\n');
+    if !r.refused.is_empty() {
+        let _ = writeln!(out, "{}\n", super::REFUSED_INTRO);
+        for x in &r.refused {
+            let _ = writeln!(out, "- {}", x.text());
+        }
+        out.push('\n');
+    }
 
     let _ = writeln!(out, "## Legend\n");
     legend_table(&mut out, r);
