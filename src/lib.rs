@@ -25,30 +25,34 @@
 //! - [`scenario`]: Hermitage's tests automated: fixed interleavings of a few sessions, judged
 //!   per server and level;
 //! - [`report`]: many runs side by side, in HTML and Markdown;
+//! - `compare`: the matrix of targets x levels x workloads, then the scenarios, then the report
+//!   (the orchestration behind `isoscope compare`);
 //! - [`cli`]: the `isoscope` command, which only parses and prints.
 //!
-//! `scratch`, `workload` and `runner` are private: the command line is their interface. The rest
+//! `scratch`, `workload`, `runner` and `compare` are private: the command line is their interface. The rest
 //! is public for tests, benchmarks and other tools that read histories and run folders.
 //!
 //! Nothing below the CLI prints, except the runner's progress bar and its notes on signals and
 //! stale folders, which go to stderr.
 
-pub mod checker;
 pub mod cli;
+mod compare;
 pub mod faults;
-pub mod history;
 pub mod lazyfs;
-#[cfg(test)]
-mod names;
 pub mod report;
 pub mod run_folder;
 mod runner;
 pub mod scenario;
 mod scratch;
 pub mod server;
-pub mod sim;
 pub mod verdict;
 mod workload;
+
+#[cfg(test)]
+use isoscope_check::names;
+/// The history model, the checker and the simulator live in the `isoscope-check` crate, so Cargo
+/// keeps them free of the runner, servers and report; their paths here stay as they were.
+pub use isoscope_check::{checker, history, sim};
 
 /// The isolation level a session asks the server for (SQL's four), and the model each is held
 /// to: what a run, a scenario and a report all name.

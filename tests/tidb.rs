@@ -202,9 +202,7 @@ fn optimistic_auto_retry_cannot_be_turned_back_on_and_increments_are_not_lost() 
     let t: isoscope::server::target::Target = target.parse().unwrap();
     let s = t
         .start(
-            None,
-            None,
-            None,
+            &isoscope::server::Binaries::default(),
             &dir.path().join("tidb.log"),
             "isoscope",
             std::time::Duration::from_secs(120),

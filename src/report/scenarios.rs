@@ -22,39 +22,13 @@ use crate::server::Flavor;
 use crate::workload::Isolation;
 
 /// The file `compare` writes into the report folder, and `report` reads back.
-pub const SCENARIOS_JSON: &str = "scenarios.json";
+pub const SCENARIOS_JSON: &str = crate::scenario::results_file::JSON;
 
-/// The scenario results in `paths` (each path's `scenarios.json`), merged in the order given;
-/// `None` when there is none.
+/// The scenario results in `paths` (each path's `scenarios.json`), merged in the order given
+/// ([`crate::scenario::results_file::find`]).
 pub fn find(paths: &[PathBuf]) -> Result<Option<Results>, ReportError> {
-    let mut merged: Option<Results> = None;
-    for p in paths {
-        let file = p.join(SCENARIOS_JSON);
-        if !file.is_file() {
-            continue;
-        }
-        let r = Results::load(&file).map_err(|e| ReportError::Run {
-            path: file.clone(),
-            message: e.to_string(),
-        })?;
-        let Some(m) = merged.as_mut() else {
-            merged = Some(r);
-            continue;
-        };
-        m.servers.extend(r.servers);
-        m.cells.extend(r.cells);
-        for s in r.scenarios {
-            if !m.scenarios.contains(&s) {
-                m.scenarios.push(s);
-            }
-        }
-        for l in r.levels {
-            if !m.levels.contains(&l) {
-                m.levels.push(l);
-            }
-        }
-    }
-    Ok(merged)
+    crate::scenario::results_file::find(paths)
+        .map_err(|(path, message)| ReportError::Run { path, message })
 }
 
 /// The anchor of a cell's timeline: `sc-0-p4-repeatable-read` (server index, scenario, level).
@@ -127,30 +101,31 @@ fn how_words(h: How) -> &'static str {
 /// answer per anomaly, not per interleaving), else what this server did.
 pub fn why_differs(c: &Cell, flavor: Flavor) -> String {
     let level = c.isolation.name();
-    if flavor == Flavor::Dolt {
+    let spec = flavor.spec();
+    if let Some(ignored) = spec.levels_ignored() {
+        let name = spec.display_name();
         return match (c.verdict, c.how) {
             (Verdict::Anomaly, _) => format!(
-                "Dolt accepts {level} but does not use it: every level runs the same \
-                 snapshot transactions merged at COMMIT, and nothing locks a read, so {} goes \
-                 through{}.",
+                "{name} accepts {level} but does not use it: {}, and {}, so {} goes through{}.",
+                ignored.instead,
+                ignored.reads,
                 c.anomaly,
                 if c.scenario == "p4" {
-                    " (both sessions write the same value, which Dolt's cell-wise merge takes \
-                     as no conflict)"
+                    format!(" ({})", ignored.same_value)
                 } else {
-                    ""
+                    String::new()
                 }
             ),
-            (_, Some(How::CommitRefused)) => "Dolt does not use the level: at every level each \
-                 transaction works on its own snapshot, and the second to commit a change to \
-                 the same row is refused at COMMIT (a merge conflict)."
-                .into(),
+            (_, Some(How::CommitRefused)) => format!(
+                "{name} does not use the level: at every level {}, and {}.",
+                ignored.snapshot, ignored.refused
+            ),
             (_, Some(h)) => format!(
-                "Dolt does not use the level: at every level each transaction reads its own \
-                 snapshot; {}.",
+                "{name} does not use the level: at every level {}; {}.",
+                ignored.snapshot,
                 how_words(h)
             ),
-            _ => "Dolt does not use the level.".into(),
+            _ => format!("{name} does not use the level."),
         };
     }
     match (c.verdict, c.how) {
@@ -375,8 +350,8 @@ fn server_table_html(
         r#"<p class="muted">Level asked → level the session reported: {}.</p>"#,
         esc(&table::reported(r, &cells, "→"))
     );
-    if info.flavor == Flavor::Dolt {
-        out.push_str("<p><b>Dolt accepts every isolation level and reports it back, but its engine does not use it:</b> every level runs the same snapshot transactions merged at COMMIT, so its columns can only agree.</p>");
+    if let Some((head, rest)) = table::levels_ignored_note(info.flavor) {
+        let _ = write!(out, "<p><b>{}:</b> {}</p>", esc(&head), esc(&rest));
     }
     let n = r.levels.len();
     let _ = write!(
@@ -658,12 +633,8 @@ pub fn markdown(out: &mut String, r: &Results) {
             "Level asked → level the session reported: {}.\n",
             table::reported(r, &cells, "→")
         );
-        if info.flavor == Flavor::Dolt {
-            out.push_str(
-                "**Dolt accepts every isolation level and reports it back, but its engine does \
-                 not use it:** every level runs the same snapshot transactions merged at \
-                 COMMIT, so its columns can only agree.\n\n",
-            );
+        if let Some((head, rest)) = table::levels_ignored_note(info.flavor) {
+            let _ = write!(out, "**{head}:** {rest}\n\n");
         }
         out.push_str("| scenario |");
         for l in &r.levels {

@@ -3,12 +3,13 @@
 //!
 //! The rule, as in Jepsen: only an outcome the server made definite is `fail`. A server error
 //! code that means "rolled back" (deadlock, lock wait timeout, serialization failure, record
-//! changed, duplicate key, TiDB's write conflict and retry failures), or any server error before the COMMIT (the client then rolls back),
+//! changed, duplicate key), or any server error before the COMMIT (the client then rolls back),
 //! is `fail`. A lost connection, a timeout, or an unknown error at COMMIT is `info`: the commit
 //! may have landed. A read-only transaction changes nothing, so its uncertain outcome is `fail`.
 
 use std::fmt;
 
+use crate::server::FlavorSpec;
 use crate::workload::ExecError;
 
 /// Why an op did not complete `ok`, grouped for the error breakdown of a run.
@@ -22,9 +23,9 @@ pub enum ErrorKind {
     RecordChanged,
     /// 1062: duplicate key.
     DuplicateKey,
-    /// A server's own code for a transaction it rolled back over a conflict (TiDB's 9007
-    /// write conflict, 8002, 8022, 8028: [`crate::server::tidb::ROLLBACK_CODES`]).
-    Conflict(u16),
+    /// Another code the server's flavor lists as rolled back (TiDB's 9007 write conflict:
+    /// [`FlavorSpec::rollback_codes`]).
+    RolledBack(u16),
     /// Any other server error code.
     Server(u16),
     /// The connection failed (I/O, protocol, closed by the server).
@@ -43,10 +44,7 @@ impl ErrorKind {
             ErrorKind::LockWaitTimeout => "1205 lock wait timeout".into(),
             ErrorKind::RecordChanged => "1020 record changed".into(),
             ErrorKind::DuplicateKey => "1062 duplicate key".into(),
-            ErrorKind::Conflict(c) => format!(
-                "{c} {}",
-                crate::server::tidb::rollback_code(c).unwrap_or("conflict")
-            ),
+            ErrorKind::RolledBack(c) => format!("{c} rolled back"),
             ErrorKind::Server(c) => format!("{c} server error"),
             ErrorKind::Connection => "connection lost".into(),
             ErrorKind::Timeout => "timeout".into(),
@@ -74,8 +72,9 @@ pub struct Classified {
     pub message: String,
 }
 
-/// Classifies an executor's error; `read_only` ops never leave an uncertain effect.
-pub fn classify(e: &ExecError, read_only: bool) -> Classified {
+/// Classifies an executor's error on a server of `flavor` (whose codes say what was rolled
+/// back); `read_only` ops never leave an uncertain effect.
+pub fn classify(e: &ExecError, read_only: bool, flavor: &dyn FlavorSpec) -> Classified {
     match e {
         ExecError::Aborted { reason, .. } => Classified {
             kind: ErrorKind::Aborted,
@@ -83,12 +82,19 @@ pub fn classify(e: &ExecError, read_only: bool) -> Classified {
             reconnect: false,
             message: reason.clone(),
         },
-        ExecError::Db { source, commit, .. } => classify_db(source, *commit, read_only),
+        ExecError::Db { source, commit, .. } => classify_db(source, *commit, read_only, flavor),
     }
 }
 
-/// Classifies a driver error raised by a statement (`commit`: by the COMMIT).
-pub fn classify_db(e: &mysql_async::Error, commit: bool, read_only: bool) -> Classified {
+/// Classifies a driver error raised by a statement (`commit`: by the COMMIT) on a server of
+/// `flavor`: a code it lists as rolled back or not ready ([`FlavorSpec::definite_failure`])
+/// is `fail` even at COMMIT.
+pub fn classify_db(
+    e: &mysql_async::Error,
+    commit: bool,
+    read_only: bool,
+    flavor: &dyn FlavorSpec,
+) -> Classified {
     match e {
         mysql_async::Error::Server(s) => {
             let kind = match s.code {
@@ -96,10 +102,10 @@ pub fn classify_db(e: &mysql_async::Error, commit: bool, read_only: bool) -> Cla
                 1205 => ErrorKind::LockWaitTimeout,
                 1020 => ErrorKind::RecordChanged,
                 1062 => ErrorKind::DuplicateKey,
-                c if crate::server::tidb::rollback_code(c).is_some() => ErrorKind::Conflict(c),
+                c if flavor.rollback_codes().contains(&c) => ErrorKind::RolledBack(c),
                 c => ErrorKind::Server(c),
             };
-            let known_rollback = !matches!(kind, ErrorKind::Server(_));
+            let known_rollback = flavor.definite_failure(s.code);
             Classified {
                 kind,
                 definite: known_rollback || !commit || read_only,
@@ -130,6 +136,8 @@ pub fn timeout(read_only: bool, after: std::time::Duration) -> Classified {
 mod tests {
     use super::*;
 
+    const MARIADB: &dyn FlavorSpec = &crate::server::mariadb::MariaDbFlavor;
+
     fn server(code: u16) -> mysql_async::Error {
         mysql_async::Error::Server(mysql_async::ServerError {
             code,
@@ -140,24 +148,30 @@ mod tests {
 
     #[test]
     fn rollbacks_are_definite_and_unknown_commits_are_not() {
-        let d = classify_db(&server(1213), true, false);
+        let d = classify_db(&server(1213), true, false, MARIADB);
         assert!(d.definite && !d.reconnect && d.kind == ErrorKind::Deadlock);
-        assert!(classify_db(&server(1205), true, false).definite);
-        // TiDB's optimistic write conflict at COMMIT: rolled back, so definite.
-        let w = classify_db(&server(9007), true, false);
-        assert!(w.definite && w.kind == ErrorKind::Conflict(9007));
-        assert_eq!(w.kind.label(), "9007 write conflict");
+        assert!(classify_db(&server(1205), true, false, MARIADB).definite);
         // An unknown error at COMMIT may hide a commit.
-        assert!(!classify_db(&server(1105), true, false).definite);
+        assert!(!classify_db(&server(1105), true, false, MARIADB).definite);
         // Before the COMMIT, the client rolls back: definite.
-        assert!(classify_db(&server(1105), false, false).definite);
+        assert!(classify_db(&server(1105), false, false, MARIADB).definite);
         let io = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::other("x")));
-        let c = classify_db(&io, false, false);
+        let c = classify_db(&io, false, false, MARIADB);
         assert!(!c.definite && c.reconnect && c.kind == ErrorKind::Connection);
         assert!(
-            classify_db(&io, false, true).definite,
+            classify_db(&io, false, true, MARIADB).definite,
             "reads change nothing"
         );
         assert!(!timeout(false, std::time::Duration::from_secs(1)).definite);
+    }
+
+    #[test]
+    fn a_tidb_write_conflict_at_commit_is_a_rollback() {
+        let tidb = crate::server::Flavor::Tidb.spec();
+        let w = classify_db(&server(9007), true, false, tidb);
+        assert!(w.definite && w.kind == ErrorKind::RolledBack(9007));
+        assert_eq!(w.kind.label(), "9007 rolled back");
+        // On MariaDB the same code means nothing known: at COMMIT, unknown.
+        assert!(!classify_db(&server(9007), true, false, MARIADB).definite);
     }
 }

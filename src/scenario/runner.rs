@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::spec::{Scenario, Shape, Step};
 use crate::server::{Endpoint, Flavor};
-use crate::workload::Isolation;
+use crate::workload::{session, Isolation};
 
 /// How long the runner waits, and for what.
 #[derive(Clone, Copy, Debug)]
@@ -166,7 +166,7 @@ pub struct RunError {
     pub what: String,
     /// What went wrong.
     pub message: String,
-    /// The server refused the isolation level itself (TiDB's 8048 for read uncommitted and
+    /// The server refused the isolation level itself (TiDB's 8048 at read uncommitted and
     /// serializable): the cell says what the server refuses, not that it could not run.
     pub level_refused: bool,
 }
@@ -180,11 +180,25 @@ fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunEr
     }
 }
 
-/// Error codes after which a transaction is gone: deadlock, record changed since read (and
-/// TiDB's own, [`crate::server::tidb::ROLLBACK_CODES`]).
+/// Error codes after which a transaction is gone: deadlock, record changed since read.
 const ROLLBACK_CODES: [u16; 2] = [1213, 1020];
 /// Lock wait timeout: rolls the transaction back only where the server is set to.
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// The codes after which a session's transaction is gone on `flavor`: deadlock, record changed,
+/// and the flavor's own rollback codes (TiDB's 9007 write conflict); not a lock wait timeout or
+/// a duplicate key, which fail only the statement.
+fn ends_txn(flavor: Flavor) -> Vec<u16> {
+    let mut codes = ROLLBACK_CODES.to_vec();
+    codes.extend(
+        flavor
+            .spec()
+            .rollback_codes()
+            .iter()
+            .filter(|c| ![LOCK_WAIT_TIMEOUT, 1062].contains(c) && !ROLLBACK_CODES.contains(c)),
+    );
+    codes
+}
 
 /// A statement's outcome from a session task.
 struct Done {
@@ -279,9 +293,6 @@ pub async fn run_cell(plan: &CellPlan<'_>) -> Result<Trace, RunError> {
     })
 }
 
-const LOCK_WAITS: &str =
-    "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'";
-
 type Driven = (Vec<StepRecord>, Vec<(String, SessionEnd)>, Option<String>);
 
 async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, RunError> {
@@ -305,23 +316,21 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         let mut c = mysql_async::Conn::new(ep.opts(Some(db)))
             .await
             .map_err(err(format!("connecting session {name}")))?;
-        c.query_drop(format!(
-            "SET SESSION TRANSACTION ISOLATION LEVEL {}",
-            level.sql()
-        ))
-        .await
-        .map_err(|e| RunError {
-            what: format!("setting {name}'s isolation level"),
-            level_refused: matches!(&e, mysql_async::Error::Server(_)),
-            message: e.to_string(),
-        })?;
-        if let (Some(t), true) = (timing.lock_wait_timeout, flavor != Flavor::Dolt) {
-            c.query_drop(format!("SET SESSION innodb_lock_wait_timeout = {t}"))
+        session::set_isolation(&mut c, level)
+            .await
+            .map_err(|e| RunError {
+                what: format!("setting {name}'s isolation level"),
+                level_refused: matches!(&e, mysql_async::Error::Server(_)),
+                message: e.to_string(),
+            })?;
+        if let (Some(t), Some(var)) = (timing.lock_wait_timeout, flavor.spec().lock_wait_variable())
+        {
+            c.query_drop(format!("SET SESSION {var} = {t}"))
                 .await
                 .map_err(err("setting the lock wait timeout"))?;
         }
         if i == 0 {
-            reported = read_level(&mut c).await;
+            reported = session::reported_isolation(&mut c).await;
         }
         conn_ids.push(c.id() as u64);
         let (tx, rx) = mpsc::unbounded_channel::<(usize, String)>();
@@ -359,6 +368,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         senders: &senders,
         sql: scenario.steps.iter().map(|s| s.sql.clone()).collect(),
         timeout_rolls_back,
+        ends_txn: ends_txn(flavor),
         current: 0,
     };
     // Sessions without a begin step of their own begin now, in order.
@@ -467,6 +477,8 @@ struct State<'a> {
     senders: &'a [mpsc::UnboundedSender<(usize, String)>],
     sql: Vec<String>,
     timeout_rolls_back: bool,
+    /// Codes after which the transaction is gone ([`ends_txn`]).
+    ends_txn: Vec<u16>,
     /// The step being run.
     current: usize,
 }
@@ -511,8 +523,7 @@ impl State<'_> {
                 self.ends[d.session] = Some(SessionEnd::CommitRefused { code: *code })
             }
             (Outcome::Error { code, .. }, _)
-                if ROLLBACK_CODES.contains(code)
-                    || crate::server::tidb::rollback_code(*code).is_some()
+                if self.ends_txn.contains(code)
                     || (*code == LOCK_WAIT_TIMEOUT && self.timeout_rolls_back) =>
             {
                 self.ends[d.session] = Some(SessionEnd::Aborted { code: *code })
@@ -636,16 +647,19 @@ impl LockWatch {
     /// How often the table is read: over InnoDB's 0.1 s, so each read refreshes it.
     pub const EVERY: Duration = Duration::from_millis(120);
 
-    /// Starts watching the server at `ep`; `None` when it has no such table (Dolt).
-    pub async fn start(ep: &Endpoint) -> Option<LockWatch> {
+    /// Starts watching the server at `ep` of `flavor` with its lock-wait probe
+    /// ([`crate::server::FlavorSpec::lock_waits_query`]); `None` when it has none or the probe
+    /// fails.
+    pub async fn start(ep: &Endpoint, flavor: Flavor) -> Option<LockWatch> {
+        let probe = flavor.spec().lock_waits_query()?;
         let mut conn = mysql_async::Conn::new(ep.opts(None)).await.ok()?;
-        let first = conn.query::<u64, _>(LOCK_WAITS).await.ok()?;
+        let first = conn.query::<u64, _>(probe).await.ok()?;
         let (tx, rx) = tokio::sync::watch::channel((Instant::now(), std::sync::Arc::new(first)));
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LockWatch::EVERY).await;
                 let at = Instant::now();
-                match conn.query::<u64, _>(LOCK_WAITS).await {
+                match conn.query::<u64, _>(probe).await {
                     Ok(ids) => {
                         if tx.send((at, std::sync::Arc::new(ids))).is_err() {
                             break;
@@ -763,15 +777,4 @@ async fn read_table(conn: &mut mysql_async::Conn, sql: &str) -> Result<Vec<Row>,
         .await
         .map_err(err(format!("reading the table ({sql})")))?;
     Ok(rows.iter().map(row_values).collect())
-}
-
-/// The level a session reports: `@@transaction_isolation` (MySQL 8, MariaDB 11, Dolt), else
-/// `@@tx_isolation` (MariaDB 10.11).
-async fn read_level(c: &mut mysql_async::Conn) -> Option<String> {
-    for q in ["SELECT @@transaction_isolation", "SELECT @@tx_isolation"] {
-        if let Ok(Some(v)) = c.query_first::<String, _>(q).await {
-            return Some(v);
-        }
-    }
-    None
 }

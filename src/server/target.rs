@@ -16,10 +16,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::dolt::Dolt;
-use super::mariadb::MariaDb;
-use super::tidb::Tidb;
-use super::{Flavor, Launcher, ManagedServer, ServerError};
+use super::{Binaries, Flavor, Launcher, ManagedServer, ServerError};
 
 /// One `key=value` setting of a server.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -124,44 +121,41 @@ impl Target {
     }
 
     /// The launcher that starts this target: the flavor's binary (at the given path, or found
-    /// as [`MariaDb::locate`], [`Dolt::locate`] and [`Tidb::locate`] find it) with these
-    /// settings.
-    pub fn launcher(
+    /// the flavor's usual way) with these settings ([`super::FlavorSpec::launcher`]).
+    pub fn launcher(&self, binaries: &Binaries) -> Result<Box<dyn Launcher>, ServerError> {
+        self.flavor.spec().launcher(&self.settings, binaries)
+    }
+
+    /// Starts this target's nodes ([`super::FlavorSpec::start_cluster`]): a cluster of one for a
+    /// single server, its log at `log` (a larger cluster's nodes log beside it), the data of
+    /// every node on `disk`.
+    pub fn start_cluster(
         &self,
-        mariadbd: Option<&Path>,
-        dolt: Option<&Path>,
-        tidb: Option<&Path>,
-    ) -> Result<Box<dyn Launcher>, ServerError> {
-        Ok(match self.flavor {
-            Flavor::MariaDb => {
-                Box::new(MariaDb::locate(mariadbd)?.with_settings(self.settings.clone()))
-            }
-            Flavor::Dolt => Box::new(Dolt::locate(dolt)?.with_settings(self.settings.clone())?),
-            Flavor::Tidb => Box::new(Tidb::locate(tidb)?.with_settings(self.settings.clone())?),
-            Flavor::Mysql => {
-                return Err(ServerError::Unsupported(
-                    "isoscope does not manage MySQL servers; give one with --url".into(),
-                ))
-            }
+        binaries: &Binaries,
+        log: &Path,
+        database: &str,
+        start_timeout: Duration,
+        disk: super::Disk,
+    ) -> Result<super::Cluster, ServerError> {
+        self.flavor.spec().start_cluster(&super::ClusterPlan {
+            settings: &self.settings,
+            binaries,
+            log,
+            database,
+            start_timeout,
+            disk,
         })
     }
 
     /// Starts a fresh private instance of this target ([`ManagedServer::start`]).
     pub fn start(
         &self,
-        mariadbd: Option<&Path>,
-        dolt: Option<&Path>,
-        tidb: Option<&Path>,
+        binaries: &Binaries,
         log_path: &Path,
         database: &str,
         start_timeout: Duration,
     ) -> Result<ManagedServer, ServerError> {
-        ManagedServer::start(
-            self.launcher(mariadbd, dolt, tidb)?,
-            log_path,
-            database,
-            start_timeout,
-        )
+        ManagedServer::start(self.launcher(binaries)?, log_path, database, start_timeout)
     }
 }
 

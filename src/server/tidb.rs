@@ -24,8 +24,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::flavor::{FlavorSpec, HealthPatterns, COMMON_ROLLBACK_CODES};
 use super::target::Setting;
-use super::{cache_dir, find_binary, free_port, io_err, Endpoint, Flavor, Launcher, ServerError};
+use super::{
+    cache_dir, find_binary, free_port, io_err, Binaries, Endpoint, Flavor, Launcher, ServerError,
+};
 
 /// Config paths isoscope sets itself and a setting may not change.
 const RESERVED: [&str; 8] = [
@@ -47,6 +50,33 @@ pub const ROLLBACK_CODES: [(u16, &str); 4] = [
     (8022, "transaction commit failed, retry"),
     (8028, "schema changed during the transaction"),
 ];
+
+/// Every code after which TiDB has rolled the transaction back: MySQL's and TiDB's own.
+const ALL_ROLLBACK_CODES: [u16; 8] = [
+    COMMON_ROLLBACK_CODES[0],
+    COMMON_ROLLBACK_CODES[1],
+    COMMON_ROLLBACK_CODES[2],
+    COMMON_ROLLBACK_CODES[3],
+    ROLLBACK_CODES[0].0,
+    ROLLBACK_CODES[1].0,
+    ROLLBACK_CODES[2].0,
+    ROLLBACK_CODES[3].0,
+];
+
+/// TiDB's log: MySQL's and Go's trouble, without `got signal`, which TiDB prints as
+/// `["got signal to exit"] [signal=terminated]` on every clean SIGTERM (a restart fault).
+static TIDB_HEALTH: HealthPatterns = HealthPatterns {
+    panic: &[
+        "panic:",
+        "panic(",
+        "fatal signal",
+        "assertion failure",
+        "failing assertion",
+        "segmentation fault",
+        "sigsegv",
+    ],
+    ..HealthPatterns::COMMON
+};
 
 /// The error TiDB gives for an isolation level it does not run (READ UNCOMMITTED,
 /// SERIALIZABLE) unless `tidb_skip_isolation_level_check` is on.
@@ -237,6 +267,51 @@ impl Launcher for Tidb {
     }
 }
 
+/// TiDB: runs the levels it accepts as asked (repeatable read is snapshot isolation in
+/// optimistic mode; pessimistic mode reads the latest committed row in its writes, as InnoDB);
+/// refuses read uncommitted and serializable with 8048; has `innodb_lock_wait_timeout` for
+/// pessimistic lock waits, and lists the sessions that wait in `information_schema.tidb_trx`;
+/// says "rolled back" with its own codes too ([`ROLLBACK_CODES`]).
+pub struct TidbFlavor;
+
+impl FlavorSpec for TidbFlavor {
+    fn flavor(&self) -> Flavor {
+        Flavor::Tidb
+    }
+
+    fn display_name(&self) -> &'static str {
+        "TiDB"
+    }
+
+    /// TiDB's `VERSION()` is `8.0.11-TiDB-<its release>`: the release is what names it.
+    fn server_name(&self, version: &str) -> String {
+        let release = version.split_once("-TiDB-").map_or(version, |(_, r)| r);
+        format!("TiDB {release}")
+    }
+
+    fn lock_waits_query(&self) -> Option<&'static str> {
+        Some("SELECT session_id FROM information_schema.tidb_trx WHERE state = 'LockWaiting'")
+    }
+
+    fn rollback_codes(&self) -> &'static [u16] {
+        &ALL_ROLLBACK_CODES
+    }
+
+    fn health_patterns(&self) -> &'static HealthPatterns {
+        &TIDB_HEALTH
+    }
+
+    fn launcher(
+        &self,
+        settings: &[Setting],
+        binaries: &Binaries,
+    ) -> Result<Box<dyn Launcher>, ServerError> {
+        Ok(Box::new(
+            Tidb::locate(binaries.tidb.as_deref())?.with_settings(settings.to_vec())?,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +362,28 @@ mod tests {
     fn rollback_codes_are_known_by_number() {
         assert_eq!(rollback_code(9007), Some("write conflict"));
         assert_eq!(rollback_code(1213), None);
+        let spec = Flavor::Tidb.spec();
+        for code in [1213, 1205, 9007, 8002, 8022, 8028] {
+            assert!(spec.definite_failure(code), "{code}");
+        }
+        assert!(!spec.definite_failure(1105));
+        assert_eq!(
+            spec.server_name("8.0.11-TiDB-v1.1.0-beta.0.20251126154744-e4e814fdc0af"),
+            "TiDB v1.1.0-beta.0.20251126154744-e4e814fdc0af"
+        );
+    }
+
+    #[test]
+    fn a_clean_sigterm_is_not_a_crash_but_a_fatal_line_is_fatal() {
+        use crate::faults::health::{classify_with, HealthKind};
+        let p = Flavor::Tidb.spec().health_patterns();
+        let sigterm = "[2026/12/08 03:33:06.101 +00:00] [INFO] [signal_posix.go:54] [\"got signal to exit\"] [signal=terminated]";
+        assert_eq!(classify_with(p, sigterm), None);
+        let conflict = "[WARN] [session.go:845] [\"commit failed\"] [error=\"[kv:9007]Write conflict, txnStartTS=1\"]";
+        assert_eq!(classify_with(p, conflict), None);
+        let fatal = "[2026/12/08 03:33:06.111 +00:00] [FATAL] [main.go:300] [\"failed to create the server\"]";
+        assert_eq!(classify_with(p, fatal), Some(HealthKind::Fatal));
+        let panic = "panic: runtime error: index out of range";
+        assert_eq!(classify_with(p, panic), Some(HealthKind::Panic));
     }
 }
