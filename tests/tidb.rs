@@ -426,3 +426,40 @@ fn tidb_rides_through_kills_pauses_and_restarts_and_keeps_every_acknowledged_app
     );
     assert_snapshot_isolation("optimistic with faults", &run);
 }
+
+#[test]
+fn a_refused_level_and_an_unknown_variable_are_one_line_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    for (target, isolation, says) in [
+        (
+            "tidb",
+            "serializable",
+            "the server refused serializable: 8048: The isolation level 'SERIALIZABLE' is not supported",
+        ),
+        (
+            "tidb[no_such_var=1]",
+            "repeatable-read",
+            "SET GLOBAL no_such_var = 1: Server error: `ERROR 1193 (HY000): Unknown system variable 'no_such_var'",
+        ),
+    ] {
+        let out = dir.path().join(isolation);
+        let o = isoscope(&[
+            "run",
+            "--db",
+            target,
+            "--workload",
+            "counter",
+            "--isolation",
+            isolation,
+            "--time",
+            "2s",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{target}: {err}");
+        assert!(err.contains(says), "{target}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{target}: {err}");
+    }
+}
