@@ -425,6 +425,20 @@ fn tidb_rides_through_kills_pauses_and_restarts_and_keeps_every_acknowledged_app
         run["errors"]
     );
     assert_snapshot_isolation("optimistic with faults", &run);
+    // The report says what this durability result does not mean.
+    let rep = dir.path().join("report");
+    let o = isoscope(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        rep.to_str().unwrap(),
+    ]);
+    assert!(o.status.code().is_some_and(|c| c != 3), "{o:?}");
+    let md = std::fs::read_to_string(rep.join("report.md")).unwrap();
+    assert!(
+        md.contains("embedded unistore store") && md.contains("not for a production TiDB"),
+        "{md}"
+    );
 }
 
 #[test]

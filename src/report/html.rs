@@ -365,6 +365,9 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
             verdict_badge(d.valid),
             esc(&durability_line(d))
         );
+        if let Some(caveat) = c.summary.server.flavor.spec().durability_caveat() {
+            let _ = write!(out, r#"<p class="muted">Note: {}.</p>"#, esc(caveat));
+        }
         if !d.notes.is_empty() || !d.examples.is_empty() {
             out.push_str(r#"<ul class="notes">"#);
             for n in &d.notes {

@@ -74,6 +74,9 @@ pub fn fault_story(out: &mut String, c: &Cell) {
     }
     if let Some(d) = &c.durability {
         let _ = writeln!(out, "Durability: {}.\n", durability_line(d));
+        if let Some(caveat) = s.server.flavor.spec().durability_caveat() {
+            let _ = writeln!(out, "Note: {caveat}.\n");
+        }
         for n in &d.notes {
             let _ = writeln!(out, "- note: {n}");
         }

@@ -245,6 +245,12 @@ pub trait FlavorSpec: Send + Sync {
         Ok(Cluster::of_one(spec, server))
     }
 
+    /// What a durability result on this flavor's managed servers does not show, for the report
+    /// beside every durability result (TiDB's embedded store is not TiKV); `None` by default.
+    fn durability_caveat(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The statement that compacts the engine's storage while it serves (Dolt's
     /// `CALL dolt_gc()`), for the `dolt-gc` fault; `None`: the fault does nothing here.
     fn gc_statement(&self) -> Option<&'static str> {

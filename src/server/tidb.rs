@@ -301,6 +301,15 @@ impl FlavorSpec for TidbFlavor {
         &TIDB_HEALTH
     }
 
+    fn durability_caveat(&self) -> Option<&'static str> {
+        Some(
+            "this TiDB runs on its embedded unistore store, which acknowledges a commit once it \
+             is written to the OS and never syncs it: the result holds for this single process \
+             (a kill or restart), not for a production TiDB, whose commits TiKV replicates with \
+             Raft and syncs; after a power loss unistore keeps nothing it had not synced",
+        )
+    }
+
     fn launcher(
         &self,
         settings: &[Setting],
