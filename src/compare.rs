@@ -78,6 +78,14 @@ pub enum Progress<'a> {
     },
     /// The cell that started last ended.
     CellDone(&'a RunOutput),
+    /// The server refused the started cell's level (`first`: it just did; else it did for an
+    /// earlier workload, and the cell was not run again).
+    Refused {
+        /// The refusal.
+        refused: &'a report::RefusedLevel,
+        /// Whether this cell asked (else an earlier one did).
+        first: bool,
+    },
     /// A signal stopped the comparison before this cell's clients started, or between cells.
     Stopped(Option<&'a RunError>),
     /// The scenarios start: cells in all.
@@ -214,6 +222,8 @@ pub fn run(
         })
         .map_err(|e| CompareError::Io(e.to_string()))?;
     let mut dirs = Vec::new();
+    let mut refused: Vec<report::RefusedLevel> = Vec::new();
+    let mut refused_cells = 0;
     let mut worst = Validity::Valid;
     for (i, cell) in cells.iter().enumerate() {
         if shutdown.is_stopping() {
@@ -221,12 +231,41 @@ pub fn run(
             break;
         }
         progress(Progress::CellStarts { n: i + 1, cell });
+        // A server refuses a level the same way for every workload: asked once.
+        let target_name = cell.target.to_string();
+        let level = cell.request.isolation;
+        if let Some(r) = refused
+            .iter()
+            .find(|r| r.target == target_name && r.isolation == level)
+        {
+            refused_cells += 1;
+            progress(Progress::Refused {
+                refused: r,
+                first: false,
+            });
+            continue;
+        }
         let o = match rt.block_on(target::run_on(
             cell.config.clone(),
             &cell.request.server,
             &shutdown,
         )) {
             Ok(o) => o,
+            Err(RunError::LevelRefused { level, message }) => {
+                refused_cells += 1;
+                refused.push(report::RefusedLevel {
+                    target: target_name,
+                    isolation: level,
+                    message,
+                });
+                if let Some(r) = refused.last() {
+                    progress(Progress::Refused {
+                        refused: r,
+                        first: true,
+                    });
+                }
+                continue;
+            }
             // Stopped while its server started: the report covers the cells before it.
             Err(e @ RunError::StoppedEarly(_)) => {
                 progress(Progress::Stopped(Some(&e)));
@@ -265,8 +304,9 @@ pub fn run(
     // blocking thread, and it is torn down (process and data folder) when that start returns.
     // Nothing else is left by then, so this returns at once otherwise.
     rt.shutdown_timeout(Duration::from_secs(65));
-    // Cells that never ran leave the matrix undecided: never a clean exit.
-    if dirs.len() < total && worst == Validity::Valid {
+    // Cells that never ran leave the matrix undecided: never a clean exit. A refused level is
+    // an answer, not a gap.
+    if dirs.len() + refused_cells < total && worst == Validity::Valid {
         worst = Validity::Unknown;
     }
     if dirs.is_empty() {
@@ -274,6 +314,7 @@ pub fn run(
     }
     let mut r = report::build(&dirs)?;
     r.scenarios = scenarios;
+    r.refused = refused;
     report::write(&r, &plan.out)?;
     Ok(Compared {
         worst,

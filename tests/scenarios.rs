@@ -274,8 +274,7 @@ fn settings_reach_the_servers() {
         let t: Target = target.parse().unwrap();
         let s = t
             .start(
-                None,
-                None,
+                &isoscope::server::Binaries::default(),
                 &dir.path().join(format!("{}.log", t.flavor)),
                 "isoscope",
                 std::time::Duration::from_secs(60),

@@ -25,8 +25,8 @@ pub struct CompareArgs {
     /// after `@`: `mariadb,mariadb[innodb_snapshot_isolation=ON],dolt,dolt@1.83.2`.
     #[arg(long, default_value = "mariadb,dolt")]
     pub dbs: String,
-    /// A setting for every server started (repeatable): a mariadbd option, or a Dolt config
-    /// path or system variable.
+    /// A setting for every server started (repeatable): a mariadbd option, or a Dolt or TiDB
+    /// config path or system variable.
     #[arg(long = "server-opt", value_name = "KEY=VALUE")]
     pub server_opt: Vec<String>,
     /// Isolation levels.
@@ -139,6 +139,10 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
                 found.join(", ")
             );
         }
+        Progress::Refused { refused, first: true } => {
+            eprintln!("refused by the server: {}", refused.message)
+        }
+        Progress::Refused { first: false, .. } => eprintln!("refused by the server (as above)"),
         Progress::Stopped(Some(e)) => eprintln!("{e}"),
         Progress::Stopped(None) => {
             eprintln!("isoscope compare: stopped; the report covers the runs done")

@@ -25,13 +25,14 @@ use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The server isoscope starts and manages, with settings in brackets if any:
-    /// mariadb, dolt, `mariadb[innodb_snapshot_isolation=ON]`, `dolt@1.83.2` (a Dolt built by
+    /// mariadb, dolt, tidb, `mariadb[innodb_snapshot_isolation=ON]`,
+    /// `tidb[tidb_txn_mode=optimistic]`, `dolt@1.83.2` (a Dolt built by
     /// `scripts/install-servers --dolt <pseudo-version>`), dolt-cluster (a primary and two
     /// standbys; `dolt-cluster[nodes=5]`).
     #[arg(long, conflicts_with = "url")]
     pub db: Option<String>,
     /// A setting for the managed server (repeatable): a mariadbd option
-    /// (`innodb_flush_log_at_trx_commit=2`), or a Dolt config path or system variable.
+    /// (`innodb_flush_log_at_trx_commit=2`), or a Dolt or TiDB config path or system variable.
     #[arg(long = "server-opt", value_name = "KEY=VALUE")]
     pub server_opt: Vec<String>,
     /// An external server instead: mysql://user:pass@host:port/db (no faults possible).
@@ -166,7 +167,7 @@ impl RunArgs {
                 Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?,
                 self.flavor,
             ),
-            (None, None) => bail!("say which server: --db mariadb|dolt, or --url mysql://..."),
+            (None, None) => bail!("say which server: --db mariadb|dolt|tidb, or --url mysql://..."),
         };
         let nemesis = self.faults.plan()?;
         if nemesis.is_some() && matches!(server, Server::External(..)) {

@@ -20,8 +20,8 @@ pub struct ScenariosArgs {
     /// `mariadb,mariadb[innodb_snapshot_isolation=ON],dolt`.
     #[arg(long, default_value = "mariadb,dolt")]
     pub dbs: String,
-    /// A setting for every server started (repeatable): a mariadbd option, or a Dolt config
-    /// path or system variable.
+    /// A setting for every server started (repeatable): a mariadbd option, or a Dolt or TiDB
+    /// config path or system variable.
     #[arg(long = "server-opt", value_name = "KEY=VALUE")]
     pub server_opt: Vec<String>,
     /// Run on a server you run yourself instead (`mysql://user:pass@host:port/db`).

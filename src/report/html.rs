@@ -418,6 +418,9 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
             verdict_badge(d.valid),
             esc(&capitalized(&durability_line(d)))
         );
+        if let Some(caveat) = c.summary.server.flavor.spec().durability_caveat() {
+            let _ = write!(out, r#"<p class="muted">Note: {}.</p>"#, esc(caveat));
+        }
         if !d.notes.is_empty() || !d.examples.is_empty() {
             out.push_str(r#"<ul class="notes">"#);
             for n in &d.notes {
@@ -520,6 +523,13 @@ pub fn render(r: &Report) -> String {
     toc(&mut out, r, story);
     out.push_str(r#"<h2 id="verdicts">Verdicts</h2><p class="lede">Each cell: the run's verdict (isolation against the model it was held to, the level the clients asked for, and, where they fail, durability of acknowledged writes and server health), the anomalies found (Elle's names, linked to the legend, with counts linked to an example), the strongest consistency model the history is still consistent with, and the level the server reported. A model stronger than the one held to is "not checked" when the anomalies only it forbids were not searched.</p>"#);
     matrix(&mut out, r);
+    if !r.refused.is_empty() {
+        let _ = write!(out, "<p>{}</p><ul>", esc(super::REFUSED_INTRO));
+        for x in &r.refused {
+            let _ = write!(out, "<li>{}</li>", esc(&x.text()));
+        }
+        out.push_str("</ul>");
+    }
 
     out.push_str(r#"<h2 id="legend">Legend</h2><p class="lede">Elle's names for the anomalies, the words engineers use for them, and the weakest models that forbid each (every stronger model forbids it too).</p>"#);
     legend_table(&mut out, r);

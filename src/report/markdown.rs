@@ -86,6 +86,9 @@ pub fn fault_story(out: &mut String, c: &Cell) {
             d.valid,
             capitalized(&durability_line(d))
         );
+        if let Some(caveat) = s.server.flavor.spec().durability_caveat() {
+            let _ = writeln!(out, "Note: {caveat}.\n");
+        }
         for n in &d.notes {
             let _ = writeln!(out, "- note: {n}");
         }
@@ -214,6 +217,13 @@ pub fn render(r: &Report) -> String {
         out.push('\n');
     }
     out.push('\n');
+    if !r.refused.is_empty() {
+        let _ = writeln!(out, "{}\n", super::REFUSED_INTRO);
+        for x in &r.refused {
+            let _ = writeln!(out, "- {}", x.text());
+        }
+        out.push('\n');
+    }
 
     let _ = writeln!(out, "## Legend\n");
     legend_table(&mut out, r);

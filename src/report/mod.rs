@@ -169,7 +169,37 @@ pub struct Report {
     /// The scenarios' table (`scenarios.json`), when they ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenarios: Option<crate::scenario::Results>,
+    /// Targets and levels `compare` could not run because the server refused the level.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedLevel>,
 }
+
+/// A level a server refused (TiDB's 8048 at serializable): no run, and no column, for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RefusedLevel {
+    /// The target.
+    pub target: String,
+    /// The level asked for.
+    pub isolation: crate::workload::Isolation,
+    /// The server's message.
+    pub message: String,
+}
+
+impl RefusedLevel {
+    /// One line: `tidb at serializable: 8048: ...`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} at {}: {}",
+            self.target,
+            self.isolation.name(),
+            self.message
+        )
+    }
+}
+
+/// The sentence that introduces the refused levels under the matrix.
+pub const REFUSED_INTRO: &str =
+    "Not run, because the server refused the level (no column for them):";
 
 fn machine() -> Machine {
     let memory_gb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
@@ -279,6 +309,7 @@ pub fn build(dirs: &[PathBuf]) -> Result<Report, ReportError> {
         machine: machine(),
         cells,
         scenarios: None,
+        refused: Vec::new(),
     })
 }
 

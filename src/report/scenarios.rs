@@ -474,6 +474,15 @@ fn notes<'c>(cells: &[&'c Cell], flavor: Flavor) -> Vec<(Vec<&'c Cell>, String)>
                 ),
             );
         }
+        if c.verdict == Verdict::Refused {
+            add(
+                c,
+                format!(
+                    "the server refused the level: {}",
+                    c.note.as_deref().unwrap_or("no reason")
+                ),
+            );
+        }
         if c.verdict == Verdict::Error {
             add(
                 c,

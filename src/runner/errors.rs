@@ -23,6 +23,9 @@ pub enum ErrorKind {
     RecordChanged,
     /// 1062: duplicate key.
     DuplicateKey,
+    /// Another code the server's flavor lists as rolled back (TiDB's 9007 write conflict:
+    /// [`FlavorSpec::rollback_codes`]).
+    RolledBack(u16),
     /// Any other server error code.
     Server(u16),
     /// The connection failed (I/O, protocol, closed by the server).
@@ -41,6 +44,7 @@ impl ErrorKind {
             ErrorKind::LockWaitTimeout => "1205 lock wait timeout".into(),
             ErrorKind::RecordChanged => "1020 record changed".into(),
             ErrorKind::DuplicateKey => "1062 duplicate key".into(),
+            ErrorKind::RolledBack(c) => format!("{c} rolled back"),
             ErrorKind::Server(c) => format!("{c} server error"),
             ErrorKind::Connection => "connection lost".into(),
             ErrorKind::Timeout => "timeout".into(),
@@ -98,6 +102,7 @@ pub fn classify_db(
                 1205 => ErrorKind::LockWaitTimeout,
                 1020 => ErrorKind::RecordChanged,
                 1062 => ErrorKind::DuplicateKey,
+                c if flavor.rollback_codes().contains(&c) => ErrorKind::RolledBack(c),
                 c => ErrorKind::Server(c),
             };
             let known_rollback = flavor.definite_failure(s.code);
@@ -158,5 +163,15 @@ mod tests {
             "reads change nothing"
         );
         assert!(!timeout(false, std::time::Duration::from_secs(1)).definite);
+    }
+
+    #[test]
+    fn a_tidb_write_conflict_at_commit_is_a_rollback() {
+        let tidb = crate::server::Flavor::Tidb.spec();
+        let w = classify_db(&server(9007), true, false, tidb);
+        assert!(w.definite && w.kind == ErrorKind::RolledBack(9007));
+        assert_eq!(w.kind.label(), "9007 rolled back");
+        // On MariaDB the same code means nothing known: at COMMIT, unknown.
+        assert!(!classify_db(&server(9007), true, false, MARIADB).definite);
     }
 }

@@ -176,6 +176,15 @@ pub enum RunError {
     /// The server could not be found, started or prepared.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The server refused the isolation level itself (TiDB's 8048 at read uncommitted and
+    /// serializable): nothing ran, and there is nothing to check.
+    #[error("the server refused {}: {message}", level.name())]
+    LevelRefused {
+        /// The level asked for.
+        level: Isolation,
+        /// The server's message.
+        message: String,
+    },
     /// The server refused the set-up.
     #[error("{what}: {message}")]
     Setup {
@@ -358,16 +367,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects a session at the run's isolation level.
 async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Error> {
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(ep.opts(Some(&ep.database))))
+    let mut conn = connect_only(ep).await?;
+    workload::session::set_isolation(&mut conn, iso).await?;
+    Ok(conn)
+}
+
+/// Connects a session, at the server's default level.
+async fn connect_only(ep: &Endpoint) -> Result<Conn, mysql_async::Error> {
+    tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(ep.opts(Some(&ep.database))))
         .await
         .map_err(|_| {
             mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("no answer within {CONNECT_TIMEOUT:?}"),
             )))
-        })??;
-    workload::session::set_isolation(&mut conn, iso).await?;
-    Ok(conn)
+        })?
 }
 
 /// How long connection attempts go on, and how they wait.
@@ -784,9 +798,19 @@ async fn prepare(
             message: e.to_string(),
         }
     };
-    let mut conn = connect(endpoint, cfg.isolation)
+    let mut conn = connect_only(endpoint)
         .await
         .map_err(setup_err(&format!("connecting to {endpoint}")))?;
+    // A server error here is the server refusing the level, not a failed set-up.
+    workload::session::set_isolation(&mut conn, cfg.isolation)
+        .await
+        .map_err(|e| match e {
+            mysql_async::Error::Server(s) => RunError::LevelRefused {
+                level: cfg.isolation,
+                message: format!("{}: {}", s.code, s.message),
+            },
+            e => setup_err("setting the isolation level")(e),
+        })?;
     let reported = workload::session::reported_isolation(&mut conn)
         .await
         .unwrap_or_else(|| "unknown".into());

@@ -166,6 +166,9 @@ pub struct RunError {
     pub what: String,
     /// What went wrong.
     pub message: String,
+    /// The server refused the isolation level itself (TiDB's 8048 at read uncommitted and
+    /// serializable): the cell says what the server refuses, not that it could not run.
+    pub level_refused: bool,
 }
 
 fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunError {
@@ -173,6 +176,7 @@ fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunEr
     move |e| RunError {
         what,
         message: e.to_string(),
+        level_refused: false,
     }
 }
 
@@ -180,6 +184,21 @@ fn err<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> RunEr
 const ROLLBACK_CODES: [u16; 2] = [1213, 1020];
 /// Lock wait timeout: rolls the transaction back only where the server is set to.
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// The codes after which a session's transaction is gone on `flavor`: deadlock, record changed,
+/// and the flavor's own rollback codes (TiDB's 9007 write conflict); not a lock wait timeout or
+/// a duplicate key, which fail only the statement.
+fn ends_txn(flavor: Flavor) -> Vec<u16> {
+    let mut codes = ROLLBACK_CODES.to_vec();
+    codes.extend(
+        flavor
+            .spec()
+            .rollback_codes()
+            .iter()
+            .filter(|c| ![LOCK_WAIT_TIMEOUT, 1062].contains(c) && !ROLLBACK_CODES.contains(c)),
+    );
+    codes
+}
 
 /// A statement's outcome from a session task.
 struct Done {
@@ -299,7 +318,11 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
             .map_err(err(format!("connecting session {name}")))?;
         session::set_isolation(&mut c, level)
             .await
-            .map_err(err(format!("setting {name}'s isolation level")))?;
+            .map_err(|e| RunError {
+                what: format!("setting {name}'s isolation level"),
+                level_refused: matches!(&e, mysql_async::Error::Server(_)),
+                message: e.to_string(),
+            })?;
         if let (Some(t), Some(var)) = (timing.lock_wait_timeout, flavor.spec().lock_wait_variable())
         {
             c.query_drop(format!("SET SESSION {var} = {t}"))
@@ -345,6 +368,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         senders: &senders,
         sql: scenario.steps.iter().map(|s| s.sql.clone()).collect(),
         timeout_rolls_back,
+        ends_txn: ends_txn(flavor),
         current: 0,
     };
     // Sessions without a begin step of their own begin now, in order.
@@ -356,6 +380,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
                 return Err(RunError {
                     what: format!("beginning {}", scenario.sessions[i]),
                     message: format!("error {code}: {message}"),
+                    level_refused: false,
                 });
             }
         }
@@ -452,6 +477,8 @@ struct State<'a> {
     senders: &'a [mpsc::UnboundedSender<(usize, String)>],
     sql: Vec<String>,
     timeout_rolls_back: bool,
+    /// Codes after which the transaction is gone ([`ends_txn`]).
+    ends_txn: Vec<u16>,
     /// The step being run.
     current: usize,
 }
@@ -496,7 +523,7 @@ impl State<'_> {
                 self.ends[d.session] = Some(SessionEnd::CommitRefused { code: *code })
             }
             (Outcome::Error { code, .. }, _)
-                if ROLLBACK_CODES.contains(code)
+                if self.ends_txn.contains(code)
                     || (*code == LOCK_WAIT_TIMEOUT && self.timeout_rolls_back) =>
             {
                 self.ends[d.session] = Some(SessionEnd::Aborted { code: *code })
@@ -569,6 +596,7 @@ fn no_answer(scenario: &Scenario, k: usize) -> RunError {
     RunError {
         what: format!("step {} ({})", k + 1, scenario.steps[k].session),
         message: format!("{:?} did not return", scenario.steps[k].sql),
+        level_refused: false,
     }
 }
 
@@ -588,6 +616,7 @@ async fn recv_for(
                 return Err(RunError {
                     what: format!("session {}", i + 1),
                     message: "did not answer".into(),
+                    level_refused: false,
                 })
             }
         }
@@ -667,6 +696,7 @@ impl LockWatch {
                 return Err(RunError {
                     what: "watching lock waits".into(),
                     message: "the watch stopped (see the warning above)".into(),
+                    level_refused: false,
                 });
             }
         }

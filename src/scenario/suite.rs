@@ -319,7 +319,12 @@ pub async fn run_one(
             cell.sessions = trace.sessions;
             cell.final_rows = trace.final_rows;
         }
-        Err(e) => cell.note = Some(e.to_string()),
+        Err(e) => {
+            if e.level_refused {
+                cell.verdict = Verdict::Refused;
+            }
+            cell.note = Some(e.to_string());
+        }
     }
     cell
 }

@@ -118,6 +118,20 @@ pub fn render(r: &Results) -> String {
                 c.note.as_deref().unwrap_or("")
             );
         }
+        // A refused level is refused the same way in every scenario: said once per level.
+        let mut refused_levels = Vec::new();
+        for c in cells.iter().filter(|c| c.verdict == Verdict::Refused) {
+            if refused_levels.contains(&c.isolation) {
+                continue;
+            }
+            refused_levels.push(c.isolation);
+            let _ = writeln!(
+                out,
+                "refused at {}: {}",
+                c.isolation.name(),
+                c.note.as_deref().unwrap_or("")
+            );
+        }
         for c in cells
             .iter()
             .filter(|c| c.checker.as_ref().is_some_and(|k| !k.agrees))

@@ -22,6 +22,9 @@ pub enum Verdict {
     Prevented,
     /// The cell could not be run (see its note); says nothing about the anomaly.
     Error,
+    /// The server refused the isolation level (its message is the note), as TiDB refuses read
+    /// uncommitted and serializable: an answer about the server, not about the anomaly.
+    Refused,
 }
 
 impl Verdict {
@@ -31,6 +34,7 @@ impl Verdict {
             Verdict::Anomaly => "anomaly",
             Verdict::Prevented => "prevented",
             Verdict::Error => "error",
+            Verdict::Refused => "refused",
         }
     }
 }

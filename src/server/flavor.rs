@@ -4,7 +4,7 @@
 //! things about the database they talk to (its name, whether it uses the isolation level it is
 //! given, how to probe lock waits, which error codes mean "rolled back", which log lines mean
 //! trouble, how to start its nodes). Each answer lives with its database ([`super::mariadb`],
-//! [`super::mysql`], [`super::dolt`]), and everything else asks [`Flavor::spec`], so a new
+//! [`super::mysql`], [`super::dolt`], [`super::tidb`]), and everything else asks [`Flavor::spec`], so a new
 //! database is a new module, a new [`Flavor`] variant and one line in [`Flavor::spec`]; no
 //! `if flavor == ...` anywhere else.
 //!
@@ -255,6 +255,12 @@ pub trait FlavorSpec: Send + Sync {
         Ok(Cluster::of_one(spec, server))
     }
 
+    /// What a durability result on this flavor's managed servers does not show, for the report
+    /// beside every durability result (TiDB's embedded store is not TiKV); `None` by default.
+    fn durability_caveat(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The statement that compacts the engine's storage while it serves (Dolt's
     /// `CALL dolt_gc()`), for the `dolt-gc` fault; `None`: the fault does nothing here.
     fn gc_statement(&self) -> Option<&'static str> {
@@ -270,6 +276,7 @@ impl Flavor {
             Flavor::Mysql => &super::mysql::MysqlFlavor,
             Flavor::Dolt => &super::dolt::DoltFlavor,
             Flavor::DoltCluster => &super::dolt_cluster::DoltClusterFlavor,
+            Flavor::Tidb => &super::tidb::TidbFlavor,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod instance;
 pub mod mariadb;
 pub mod mysql;
 pub mod target;
+pub mod tidb;
 
 pub use cluster::{Cluster, Node, NodeSpec, Role};
 pub use flavor::{ClusterPlan, FlavorSpec};
@@ -43,7 +44,7 @@ use std::time::{Duration, Instant};
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
 ///
 /// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`,
-/// `dolt-cluster`.
+/// `dolt-cluster`, `tidb`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[derive(clap::ValueEnum)]
@@ -62,6 +63,8 @@ pub enum Flavor {
     #[value(name = "dolt-cluster")]
     #[strum(serialize = "dolt-cluster")]
     DoltCluster,
+    /// TiDB's tidb-server on its embedded unistore store.
+    Tidb,
 }
 
 impl Flavor {
@@ -86,6 +89,9 @@ pub struct Binaries {
     /// The dolt binary [default: PATH, ~/.cache/isoscope/bin].
     #[arg(long)]
     pub dolt: Option<PathBuf>,
+    /// The tidb-server binary [default: PATH, ~/.cache/isoscope/bin].
+    #[arg(long)]
+    pub tidb: Option<PathBuf>,
 }
 
 /// Why a server could not be found, started, or driven.
@@ -300,6 +306,11 @@ pub trait Launcher: Send + Sync {
     fn cli(&self, _dir: &Path, _database: &str) -> Option<Command> {
         None
     }
+    /// Sets a fresh server up over SQL once it first answers at `ep` (TiDB's global
+    /// variables); runs once, not after restarts. Blocking.
+    fn configure(&self, _ep: &Endpoint) -> Result<(), ServerError> {
+        Ok(())
+    }
 }
 
 /// Where a managed server's data directory lives.
@@ -462,7 +473,10 @@ impl ManagedServer {
         loop {
             let offset = std::fs::metadata(&s.log_path).map(|m| m.len()).unwrap_or(0);
             match s.spawn() {
-                Ok(()) => return Ok(s),
+                Ok(()) => {
+                    s.launcher.configure(&s.endpoint())?;
+                    return Ok(s);
+                }
                 Err(e) if attempts < 3 && log_since(&s.log_path, offset).contains("in use") => {
                     tracing::warn!("port {} was taken, trying another: {e}", s.port);
                     attempts += 1;
@@ -803,7 +817,7 @@ mod tests {
     fn flavor_names_agree_in_clap_serde_and_text() {
         assert_eq!(
             crate::names::serde_and_clap_names::<Flavor>(),
-            ["mariadb", "mysql", "dolt", "dolt-cluster"]
+            ["mariadb", "mysql", "dolt", "dolt-cluster", "tidb"]
         );
         for &f in <Flavor as strum::VariantArray>::VARIANTS {
             assert_eq!(f.to_string(), f.name());

@@ -10,7 +10,8 @@
 //! choice of server does (MariaDB 11.6.2 turned `innodb_snapshot_isolation` on by default, and
 //! with it repeatable read stops losing updates), so a comparison names both. Each flavor's
 //! launcher says how a setting reaches its server: MariaDB takes `--key=value` options on the
-//! `mariadbd` command line; Dolt takes keys of its YAML config (see [`super::dolt`]).
+//! `mariadbd` command line; Dolt takes keys of its YAML config (see [`super::dolt`]); TiDB takes
+//! TOML config paths and system variables set with `SET GLOBAL` (see [`super::tidb`]).
 //!
 //! Invariants: a target's `Display` parses back to an equal target; settings keep the order
 //! they were given in, and a key appears at most once.
@@ -35,7 +36,7 @@ pub struct Setting {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     /// The server name before `[` is not one isoscope knows.
-    #[error("unknown server {0:?}; use mariadb, dolt, dolt-cluster or mysql, with settings in brackets: mariadb[key=value,...]")]
+    #[error("unknown server {0:?}; use mariadb, dolt, dolt-cluster, tidb or mysql, with settings in brackets: mariadb[key=value,...]")]
     UnknownServer(String),
     /// Brackets that do not open and close once, at the end.
     #[error("{0:?}: settings go in one pair of brackets at the end: mariadb[key=value,key=value]")]
@@ -134,21 +135,17 @@ impl Target {
     /// The launcher that starts this target: the flavor's binary (at the given path, the
     /// target's version's, or found the flavor's usual way) with these settings
     /// ([`super::FlavorSpec::launcher`]).
-    pub fn launcher(
-        &self,
-        mariadbd: Option<&Path>,
-        dolt: Option<&Path>,
-    ) -> Result<Box<dyn Launcher>, ServerError> {
-        let binaries = Binaries {
-            mariadbd: mariadbd.map(Path::to_path_buf),
-            dolt: dolt.map(Path::to_path_buf),
-        };
+    pub fn launcher(&self, binaries: &Binaries) -> Result<Box<dyn Launcher>, ServerError> {
         let spec = self.flavor.spec();
+        let versioned;
         let binaries = match &self.version {
-            Some(v) => spec.versioned(v, &binaries)?,
+            Some(v) => {
+                versioned = spec.versioned(v, binaries)?;
+                &versioned
+            }
             None => binaries,
         };
-        spec.launcher(&self.settings, &binaries)
+        spec.launcher(&self.settings, binaries)
     }
 
     /// Starts this target's nodes ([`super::FlavorSpec::start_cluster`]): a cluster of one for a
@@ -180,18 +177,12 @@ impl Target {
     /// Starts a fresh private instance of this target ([`ManagedServer::start`]).
     pub fn start(
         &self,
-        mariadbd: Option<&Path>,
-        dolt: Option<&Path>,
+        binaries: &Binaries,
         log_path: &Path,
         database: &str,
         start_timeout: Duration,
     ) -> Result<ManagedServer, ServerError> {
-        ManagedServer::start(
-            self.launcher(mariadbd, dolt)?,
-            log_path,
-            database,
-            start_timeout,
-        )
+        ManagedServer::start(self.launcher(binaries)?, log_path, database, start_timeout)
     }
 }
 
