@@ -102,6 +102,9 @@ const PROCESS: u8 = 8;
 const F: u8 = 16;
 const VALUE: u8 = 32;
 const ERROR: u8 = 64;
+/// The cluster node an op ran on (isoscope's recorder writes it): skipped, as the generic path
+/// skips it.
+const NODE: u8 = 128;
 
 impl FastLine {
     /// Parses the op at the start of `text`, which runs to the first newline or to the end of
@@ -137,6 +140,7 @@ impl FastLine {
                 b"f" => F,
                 b"value" => VALUE,
                 b"error" => ERROR,
+                b"node" => NODE,
                 _ => return None,
             };
             if seen & field != 0 {
@@ -203,6 +207,11 @@ impl FastLine {
                         }
                         _ => RawValue::Int(c.int()?),
                     };
+                }
+                NODE => {
+                    if !c.null() {
+                        c.string()?;
+                    }
                 }
                 _ => {
                     if !c.null() {

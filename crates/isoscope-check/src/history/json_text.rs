@@ -770,6 +770,7 @@ mod tests {
             "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3]}",
             "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":[7,3,8]}",
             "{\"type\":\"ok\",\"process\":3,\"f\":\"read\",\"value\":12}",
+            "{\"type\":\"ok\",\"process\":3,\"f\":\"add\",\"value\":4,\"node\":\"node2\"}",
             // Declined: the generic path gives the op or the error.
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",1,[1,2]],[\"r\",9,[1.5]]]}",
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",9,[9223372036854775808]]]}",
@@ -819,6 +820,7 @@ mod tests {
             "{\"type\":\"bogus\",\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"extra\":{\"a\":[1]}}",
             "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"sql\":[\"BEGIN\"]}",
+            "{\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":null,\"node\":5}",
             "{\"type\":\"ok\",\"process\":-1,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":\"x\",\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"f\":\"txn\",\"value\":null}",
@@ -840,7 +842,7 @@ mod tests {
             "\u{feff}{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}",
             "{\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":null}\u{c}",
         ];
-        let taken = 20;
+        let taken = 21;
         for (i, line) in odd.iter().enumerate() {
             let mut lists = ListStore::default();
             let op = FastLine::default().parse(line.as_bytes(), 0, &mut lists);
