@@ -215,3 +215,49 @@ fn reads_on_standbys_are_stale_under_strict_serializability_and_reads_on_the_pri
     assert_eq!(nodes, ["node1"], "every op on the primary");
     assert!(stale(&types).is_empty(), "{types:?}");
 }
+
+#[test]
+fn a_planned_failover_with_acknowledged_replication_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("failover");
+    let o = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "run",
+            "--db",
+            "dolt-cluster[dolt_cluster_ack_writes_timeout_secs=5]",
+            "--workload",
+            "list-append",
+            "--time",
+            "12s",
+            "--seed",
+            "5",
+            "--nemesis",
+            "failover",
+            "--nemesis-interval",
+            "3s",
+            "--reads-on",
+            "primary",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("isoscope runs");
+    let run = common::run_json(&out, &o);
+    let faults = run["faults"].as_array().expect("faults");
+    let handed: Vec<&str> = faults
+        .iter()
+        .filter(|f| f["step"] == "failover")
+        .map(|f| f["detail"].as_str().unwrap())
+        .collect();
+    eprintln!("failovers: {handed:?}; errors: {}", run["errors"]);
+    assert!(handed.iter().any(|d| d.contains("took over")), "{handed:?}");
+    // Writes followed the new primary.
+    let (_, nodes) = strict(&out);
+    assert!(nodes.len() > 1, "{nodes:?}");
+    let d = &run["check"]["durability"];
+    eprintln!("durability: {d}");
+    assert!(d["acknowledged"].as_u64().unwrap() > 10, "{d}");
+    assert_eq!(d["lost"], 0, "{d}");
+    assert_eq!(d["valid"], true, "{d}");
+}

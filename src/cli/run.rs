@@ -118,7 +118,8 @@ pub struct RunArgs {
 pub struct FaultArgs {
     /// Faults, comma-separated: kill, pause, restart, all (those three); rewind (restarts on an
     /// older copy of the data: loses acknowledged writes on purpose); power-loss, torn-write,
-    /// disk-full, io-error (on the lazy filesystem); dolt-gc, cli-read (Dolt's own).
+    /// disk-full, io-error (on the lazy filesystem); dolt-gc, cli-read (Dolt's own); failover
+    /// (dolt-cluster: the primary hands over to the next node at the next epoch).
     #[arg(long)]
     pub nemesis: Option<String>,
     /// Mean time between the starts of two faults (jittered by ±25%; at least 500ms).

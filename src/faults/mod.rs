@@ -84,6 +84,9 @@ pub enum Fault {
     DoltGc,
     /// A read-only `dolt sql` in the served database's folder beside the server (Dolt only).
     CliRead,
+    /// A planned hand-over in a primary/standby cluster: the primary steps down, the next node
+    /// takes over at the next epoch, clients follow ([`failover`]; dolt-cluster).
+    Failover,
 }
 
 impl Fault {
@@ -291,6 +294,8 @@ pub enum Step {
     DoltGc,
     /// A read-only `dolt sql` beside the server.
     CliRead,
+    /// The primary handed over to another node.
+    Failover,
     /// Everything synced once, then fsync ignored from here on (`--fsync ignore`).
     FsyncIgnore,
 }
@@ -457,6 +462,13 @@ pub fn inject(
                 None => format!("{} has no dolt_gc(); nothing done", s.flavor()),
             };
             report(Event::End(Step::DoltGc, detail));
+        }
+        Fault::Failover => {
+            report(Event::Begin(Step::Failover));
+            report(Event::End(
+                Step::Failover,
+                "a failover hands a cluster's primary over, not one server's; nothing done".into(),
+            ));
         }
         Fault::CliRead => {
             let s = lock();
@@ -663,6 +675,26 @@ fn short(s: &str) -> String {
     }
 }
 
+/// The planned hand-over of `cluster`'s primary from node `from` to node `to` at `epoch`
+/// ([`crate::server::FlavorSpec::failover`]), reported as one step. Returns whether `to` is
+/// the primary now; blocking.
+pub fn failover(
+    cluster: &crate::server::Cluster,
+    from: usize,
+    to: usize,
+    epoch: u64,
+    report: &mut dyn FnMut(Event),
+) -> bool {
+    report(Event::Begin(Step::Failover));
+    let t = Instant::now();
+    let (done, detail) = match cluster.flavor().spec().failover(cluster, from, to, epoch) {
+        Ok(d) => (true, format!("{d}; {:.2} s", t.elapsed().as_secs_f64())),
+        Err(e) => (false, format!("the failover did not happen: {e}")),
+    };
+    report(Event::End(Step::Failover, detail));
+    done
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,6 +734,7 @@ mod tests {
                 "io-error",
                 "dolt-gc",
                 "cli-read",
+                "failover",
             ]
         );
         for f in Fault::value_variants() {

@@ -48,7 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checker::{self, CheckResult, Validity};
 use crate::faults::health::{HealthFinding, HealthKind, LogWatch};
-use crate::faults::{self, Event, NemesisPlan, Schedule, Step};
+use crate::faults::{self, Event, Fault, NemesisPlan, Schedule, Step};
 use crate::history::datum::Datum;
 use crate::history::{History, OpFn, OpType, OpValue, Process};
 use crate::run_folder::{self, FaultRecord, RunStatus, RunSummary, TargetInfo};
@@ -525,8 +525,8 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
     let mut stats = Stats::default();
     let pace = shared.cfg.pace();
     let mut next_at = Instant::now();
-    let (writer, reader) = (shared.route.primary(), shared.route.reader(id));
-    let mut conns: Vec<Option<Conn>> = vec![None, None];
+    // One connection per node it uses, so that after a failover writes follow the primary.
+    let mut conns: Vec<Option<Conn>> = (0..shared.route.len()).map(|_| None).collect();
     while !shared.stopping() {
         if let Some(p) = pace {
             let now = Instant::now();
@@ -544,11 +544,10 @@ async fn client(shared: Arc<Shared>, id: u32) -> Stats {
             .unwrap_or_else(|p| p.into_inner())
             .next_op();
         let node = match workload::is_read_only(&inv) {
-            true => reader,
-            false => writer,
+            true => shared.route.reader(id),
+            false => shared.route.primary(),
         };
-        let slot = usize::from(node.index != writer.index);
-        let conn = &mut conns[slot];
+        let conn = &mut conns[node.index];
         if conn.is_none() {
             *conn = connect_retrying(&shared, node, Patience::UntilStop).await;
         }
@@ -609,14 +608,12 @@ async fn final_reads(shared: &Shared, process: u64, stats: &mut Stats) {
 /// The nemesis: injects the plan's faults on schedule until the run stops, and leaves the server
 /// up (a fault under way when the clients stop is finished first). If the server does not come
 /// back, it records that, stops the run and marks the server gone.
-async fn nemesis(
-    shared: Arc<Shared>,
-    server: Arc<Mutex<ManagedServer>>,
-    plan: NemesisPlan,
-    scratch: PathBuf,
-) {
+async fn nemesis(shared: Arc<Shared>, cluster: Arc<Cluster>, plan: NemesisPlan, scratch: PathBuf) {
+    let server = cluster.primary().server.clone();
     let mut schedule = Schedule::new(plan.clone(), shared.cfg.seed);
     let mut n = 0u64;
+    // Dolt's cluster nodes boot at epoch 1; each failover takes the next.
+    let mut epoch = 1u64;
     while let Some(at) = schedule.peek() {
         let now = shared.start.elapsed();
         if now < at && !shared.shutdown.sleep(at - now).await {
@@ -629,6 +626,23 @@ async fn nemesis(
             return;
         };
         n += 1;
+        if fault == Fault::Failover {
+            // The primary hands over to the next node; the clients' writes follow it.
+            let from = shared.route.primary().index;
+            let to = (from + 1) % shared.route.len();
+            epoch += 1;
+            let (sh, c, e) = (shared.clone(), cluster.clone(), epoch);
+            let moved = tokio::task::spawn_blocking(move || {
+                faults::failover(&c, from, to, e, &mut |ev| sh.nemesis_event(ev))
+            })
+            .await
+            .unwrap_or(false);
+            if moved {
+                shared.route.set_primary(to);
+            }
+            schedule.ended(shared.start.elapsed());
+            continue;
+        }
         let (sh, srv, plan, scratch) = (
             shared.clone(),
             server.clone(),
@@ -935,7 +949,7 @@ async fn drive(
     let nemesis = match (&cluster, &shared.cfg.nemesis) {
         (Some(c), Some(plan)) if !plan.faults.is_empty() => Some(tokio::spawn(nemesis(
             shared.clone(),
-            c.primary().server.clone(),
+            c.clone(),
             plan.clone(),
             scratch.path().to_path_buf(),
         ))),

@@ -6,6 +6,7 @@
 //! no node and its histories are as before; in a larger cluster every op records the node it
 //! ran on.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -41,14 +42,16 @@ pub struct NodeRef {
     pub name: Option<Arc<str>>,
     /// Where to connect.
     pub endpoint: Endpoint,
-    /// Its position among the nodes (0 is the primary).
+    /// Its position among the cluster's nodes.
     pub index: usize,
 }
 
-/// The nodes of the run's server, the primary first.
-#[derive(Clone, Debug)]
+/// The nodes of the run's server, in the cluster's order, and which is the primary now (a
+/// failover moves it).
+#[derive(Debug)]
 pub struct Route {
     nodes: Vec<NodeRef>,
+    primary: AtomicUsize,
     reads_on: ReadsOn,
 }
 
@@ -56,35 +59,52 @@ impl Route {
     /// The route over `cluster`'s nodes (primary first), or over `endpoint` alone when there is
     /// no cluster (an external server).
     pub fn new(cluster: Option<&Cluster>, endpoint: &Endpoint, reads_on: ReadsOn) -> Route {
+        let primary = cluster
+            .and_then(|c| c.nodes().iter().position(|n| n.name == c.primary().name))
+            .unwrap_or(0);
         let nodes = match cluster {
-            Some(c) if c.nodes().len() > 1 => {
-                let primary = c.primary();
-                std::iter::once(primary)
-                    .chain(c.nodes().iter().filter(|n| n.name != primary.name))
-                    .enumerate()
-                    .map(|(index, n)| {
-                        let mut ep = n.endpoint.clone();
-                        ep.database.clone_from(&endpoint.database);
-                        NodeRef {
-                            name: Some(Arc::from(n.name.as_str())),
-                            endpoint: ep,
-                            index,
-                        }
-                    })
-                    .collect()
-            }
+            Some(c) if c.nodes().len() > 1 => c
+                .nodes()
+                .iter()
+                .enumerate()
+                .map(|(index, n)| {
+                    let mut ep = n.endpoint.clone();
+                    ep.database.clone_from(&endpoint.database);
+                    NodeRef {
+                        name: Some(Arc::from(n.name.as_str())),
+                        endpoint: ep,
+                        index,
+                    }
+                })
+                .collect(),
             _ => vec![NodeRef {
                 name: None,
                 endpoint: endpoint.clone(),
                 index: 0,
             }],
         };
-        Route { nodes, reads_on }
+        Route {
+            primary: AtomicUsize::new(primary.min(nodes.len() - 1)),
+            nodes,
+            reads_on,
+        }
     }
 
-    /// Where writing transactions (and the final reads) go: the primary.
+    /// How many nodes there are (at least one).
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Where writing transactions (and the final reads) go: the primary now.
     pub fn primary(&self) -> &NodeRef {
-        &self.nodes[0]
+        &self.nodes[self.primary.load(Ordering::SeqCst)]
+    }
+
+    /// Node `index` is the primary from now on (after a failover); out of range is ignored.
+    pub fn set_primary(&self, index: usize) {
+        if index < self.nodes.len() {
+            self.primary.store(index, Ordering::SeqCst);
+        }
     }
 
     /// Where client `client`'s read-only transactions go.

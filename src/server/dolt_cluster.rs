@@ -268,6 +268,55 @@ impl FlavorSpec for DoltClusterFlavor {
     fn gc_statement(&self) -> Option<&'static str> {
         DoltFlavor.gc_statement()
     }
+
+    /// `CALL dolt_assume_cluster_role('standby', epoch)` on the primary (it returns once the
+    /// standbys caught up), then `('primary', epoch)` on the new one; the other standbys follow
+    /// at the new primary's first push.
+    fn failover(
+        &self,
+        cluster: &Cluster,
+        from: usize,
+        to: usize,
+        epoch: u64,
+    ) -> Result<String, ServerError> {
+        let nodes = cluster.nodes();
+        let (old, new) = match (nodes.get(from), nodes.get(to)) {
+            (Some(o), Some(n)) if from != to => (o, n),
+            _ => {
+                return Err(ServerError::Unsupported(format!(
+                    "no failover from node {from} to node {to} of {}",
+                    nodes.len()
+                )))
+            }
+        };
+        let assume = |node: &Node, role: &'static str| {
+            let ep = node.endpoint.clone();
+            let name = node.name.clone();
+            async move {
+                use mysql_async::prelude::*;
+                let what = format!("{name}: dolt_assume_cluster_role('{role}', {epoch})");
+                let err = |e: mysql_async::Error| ServerError::Sql {
+                    what: what.clone(),
+                    message: e.to_string(),
+                };
+                let mut c = mysql_async::Conn::new(ep.opts(None)).await.map_err(err)?;
+                let r = c
+                    .query_drop(format!("CALL dolt_assume_cluster_role('{role}', {epoch})"))
+                    .await
+                    .map_err(err);
+                let _ = c.disconnect().await;
+                r
+            }
+        };
+        block_on(async {
+            assume(old, "standby").await?;
+            assume(new, "primary").await
+        })??;
+        Ok(format!(
+            "{} stepped down and {} took over as primary at epoch {epoch}",
+            old.name, new.name
+        ))
+    }
 }
 
 #[cfg(test)]

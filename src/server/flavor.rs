@@ -261,6 +261,22 @@ pub trait FlavorSpec: Send + Sync {
         None
     }
 
+    /// Hands the primary of `cluster` from node `from` to node `to` (positions in
+    /// [`Cluster::nodes`]) at `epoch`, for the `failover` fault; says what was done. The
+    /// default refuses: the flavor has no planned hand-over.
+    fn failover(
+        &self,
+        _cluster: &Cluster,
+        _from: usize,
+        _to: usize,
+        _epoch: u64,
+    ) -> Result<String, ServerError> {
+        Err(ServerError::Unsupported(format!(
+            "{} has no planned failover",
+            self.display_name()
+        )))
+    }
+
     /// The statement that compacts the engine's storage while it serves (Dolt's
     /// `CALL dolt_gc()`), for the `dolt-gc` fault; `None`: the fault does nothing here.
     fn gc_statement(&self) -> Option<&'static str> {
