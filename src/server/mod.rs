@@ -19,6 +19,7 @@
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
 pub mod dolt;
+pub mod galera;
 pub mod mariadb;
 pub mod target;
 
