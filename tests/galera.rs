@@ -163,3 +163,95 @@ async fn a_killed_node_restarts_at_its_recovered_position_and_catches_up_by_ist(
     drop((n1, n2));
     tear_down(c);
 }
+
+/// Set in the child the SIGKILL test starts: start a cluster, cut node 1 off, print what it
+/// made, and wait to be killed.
+const CHILD: &str = "ISOSCOPE_GALERA_TEST_CHILD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_isoscope_mid_partition_leaves_nothing_the_next_one_does_not_remove() {
+    if std::env::var_os(CHILD).is_some() {
+        let logs = tempfile::tempdir().unwrap();
+        let c = start(logs.path()).await;
+        c.net().cut(&[0], &[1, 2]).unwrap();
+        println!("TAG {}", c.net().tag());
+        for i in 0..c.nodes() {
+            println!("NODE {} {}", c.pid(i).unwrap(), c.dir(i).display());
+        }
+        println!("END");
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_sigkilled_isoscope_mid_partition_leaves_nothing_the_next_one_does_not_remove",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut tag, mut nodes) = (String::new(), Vec::new());
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(n > 0, "the child ended before its cluster was up");
+        let line = line.trim();
+        if let Some(t) = line.strip_prefix("TAG ") {
+            tag = t.to_string();
+        } else if let Some(rest) = line.strip_prefix("NODE ") {
+            let (pid, dir) = rest.split_once(' ').unwrap();
+            nodes.push((pid.parse::<u32>().unwrap(), std::path::PathBuf::from(dir)));
+        } else if line == "END" {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The nodes die with it (parent-death signal, set after the switch to mysql).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (pid, _) in &nodes {
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "node pid {pid} outlived its isoscope"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let things = [
+        isoscope::net::NetThing::BridgeTable(tag.clone()),
+        isoscope::net::NetThing::Netns(format!("{tag}n1")),
+        isoscope::net::NetThing::Link(format!("{tag}br")),
+    ];
+    for thing in &things {
+        assert!(exists(thing), "{thing:?} should outlive a SIGKILL");
+    }
+    assert!(nodes.iter().all(|(_, d)| d.exists()));
+    // The next isoscope's start removes it all (here it then fails to reach an external server).
+    let out_dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "run",
+            "--url",
+            "mysql://127.0.0.1:1/x",
+            "--workload",
+            "counter",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(out_dir.path().join("run"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for thing in &things {
+        assert!(!exists(thing), "{thing:?} was not cleaned up: {stderr}");
+    }
+    for (_, d) in &nodes {
+        assert!(!d.exists(), "{} was not cleaned up: {stderr}", d.display());
+    }
+}

@@ -262,6 +262,9 @@ impl GaleraCluster {
         c.install_db(0)?;
         c.spawn(0, None)?;
         c.wait_started(0, 0).await?;
+        // "ready for connections" comes a moment before the node accepts queries (1047).
+        c.wait_status(0, c.cfg.start_timeout, |s| s.is_synced_in(1))
+            .await?;
         c.sql(
             0,
             "creating root@'%' and the database",
