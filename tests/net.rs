@@ -249,3 +249,22 @@ fn a_sigkilled_owners_topology_is_removed_by_the_next_isoscope() {
         assert!(!exists(thing), "{thing:?} was not cleaned up: {stderr}");
     }
 }
+
+#[test]
+fn without_root_nothing_is_made_and_one_line_says_why() {
+    // setresuid on one thread only (the raw system call; libc's wrapper changes every thread).
+    let e = std::thread::spawn(|| {
+        // SAFETY: changes this thread's effective uid to nobody's; the thread ends right after.
+        let r = unsafe { libc::syscall(libc::SYS_setresuid, -1i32, 65534i32, -1i32) };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        Topology::create(3).err().map(|e| e.to_string())
+    })
+    .join()
+    .unwrap()
+    .expect("refused");
+    assert_eq!(
+        e,
+        "cluster networks need root (network namespaces, a bridge, nft); isoscope runs as uid 65534"
+    );
+    assert!(!e.contains('\n'));
+}
