@@ -35,13 +35,9 @@
 //! Nothing below the CLI prints, except the runner's progress bar and its notes on signals and
 //! stale folders, which go to stderr.
 
-pub mod checker;
 pub mod cli;
 pub mod faults;
-pub mod history;
 pub mod lazyfs;
-#[cfg(test)]
-mod names;
 pub mod net;
 pub mod report;
 pub mod run_folder;
@@ -49,9 +45,14 @@ mod runner;
 pub mod scenario;
 mod scratch;
 pub mod server;
-pub mod sim;
 pub mod verdict;
 mod workload;
+
+#[cfg(test)]
+use isoscope_check::names;
+/// The history model, the checker and the simulator live in the `isoscope-check` crate, so Cargo
+/// keeps them free of the runner, servers and report; their paths here stay as they were.
+pub use isoscope_check::{checker, history, sim};
 
 /// The isolation level a session asks the server for (SQL's four), and the model each is held
 /// to: what a run, a scenario and a report all name.

@@ -192,8 +192,11 @@ impl RunArgs {
 pub fn managed_targets(flag: &str, list: &str, server_opts: &[String]) -> Result<Vec<Target>> {
     let mut out: Vec<Target> = Vec::new();
     for t in server::target::parse_list(list).map_err(|e| anyhow::anyhow!("{flag}: {e}"))? {
-        if t.flavor == Flavor::Mysql {
-            bail!("{flag}: isoscope does not start MySQL servers; give one with --url");
+        if !t.flavor.spec().managed() {
+            bail!(
+                "{flag}: isoscope does not start {} servers; give one with --url",
+                t.flavor.spec().display_name()
+            );
         }
         let t = t
             .with_opts(server_opts)

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::server::flavor::HealthPatterns;
+
 /// What kind of trouble. Names (serde's and strum's) are kebab-case.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -66,44 +68,23 @@ pub struct HealthFinding {
     pub excerpt: String,
 }
 
-/// Which kind of trouble a log line shows, if any. Deliberately narrow: ordinary crash
-/// recovery after a kill ("Starting crash recovery", a torn journal tail being dropped) is
-/// the server doing its job and is not a finding.
+/// Which kind of trouble a log line shows, if any, by the patterns every flavor shares
+/// ([`HealthPatterns::COMMON`]).
 pub fn classify(line: &str) -> Option<HealthKind> {
+    classify_with(&HealthPatterns::COMMON, line)
+}
+
+/// Which kind of trouble a log line shows by a flavor's patterns
+/// ([`crate::server::FlavorSpec::health_patterns`]); corruption is looked for first, then a
+/// crash, then a fatal error.
+pub fn classify_with(patterns: &HealthPatterns, line: &str) -> Option<HealthKind> {
     let l = line.to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| l.contains(n));
-    if has(&[
-        "possible data loss",
-        "data loss",
-        "corrupt",
-        "checksum mismatch",
-        "checksum error",
-        "invalid checksum",
-        "wrong checksum",
-        "checksum failed",
-        "checksum does not match",
-        "page checksum",
-    ]) {
+    if has(patterns.corruption) {
         Some(HealthKind::Corruption)
-    } else if has(&[
-        "panic:",
-        "panic(",
-        "got signal",
-        "fatal signal",
-        "assertion failure",
-        "failing assertion",
-        "segmentation fault",
-        "sigsegv",
-    ]) {
+    } else if has(patterns.panic) {
         Some(HealthKind::Panic)
-    } else if has(&[
-        "[fatal]",
-        "level=fatal",
-        "level=panic",
-        "fatal error",
-        "[error] aborting",
-        "fatal:",
-    ]) {
+    } else if has(patterns.fatal) {
         Some(HealthKind::Fatal)
     } else {
         None
@@ -118,6 +99,7 @@ const MAX_PER_KIND: usize = 5;
 /// Reads a log as it grows and reports the lines that show trouble.
 pub struct LogWatch {
     path: PathBuf,
+    patterns: &'static HealthPatterns,
     offset: u64,
     /// An incomplete last line, kept until its end arrives.
     partial: String,
@@ -127,10 +109,12 @@ pub struct LogWatch {
 }
 
 impl LogWatch {
-    /// Watches `path` from its current end (earlier lines belong to earlier phases).
-    pub fn new(path: &Path) -> LogWatch {
+    /// Watches `path` from its current end (earlier lines belong to earlier phases), by the
+    /// flavor's `patterns`.
+    pub fn new(path: &Path, patterns: &'static HealthPatterns) -> LogWatch {
         LogWatch {
             path: path.to_path_buf(),
+            patterns,
             offset: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
             partial: String::new(),
             open: None,
@@ -167,7 +151,7 @@ impl LogWatch {
     }
 
     fn line(&mut self, line: &str, out: &mut Vec<(HealthKind, String)>) {
-        let kind = classify(line);
+        let kind = classify_with(self.patterns, line);
         if let Some((open_kind, lines)) = &mut self.open {
             // Lines of the same trouble (a stack trace, a run of corruption messages) join the
             // open finding; another kind closes it.
@@ -240,7 +224,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.log");
         std::fs::write(&path, "panic: before the watch began\n").unwrap();
-        let mut w = LogWatch::new(&path);
+        let mut w = LogWatch::new(&path, &HealthPatterns::COMMON);
         assert!(w.poll().is_empty());
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -271,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.log");
         std::fs::write(&path, "").unwrap();
-        let mut w = LogWatch::new(&path);
+        let mut w = LogWatch::new(&path, &HealthPatterns::COMMON);
         let lines: String = (0..50).map(|i| format!("panic: {i}\n")).collect();
         std::fs::write(&path, lines).unwrap();
         let mut got = w.poll();

@@ -54,7 +54,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::lazyfs::{DiskFault, FsyncMode, LazyFs};
-use crate::server::{Flavor, ManagedServer, ServerError};
+use crate::server::{ManagedServer, ServerError};
 
 /// One kind of fault. Names (clap's, serde's and strum's) are kebab-case.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -452,10 +452,9 @@ pub fn inject(
         Fault::DoltGc => {
             let s = lock();
             report(Event::Begin(Step::DoltGc));
-            let detail = if s.flavor() == Flavor::Dolt {
-                dolt_gc(&s.endpoint())
-            } else {
-                format!("{} has no dolt_gc(); nothing done", s.flavor())
+            let detail = match s.spec().gc_statement() {
+                Some(sql) => gc(&s.endpoint(), sql),
+                None => format!("{} has no dolt_gc(); nothing done", s.flavor()),
             };
             report(Event::End(Step::DoltGc, detail));
         }
@@ -564,8 +563,9 @@ fn disk_fault(fs: &LazyFs, disk: DiskFault, hold: Duration, what: &str) -> Strin
     )
 }
 
-/// Runs `CALL dolt_gc()` on its own connection; says how it went. Bounded by a minute.
-fn dolt_gc(ep: &crate::server::Endpoint) -> String {
+/// Runs the flavor's compaction statement (`CALL dolt_gc()`) on its own connection; says how it
+/// went. Bounded by a minute.
+fn gc(ep: &crate::server::Endpoint, sql: &'static str) -> String {
     let opts = ep.opts(Some(&ep.database));
     let t = Instant::now();
     // Its own thread and runtime: this runs on a blocking thread of the run's runtime.
@@ -578,7 +578,7 @@ fn dolt_gc(ep: &crate::server::Endpoint) -> String {
             use mysql_async::prelude::Queryable;
             let call = async {
                 let mut c = mysql_async::Conn::new(opts).await?;
-                let r: Vec<mysql_async::Row> = c.query("CALL dolt_gc()").await?;
+                let r: Vec<mysql_async::Row> = c.query(sql).await?;
                 let _ = c.disconnect().await;
                 Ok::<usize, mysql_async::Error>(r.len())
             };
@@ -590,14 +590,11 @@ fn dolt_gc(ep: &crate::server::Endpoint) -> String {
         })
     })
     .join()
-    .unwrap_or_else(|_| Err("the dolt_gc thread panicked".into()));
+    .unwrap_or_else(|_| Err("the gc thread panicked".into()));
     match outcome {
-        Ok(()) => format!(
-            "CALL dolt_gc() succeeded in {:.1} s",
-            t.elapsed().as_secs_f64()
-        ),
+        Ok(()) => format!("{sql} succeeded in {:.1} s", t.elapsed().as_secs_f64()),
         Err(e) => format!(
-            "CALL dolt_gc() failed after {:.1} s: {}",
+            "{sql} failed after {:.1} s: {}",
             t.elapsed().as_secs_f64(),
             short(&e)
         ),

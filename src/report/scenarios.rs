@@ -127,30 +127,31 @@ fn how_words(h: How) -> &'static str {
 /// answer per anomaly, not per interleaving), else what this server did.
 pub fn why_differs(c: &Cell, flavor: Flavor) -> String {
     let level = c.isolation.name();
-    if flavor == Flavor::Dolt {
+    let spec = flavor.spec();
+    if let Some(ignored) = spec.levels_ignored() {
+        let name = spec.display_name();
         return match (c.verdict, c.how) {
             (Verdict::Anomaly, _) => format!(
-                "Dolt accepts {level} but does not use it: every level runs the same \
-                 snapshot transactions merged at COMMIT, and nothing locks a read, so {} goes \
-                 through{}.",
+                "{name} accepts {level} but does not use it: {}, and {}, so {} goes through{}.",
+                ignored.instead,
+                ignored.reads,
                 c.anomaly,
                 if c.scenario == "p4" {
-                    " (both sessions write the same value, which Dolt's cell-wise merge takes \
-                     as no conflict)"
+                    format!(" ({})", ignored.same_value)
                 } else {
-                    ""
+                    String::new()
                 }
             ),
-            (_, Some(How::CommitRefused)) => "Dolt does not use the level: at every level each \
-                 transaction works on its own snapshot, and the second to commit a change to \
-                 the same row is refused at COMMIT (a merge conflict)."
-                .into(),
+            (_, Some(How::CommitRefused)) => format!(
+                "{name} does not use the level: at every level {}, and {}.",
+                ignored.snapshot, ignored.refused
+            ),
             (_, Some(h)) => format!(
-                "Dolt does not use the level: at every level each transaction reads its own \
-                 snapshot; {}.",
+                "{name} does not use the level: at every level {}; {}.",
+                ignored.snapshot,
                 how_words(h)
             ),
-            _ => "Dolt does not use the level.".into(),
+            _ => format!("{name} does not use the level."),
         };
     }
     match (c.verdict, c.how) {
@@ -375,8 +376,8 @@ fn server_table_html(
         r#"<p class="muted">Level asked → level the session reported: {}.</p>"#,
         esc(&table::reported(r, &cells, "→"))
     );
-    if info.flavor == Flavor::Dolt {
-        out.push_str("<p><b>Dolt accepts every isolation level and reports it back, but its engine does not use it:</b> every level runs the same snapshot transactions merged at COMMIT, so its columns can only agree.</p>");
+    if let Some((head, rest)) = table::levels_ignored_note(info.flavor) {
+        let _ = write!(out, "<p><b>{}:</b> {}</p>", esc(&head), esc(&rest));
     }
     let n = r.levels.len();
     let _ = write!(
@@ -649,12 +650,8 @@ pub fn markdown(out: &mut String, r: &Results) {
             "Level asked → level the session reported: {}.\n",
             table::reported(r, &cells, "→")
         );
-        if info.flavor == Flavor::Dolt {
-            out.push_str(
-                "**Dolt accepts every isolation level and reports it back, but its engine does \
-                 not use it:** every level runs the same snapshot transactions merged at \
-                 COMMIT, so its columns can only agree.\n\n",
-            );
+        if let Some((head, rest)) = table::levels_ignored_note(info.flavor) {
+            let _ = write!(out, "**{head}:** {rest}\n\n");
         }
         out.push_str("| scenario |");
         for l in &r.levels {

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::server::FlavorSpec;
 use crate::workload::ExecError;
 
 /// Why an op did not complete `ok`, grouped for the error breakdown of a run.
@@ -67,8 +68,9 @@ pub struct Classified {
     pub message: String,
 }
 
-/// Classifies an executor's error; `read_only` ops never leave an uncertain effect.
-pub fn classify(e: &ExecError, read_only: bool) -> Classified {
+/// Classifies an executor's error on a server of `flavor` (whose codes say what was rolled
+/// back); `read_only` ops never leave an uncertain effect.
+pub fn classify(e: &ExecError, read_only: bool, flavor: &dyn FlavorSpec) -> Classified {
     match e {
         ExecError::Aborted { reason, .. } => Classified {
             kind: ErrorKind::Aborted,
@@ -76,12 +78,19 @@ pub fn classify(e: &ExecError, read_only: bool) -> Classified {
             reconnect: false,
             message: reason.clone(),
         },
-        ExecError::Db { source, commit, .. } => classify_db(source, *commit, read_only),
+        ExecError::Db { source, commit, .. } => classify_db(source, *commit, read_only, flavor),
     }
 }
 
-/// Classifies a driver error raised by a statement (`commit`: by the COMMIT).
-pub fn classify_db(e: &mysql_async::Error, commit: bool, read_only: bool) -> Classified {
+/// Classifies a driver error raised by a statement (`commit`: by the COMMIT) on a server of
+/// `flavor`: a code it lists as rolled back or not ready ([`FlavorSpec::definite_failure`])
+/// is `fail` even at COMMIT.
+pub fn classify_db(
+    e: &mysql_async::Error,
+    commit: bool,
+    read_only: bool,
+    flavor: &dyn FlavorSpec,
+) -> Classified {
     match e {
         mysql_async::Error::Server(s) => {
             let kind = match s.code {
@@ -91,7 +100,7 @@ pub fn classify_db(e: &mysql_async::Error, commit: bool, read_only: bool) -> Cla
                 1062 => ErrorKind::DuplicateKey,
                 c => ErrorKind::Server(c),
             };
-            let known_rollback = !matches!(kind, ErrorKind::Server(_));
+            let known_rollback = flavor.definite_failure(s.code);
             Classified {
                 kind,
                 definite: known_rollback || !commit || read_only,
@@ -122,6 +131,8 @@ pub fn timeout(read_only: bool, after: std::time::Duration) -> Classified {
 mod tests {
     use super::*;
 
+    const MARIADB: &dyn FlavorSpec = &crate::server::mariadb::MariaDbFlavor;
+
     fn server(code: u16) -> mysql_async::Error {
         mysql_async::Error::Server(mysql_async::ServerError {
             code,
@@ -132,18 +143,18 @@ mod tests {
 
     #[test]
     fn rollbacks_are_definite_and_unknown_commits_are_not() {
-        let d = classify_db(&server(1213), true, false);
+        let d = classify_db(&server(1213), true, false, MARIADB);
         assert!(d.definite && !d.reconnect && d.kind == ErrorKind::Deadlock);
-        assert!(classify_db(&server(1205), true, false).definite);
+        assert!(classify_db(&server(1205), true, false, MARIADB).definite);
         // An unknown error at COMMIT may hide a commit.
-        assert!(!classify_db(&server(1105), true, false).definite);
+        assert!(!classify_db(&server(1105), true, false, MARIADB).definite);
         // Before the COMMIT, the client rolls back: definite.
-        assert!(classify_db(&server(1105), false, false).definite);
+        assert!(classify_db(&server(1105), false, false, MARIADB).definite);
         let io = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::other("x")));
-        let c = classify_db(&io, false, false);
+        let c = classify_db(&io, false, false, MARIADB);
         assert!(!c.definite && c.reconnect && c.kind == ErrorKind::Connection);
         assert!(
-            classify_db(&io, false, true).definite,
+            classify_db(&io, false, true, MARIADB).definite,
             "reads change nothing"
         );
         assert!(!timeout(false, std::time::Duration::from_secs(1)).definite);

@@ -234,6 +234,8 @@ struct LiveCounts {
 struct Shared {
     cfg: RunConfig,
     endpoint: Endpoint,
+    /// The server's flavor, which says which errors mean "rolled back".
+    flavor: Flavor,
     generator: Mutex<Generator>,
     recorder: Recorder,
     shutdown: Shutdown,
@@ -448,7 +450,7 @@ async fn perform(
             return AfterOp::default();
         }
         Ok(Err(e)) => {
-            let c = errors::classify(&e, read_only);
+            let c = errors::classify(&e, read_only, shared.flavor.spec());
             let sql = match e {
                 workload::ExecError::Db { sql, .. } | workload::ExecError::Aborted { sql, .. } => {
                     sql
@@ -641,12 +643,11 @@ async fn watch_health(
     server: Arc<Mutex<ManagedServer>>,
     done: CancellationToken,
 ) {
-    let log_path = server
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .log_path()
-        .to_path_buf();
-    let mut log = LogWatch::new(&log_path);
+    let (log_path, patterns) = {
+        let s = server.lock().unwrap_or_else(|p| p.into_inner());
+        (s.log_path().to_path_buf(), s.spec().health_patterns())
+    };
+    let mut log = LogWatch::new(&log_path, patterns);
     let report = |found: Vec<(HealthKind, String)>| {
         for (kind, excerpt) in found {
             shared.finding(kind, kind.log_message().into(), excerpt);
@@ -733,8 +734,9 @@ pub async fn run(
             message: "faults need a server isoscope manages (--db), not an external one".into(),
         });
     }
+    let flavor = target.flavor;
     let summary = prepare(&cfg, &endpoint, target).await?;
-    let driven = drive(cfg, endpoint, server, shutdown).await?;
+    let driven = drive(cfg, endpoint, flavor, server, shutdown).await?;
     finish(summary, driven)
 }
 
@@ -826,6 +828,7 @@ struct Driven {
 async fn drive(
     cfg: RunConfig,
     endpoint: Endpoint,
+    flavor: Flavor,
     server: Option<Arc<Mutex<ManagedServer>>>,
     shutdown: Shutdown,
 ) -> Result<Driven, RunError> {
@@ -853,6 +856,7 @@ async fn drive(
         health: Mutex::new(Vec::new()),
         server_gone: AtomicBool::new(false),
         endpoint,
+        flavor,
         cfg,
     });
     let health_done = CancellationToken::new();

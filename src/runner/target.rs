@@ -3,7 +3,6 @@
 //! by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up what a
 //! dead isoscope left, listen for signals, start the server, run, tear down.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,16 +11,7 @@ use crate::run_folder::{TargetInfo, SERVER_LOG};
 use crate::server::target::Target;
 use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
 
-/// Where the server binaries are, when not found on PATH or in the install cache.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct Binaries {
-    /// The mariadbd binary [default: PATH, /usr/sbin].
-    #[arg(long)]
-    pub mariadbd: Option<PathBuf>,
-    /// The dolt binary [default: PATH, ~/.cache/isoscope/bin].
-    #[arg(long)]
-    pub dolt: Option<PathBuf>,
-}
+pub use crate::server::Binaries;
 
 /// The server a run talks to.
 #[derive(Clone, Debug)]

@@ -274,9 +274,6 @@ pub async fn run_cell(plan: &CellPlan<'_>) -> Result<Trace, RunError> {
     })
 }
 
-const LOCK_WAITS: &str =
-    "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'";
-
 type Driven = (Vec<StepRecord>, Vec<(String, SessionEnd)>, Option<String>);
 
 async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, RunError> {
@@ -306,8 +303,9 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         ))
         .await
         .map_err(err(format!("setting {name}'s isolation level")))?;
-        if let (Some(t), true) = (timing.lock_wait_timeout, flavor != Flavor::Dolt) {
-            c.query_drop(format!("SET SESSION innodb_lock_wait_timeout = {t}"))
+        if let (Some(t), Some(var)) = (timing.lock_wait_timeout, flavor.spec().lock_wait_variable())
+        {
+            c.query_drop(format!("SET SESSION {var} = {t}"))
                 .await
                 .map_err(err("setting the lock wait timeout"))?;
         }
@@ -623,16 +621,19 @@ impl LockWatch {
     /// How often the table is read: over InnoDB's 0.1 s, so each read refreshes it.
     pub const EVERY: Duration = Duration::from_millis(120);
 
-    /// Starts watching the server at `ep`; `None` when it has no such table (Dolt).
-    pub async fn start(ep: &Endpoint) -> Option<LockWatch> {
+    /// Starts watching the server at `ep` of `flavor` with its lock-wait probe
+    /// ([`crate::server::FlavorSpec::lock_waits_query`]); `None` when it has none or the probe
+    /// fails.
+    pub async fn start(ep: &Endpoint, flavor: Flavor) -> Option<LockWatch> {
+        let probe = flavor.spec().lock_waits_query()?;
         let mut conn = mysql_async::Conn::new(ep.opts(None)).await.ok()?;
-        let first = conn.query::<u64, _>(LOCK_WAITS).await.ok()?;
+        let first = conn.query::<u64, _>(probe).await.ok()?;
         let (tx, rx) = tokio::sync::watch::channel((Instant::now(), std::sync::Arc::new(first)));
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LockWatch::EVERY).await;
                 let at = Instant::now();
-                match conn.query::<u64, _>(LOCK_WAITS).await {
+                match conn.query::<u64, _>(probe).await {
                     Ok(ids) => {
                         if tx.send((at, std::sync::Arc::new(ids))).is_err() {
                             break;

@@ -216,9 +216,10 @@ pub async fn run(
 /// The runner's waits for a target: a lock-wait timeout the target sets is left alone.
 fn timing_for(timing: Timing, t: &Target) -> Timing {
     let set = t
-        .settings
-        .iter()
-        .any(|s| s.key.replace('-', "_") == "innodb_lock_wait_timeout");
+        .flavor
+        .spec()
+        .lock_wait_variable()
+        .is_some_and(|var| t.settings.iter().any(|s| s.key.replace('-', "_") == var));
     Timing {
         lock_wait_timeout: if set { None } else { timing.lock_wait_timeout },
         ..timing
@@ -236,7 +237,7 @@ async fn server_info(
         Ok(version) => Ok(ServerInfo {
             target,
             flavor,
-            server: server_name(flavor, &version),
+            server: flavor.spec().server_name(&version),
             managed,
         }),
         Err(problem) => Err(SuiteError::Server { target, problem }),
@@ -266,15 +267,6 @@ async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedS
     })
 }
 
-fn server_name(flavor: Flavor, version: &str) -> String {
-    let v = version.split('-').next().unwrap_or(version);
-    match flavor {
-        Flavor::MariaDb => format!("MariaDB {v}"),
-        Flavor::Mysql => format!("MySQL {v}"),
-        Flavor::Dolt => format!("Dolt {v}"),
-    }
-}
-
 /// Runs every cell on one server, `cfg.parallel` at a time; cells come back in order.
 async fn run_on(
     cfg: &SuiteConfig,
@@ -284,7 +276,7 @@ async fn run_on(
     progress: &(dyn Fn(&Cell) + Sync),
 ) -> Vec<Cell> {
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.parallel.max(1)));
-    let locks = LockWatch::start(ep).await;
+    let locks = LockWatch::start(ep, info.flavor).await;
     let mut set = tokio::task::JoinSet::new();
     let mut n = 0;
     for sc in &cfg.scenarios {

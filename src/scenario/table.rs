@@ -43,6 +43,22 @@ pub fn reported(r: &Results, cells: &[&Cell], arrow: &str) -> String {
         .join(", ")
 }
 
+/// The note beside the results of a server whose engine accepts every level but does not use
+/// it ([`crate::server::FlavorSpec::levels_ignored`]), as a headline and the rest of the
+/// sentence, so that a renderer can set the headline apart; `None` for an engine that uses
+/// the level.
+pub fn levels_ignored_note(flavor: Flavor) -> Option<(String, String)> {
+    let spec = flavor.spec();
+    let how = spec.levels_ignored()?;
+    Some((
+        format!(
+            "{} accepts every isolation level and reports it back, but its engine does not use it",
+            spec.display_name()
+        ),
+        format!("{}, so its columns can only agree.", how.instead),
+    ))
+}
+
 /// The whole table, one block per server, with a legend.
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
@@ -68,12 +84,8 @@ pub fn render(r: &Results) -> String {
             "level asked -> level the session reports: {}",
             reported(r, &cells, "->")
         );
-        if info.flavor == Flavor::Dolt {
-            let _ = writeln!(
-                out,
-                "Dolt reports the level it was given, but its engine does not use it: every level \
-                 runs the same snapshot-and-merge transactions, so its columns can only agree."
-            );
+        if let Some((head, rest)) = levels_ignored_note(info.flavor) {
+            let _ = writeln!(out, "{head}: {rest}");
         }
         let _ = write!(out, "\n{:name_w$}", "scenario");
         for l in &r.levels {

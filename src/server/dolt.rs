@@ -16,8 +16,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::flavor::LevelsIgnored;
 use super::target::Setting;
-use super::{cache_dir, find_binary, io_err, Flavor, Launcher, ServerError};
+use super::{cache_dir, find_binary, io_err, Binaries, Flavor, FlavorSpec, Launcher, ServerError};
 
 /// Config paths isoscope sets itself and a setting may not change.
 const RESERVED: [&str; 3] = ["listener.host", "listener.port", "data_dir"];
@@ -167,6 +168,58 @@ impl Launcher for Dolt {
             .env("DOLT_DISABLE_EVENT_FLUSH", "true")
             .current_dir(dir.join("data").join(database));
         Some(cmd)
+    }
+}
+
+/// How Dolt runs every transaction whatever the level: a snapshot at BEGIN, merged at COMMIT.
+static DOLT_LEVELS: LevelsIgnored = LevelsIgnored {
+    instead: "every level runs the same snapshot transactions merged at COMMIT",
+    reads: "nothing locks a read",
+    snapshot: "each transaction works on its own snapshot",
+    refused: "the second to commit a change to the same row is refused at COMMIT (a merge \
+              conflict)",
+    same_value: "both sessions write the same value, which Dolt's cell-wise merge takes as no \
+                 conflict",
+};
+
+/// Dolt's answers to [`FlavorSpec`]: it accepts and reports every isolation level but does not
+/// use it; it has no `innodb_lock_wait_timeout` and no `information_schema.innodb_trx` (nothing
+/// waits on a row lock: conflicts are found at COMMIT); it compacts with `CALL dolt_gc()`.
+pub struct DoltFlavor;
+
+impl FlavorSpec for DoltFlavor {
+    fn flavor(&self) -> Flavor {
+        Flavor::Dolt
+    }
+
+    fn display_name(&self) -> &'static str {
+        "Dolt"
+    }
+
+    fn levels_ignored(&self) -> Option<&'static LevelsIgnored> {
+        Some(&DOLT_LEVELS)
+    }
+
+    fn lock_wait_variable(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn lock_waits_query(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn launcher(
+        &self,
+        settings: &[Setting],
+        binaries: &Binaries,
+    ) -> Result<Box<dyn Launcher>, ServerError> {
+        Ok(Box::new(
+            Dolt::locate(binaries.dolt.as_deref())?.with_settings(settings.to_vec())?,
+        ))
+    }
+
+    fn gc_statement(&self) -> Option<&'static str> {
+        Some("CALL dolt_gc()")
     }
 }
 

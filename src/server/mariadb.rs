@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::target::Setting;
-use super::{find_binary, io_err, is_root, Flavor, Launcher, ServerError};
+use super::{find_binary, io_err, is_root, Binaries, Flavor, FlavorSpec, Launcher, ServerError};
 
 /// Starts MariaDB from a given `mariadbd` and its neighbouring `mariadb-install-db`.
 pub struct MariaDb {
@@ -112,5 +112,28 @@ impl Launcher for MariaDb {
 
     fn ready_line(&self) -> &'static str {
         "ready for connections"
+    }
+}
+
+/// MariaDB's answers to [`FlavorSpec`]: InnoDB's, which are the trait's defaults.
+pub struct MariaDbFlavor;
+
+impl FlavorSpec for MariaDbFlavor {
+    fn flavor(&self) -> Flavor {
+        Flavor::MariaDb
+    }
+
+    fn display_name(&self) -> &'static str {
+        "MariaDB"
+    }
+
+    fn launcher(
+        &self,
+        settings: &[Setting],
+        binaries: &Binaries,
+    ) -> Result<Box<dyn Launcher>, ServerError> {
+        Ok(Box::new(
+            MariaDb::locate(binaries.mariadbd.as_deref())?.with_settings(settings.to_vec()),
+        ))
     }
 }

@@ -19,9 +19,13 @@
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
 pub mod dolt;
+pub mod flavor;
 pub mod galera;
 pub mod mariadb;
+pub mod mysql;
 pub mod target;
+
+pub use flavor::FlavorSpec;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -61,6 +65,17 @@ impl fmt::Display for Flavor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Where the server binaries are, when not found on PATH or in the install cache.
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Binaries {
+    /// The mariadbd binary [default: PATH, /usr/sbin].
+    #[arg(long)]
+    pub mariadbd: Option<PathBuf>,
+    /// The dolt binary [default: PATH, ~/.cache/isoscope/bin].
+    #[arg(long)]
+    pub dolt: Option<PathBuf>,
 }
 
 /// Why a server could not be found, started, or driven.
@@ -451,6 +466,11 @@ impl ManagedServer {
     /// Which flavor runs.
     pub fn flavor(&self) -> Flavor {
         self.launcher.flavor()
+    }
+
+    /// What the flavor that runs does its own way.
+    pub fn spec(&self) -> &'static dyn FlavorSpec {
+        self.flavor().spec()
     }
 
     /// Where clients connect.

@@ -15,9 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::dolt::Dolt;
-use super::mariadb::MariaDb;
-use super::{Flavor, Launcher, ManagedServer, ServerError};
+use super::{Binaries, Flavor, Launcher, ManagedServer, ServerError};
 
 /// One `key=value` setting of a server.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -122,23 +120,17 @@ impl Target {
     }
 
     /// The launcher that starts this target: the flavor's binary (at the given path, or found
-    /// as [`MariaDb::locate`] and [`Dolt::locate`] find it) with these settings.
+    /// the flavor's usual way) with these settings ([`super::FlavorSpec::launcher`]).
     pub fn launcher(
         &self,
         mariadbd: Option<&Path>,
         dolt: Option<&Path>,
     ) -> Result<Box<dyn Launcher>, ServerError> {
-        Ok(match self.flavor {
-            Flavor::MariaDb => {
-                Box::new(MariaDb::locate(mariadbd)?.with_settings(self.settings.clone()))
-            }
-            Flavor::Dolt => Box::new(Dolt::locate(dolt)?.with_settings(self.settings.clone())?),
-            Flavor::Mysql => {
-                return Err(ServerError::Unsupported(
-                    "isoscope does not manage MySQL servers; give one with --url".into(),
-                ))
-            }
-        })
+        let binaries = Binaries {
+            mariadbd: mariadbd.map(Path::to_path_buf),
+            dolt: dolt.map(Path::to_path_buf),
+        };
+        self.flavor.spec().launcher(&self.settings, &binaries)
     }
 
     /// Starts a fresh private instance of this target ([`ManagedServer::start`]).

@@ -425,7 +425,7 @@ mod tests {
 
     fn run_file(name: &str) -> (Findings, LookedFor) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/elle-cli")
+            .join("../../tests/fixtures/elle-cli")
             .join(name);
         let h = crate::history::read_history(&path).expect("corpus file parses");
         let mut f = Findings::new(8);

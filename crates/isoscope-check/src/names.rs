@@ -1,4 +1,4 @@
-//! Test support for the enums whose names the outside world sees (anomalies, models,
+//! Test support (not API; shared with the `isoscope` crate's tests) for the enums whose names the outside world sees (anomalies, models,
 //! workloads, op types ...). Each name is said once, by a rename rule or a per-variant rename,
 //! and three derives read it: serde's, clap's `ValueEnum` (for enums chosen on the command line)
 //! and strum's `IntoStaticStr` (the `&'static str` behind `name()`). These checks prove the
@@ -12,7 +12,7 @@ use strum::VariantArray;
 
 /// Asserts that every variant's `&'static str` name is its serde name and deserializes back to
 /// the variant; returns the names in variant order, for the caller to pin.
-pub(crate) fn serde_names<T>() -> Vec<&'static str>
+pub fn serde_names<T>() -> Vec<&'static str>
 where
     T: VariantArray + Copy + Into<&'static str> + Serialize + DeserializeOwned + PartialEq + Debug,
 {
@@ -37,7 +37,7 @@ where
 }
 
 /// [`serde_names`], and clap offers the same variants under the same names, each parsing back.
-pub(crate) fn serde_and_clap_names<T>() -> Vec<&'static str>
+pub fn serde_and_clap_names<T>() -> Vec<&'static str>
 where
     T: VariantArray
         + clap::ValueEnum

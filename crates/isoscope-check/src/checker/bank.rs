@@ -465,7 +465,7 @@ mod tests {
 
     fn run_file(name: &str) -> Findings {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/elle-cli")
+            .join("../../tests/fixtures/elle-cli")
             .join(name);
         let h = crate::history::read_history(&path).expect("corpus file parses");
         let mut f = Findings::new(8);
