@@ -27,15 +27,18 @@
 //! - [`scenario`]: Hermitage's tests automated: fixed interleavings of a few sessions, judged
 //!   per server and level;
 //! - [`report`]: many runs side by side, in HTML and Markdown;
+//! - `compare`: the matrix of targets x levels x workloads, then the scenarios, then the report
+//!   (the orchestration behind `isoscope compare`);
 //! - [`cli`]: the `isoscope` command, which only parses and prints.
 //!
-//! `scratch`, `workload` and `runner` are private: the command line is their interface. The rest
+//! `scratch`, `workload`, `runner` and `compare` are private: the command line is their interface. The rest
 //! is public for tests, benchmarks and other tools that read histories and run folders.
 //!
 //! Nothing below the CLI prints, except the runner's progress bar and its notes on signals and
 //! stale folders, which go to stderr.
 
 pub mod cli;
+mod compare;
 pub mod faults;
 pub mod lazyfs;
 pub mod net;

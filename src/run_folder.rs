@@ -18,8 +18,6 @@ use crate::checker::{self, Validity};
 use crate::faults::health::HealthFinding;
 use crate::faults::NemesisPlan;
 use crate::scratch::Proc;
-use crate::server::target::Target;
-use crate::server::Flavor;
 use crate::workload::{Isolation, WorkloadSpec};
 
 /// The run's summary, as `run.json` holds it.
@@ -80,33 +78,7 @@ impl fmt::Display for RunStatus {
     }
 }
 
-/// The server a run talks to.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// Its flavor.
-    pub flavor: Flavor,
-    /// For a managed server, the target it was started as: the flavor and its settings
-    /// (`mariadb[innodb_snapshot_isolation=ON]`). None for an external server, and in run
-    /// folders written before targets had settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<Target>,
-    /// `VERSION()` as the server reports it.
-    pub version: String,
-    /// Where clients connected (password hidden).
-    pub endpoint: String,
-    /// Whether isoscope started the server itself.
-    pub managed: bool,
-}
-
-impl TargetInfo {
-    /// The server as the report names it: the target with its settings, else the flavor.
-    pub fn name(&self) -> String {
-        match &self.target {
-            Some(t) => t.to_string(),
-            None => self.flavor.name().to_string(),
-        }
-    }
-}
+pub use crate::server::TargetInfo;
 
 /// Latency percentiles of one op kind, in milliseconds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

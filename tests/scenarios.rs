@@ -5,21 +5,22 @@ use std::path::Path;
 use std::process::Command;
 
 use isoscope::scenario::runner::Timing;
-use isoscope::scenario::suite::{self, Cell, Results, Servers, SuiteConfig};
+use isoscope::scenario::suite::{self, Cell, Results, SuiteConfig};
 use isoscope::scenario::{self, How, Verdict};
 use isoscope::server::target::Target;
-use isoscope::server::Flavor;
+use isoscope::server::{Binaries, Flavor, Server};
 use isoscope::Isolation;
 
 fn suite(targets: &[&str], scenarios: Vec<scenario::Scenario>, levels: &[Isolation]) -> Results {
     let cfg = SuiteConfig {
-        servers: Servers::Managed(targets.iter().map(|t| t.parse().unwrap()).collect()),
+        servers: targets
+            .iter()
+            .map(|t| Server::Managed(t.parse().unwrap(), Binaries::default()))
+            .collect(),
         scenarios,
         levels: levels.to_vec(),
         parallel: 4,
         timing: Timing::default(),
-        mariadbd: None,
-        dolt: None,
         log_dir: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -2,24 +2,21 @@
 //! cell, then write the side-by-side report. `isoscope report`: the same report from runs already
 //! recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::run::{managed_targets, FaultArgs};
 use super::{EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID};
 use crate::checker::Validity;
+use crate::compare::{ComparePlan, Progress};
 use crate::report;
 use crate::run_folder;
-use crate::runner::request::RunRequest;
-use crate::runner::target::{self, Binaries, Server};
-use crate::runner::{self, Shutdown};
-use crate::scenario::runner::Timing;
-use crate::scenario::{self, Servers, SuiteConfig};
-use crate::server::target::Target;
-use crate::workload::{Isolation, WorkloadSpec};
+use crate::runner;
+use crate::runner::target::Binaries;
+use crate::workload::Isolation;
 
 /// Arguments of `isoscope compare`.
 #[derive(Args, Debug)]
@@ -85,218 +82,86 @@ pub struct ReportArgs {
     pub out: PathBuf,
 }
 
-/// Runs `isoscope compare`. Exits like `check`, over every cell: 1 if any cell is invalid, else
-/// 2 if any is unknown, a scenario could not run, or a signal stopped the comparison before
-/// every cell ran, else 0 (3 on an error, which stops the comparison). A scenario's anomaly is
-/// what the level allows, not a failure: it is shown, not counted.
+/// Runs `isoscope compare` ([`crate::compare::run`]) and prints its progress. Exits like
+/// `check`, over every cell: 1 if any cell is invalid, else 2 if any is unknown, a scenario could
+/// not run, or a signal stopped the comparison before every cell ran, else 0 (3 on an error,
+/// which stops the comparison). A scenario's anomaly is what the level allows, not a failure:
+/// it is shown, not counted.
 pub fn compare(args: CompareArgs) -> Result<i32> {
     let dbs = managed_targets("--dbs", &args.dbs, &args.server_opt)?;
-    let mut workloads = Vec::new();
-    for w in &args.workloads {
-        workloads.push((WorkloadSpec::named(w).map_err(anyhow::Error::msg)?, w));
-    }
-    let nemesis = args.faults.plan()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(runner::stamp()));
-    let levels = &args.isolation;
-    let total = dbs.len() * levels.len() * workloads.len();
-    eprintln!(
-        "isoscope compare: {total} runs of {:?} each ({} servers x {} levels x {} workloads), report in {}",
-        args.time,
-        dbs.len(),
-        levels.len(),
-        workloads.len(),
-        out.display()
-    );
-    // Every cell is checked before the first starts.
-    let mut cells = Vec::new();
-    for (spec, workload_name) in &workloads {
-        for db in &dbs {
-            for &iso in levels {
-                let label = spec.label();
-                let name = format!(
-                    "{}-{}-{}",
-                    folder_name(db),
-                    label
-                        .replace([' ', '(', ')'], "-")
-                        .replace("--", "-")
-                        .trim_end_matches('-'),
-                    iso.name()
-                );
-                let req = RunRequest {
-                    server: Server::Managed(db.clone(), args.binaries.clone()),
-                    workload: workload_name.to_string(),
-                    isolation: iso,
-                    clients: args.clients,
-                    time: Some(args.time),
-                    ops: None,
-                    rate: None,
-                    op_timeout: Duration::from_secs(5),
-                    seed: args.seed.unwrap_or_else(rand::random),
-                    keys: None,
-                    min_txn_len: None,
-                    max_txn_len: None,
-                    read_fraction: None,
-                    max_writes_per_key: None,
-                    counter_style: None,
-                    nemesis: nemesis.clone(),
-                };
-                let dir = out.join("runs").join(&name);
-                let cfg = req.config(dir.clone(), true)?;
-                cells.push((db.clone(), req, cfg, name, label, dir));
-            }
-        }
-    }
-    target::clean_stale();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let started = std::time::Instant::now();
-    let shutdown = rt.block_on(async {
-        let s = Shutdown::new();
-        s.listen_for_signals().map(|_| s)
-    })?;
-    let mut dirs = Vec::new();
-    let mut worst = Validity::Valid;
-    for (n, (db, req, cfg, name, label, dir)) in cells.into_iter().enumerate() {
-        if shutdown.is_stopping() {
-            eprintln!("isoscope compare: stopped; the report covers the runs done");
-            break;
-        }
-        eprint!(
-            "[{}/{total}] {db} · {label} · {}: ",
-            n + 1,
-            req.isolation.name()
-        );
-        let o = match rt.block_on(target::run_on(cfg, &req.server, &shutdown)) {
-            Ok(o) => o,
-            // Stopped while its server started: the report covers the cells before it.
-            Err(e @ runner::RunError::StoppedEarly(_)) => {
-                eprintln!("{e}");
-                break;
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("run {name}"))),
-        };
-        let found: Vec<String> = o
-            .check
-            .anomalies
-            .iter()
-            .map(|(a, g)| format!("{a} ×{}", g.count))
-            .collect();
-        eprintln!(
-            "{} ({} ok, {:.0} ok/s){}{}",
-            o.verdict(),
-            o.summary.ok,
-            o.summary.throughput,
-            if found.is_empty() { "" } else { ": " },
-            found.join(", ")
-        );
-        worst = match (worst, o.verdict()) {
-            (Validity::Invalid, _) | (_, Validity::Invalid) => Validity::Invalid,
-            (Validity::Unknown, _) | (_, Validity::Unknown) => Validity::Unknown,
-            _ => Validity::Valid,
-        };
-        dirs.push(dir);
-    }
-    // The scenarios, on the same targets, unless skipped or stopped.
-    let scenarios = if args.no_scenarios || shutdown.is_stopping() || dirs.is_empty() {
-        None
-    } else {
-        let results = rt.block_on(run_scenarios(&dbs, &args.binaries, &out, &shutdown))?;
-        // A scenario that could not run leaves the table incomplete. (A checker that disagrees
-        // with a scenario's verdict is shown in the report, not counted: MariaDB's otv at read
-        // uncommitted always does, for a reason the README gives.)
-        let incomplete = results.as_ref().is_none_or(|r| {
-            r.cells
-                .iter()
-                .any(|c| c.verdict == scenario::Verdict::Error)
-        });
-        if incomplete && worst == Validity::Valid {
-            worst = Validity::Unknown;
-        }
-        results
+    let plan = ComparePlan {
+        dbs,
+        binaries: args.binaries.clone(),
+        levels: args.isolation.clone(),
+        workloads: args.workloads.clone(),
+        time: args.time,
+        clients: args.clients,
+        seed: args.seed,
+        nemesis: args.faults.plan()?,
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("reports").join(runner::stamp())),
+        scenarios: !args.no_scenarios,
     };
-    // Waits for a server that a signal caught starting for the scenarios: its start runs on a
-    // blocking thread, and it is torn down (process and data folder) when that start returns.
-    // Nothing else is left by then, so this returns at once otherwise.
-    rt.shutdown_timeout(Duration::from_secs(65));
-    // Cells that never ran leave the matrix undecided: never a clean exit.
-    if dirs.len() < total && worst == Validity::Valid {
-        worst = Validity::Unknown;
+    let out = plan.out.clone();
+    let (n_dbs, n_levels, n_workloads) = (plan.dbs.len(), plan.levels.len(), plan.workloads.len());
+    let time = plan.time;
+    let mut total = 0;
+    let done = crate::compare::run(&plan, &mut |p| {
+        match p {
+        Progress::Matrix { total: t } => {
+            total = t;
+            eprintln!(
+                "isoscope compare: {t} runs of {time:?} each ({n_dbs} servers x {n_levels} levels x {n_workloads} workloads), report in {}",
+                out.display()
+            );
+        }
+        Progress::CellStarts { n, cell } => eprint!(
+            "[{n}/{total}] {} · {} · {}: ",
+            cell.target,
+            cell.label,
+            cell.request.isolation.name()
+        ),
+        Progress::CellDone(o) => {
+            let found: Vec<String> = o
+                .check
+                .anomalies
+                .iter()
+                .map(|(a, g)| format!("{a} ×{}", g.count))
+                .collect();
+            eprintln!(
+                "{} ({} ok, {:.0} ok/s){}{}",
+                o.verdict(),
+                o.summary.ok,
+                o.summary.throughput,
+                if found.is_empty() { "" } else { ": " },
+                found.join(", ")
+            );
+        }
+        Progress::Stopped(Some(e)) => eprintln!("{e}"),
+        Progress::Stopped(None) => {
+            eprintln!("isoscope compare: stopped; the report covers the runs done")
+        }
+        Progress::ScenariosStart { total, scenarios } => eprint!(
+            "isoscope compare: {total} scenario cells ({scenarios} scenarios x 4 levels x {n_dbs} servers): "
+        ),
+        Progress::ScenariosDone(Some((anomalies, took))) => {
+            eprintln!("{anomalies} anomalies in {took:.1?}")
+        }
+        Progress::ScenariosDone(None) => eprintln!("stopped; the report has no scenarios"),
     }
-    if dirs.is_empty() {
-        bail!("stopped before any run finished; no report");
-    }
-    let mut r = report::build(&dirs)?;
-    r.scenarios = scenarios;
-    report::write(&r, &out)?;
+    })?;
     eprintln!(
         "isoscope compare: done in {:.0?}; report: {} (and report.md, report.json)",
-        started.elapsed(),
+        done.elapsed,
         out.join("index.html").display()
     );
-    Ok(match worst {
+    Ok(match done.worst {
         Validity::Valid => EXIT_VALID,
         Validity::Invalid => EXIT_INVALID,
         Validity::Unknown => EXIT_UNKNOWN,
     })
-}
-
-/// Runs every built-in scenario at all four levels on each target, writes scenarios.json and
-/// scenarios.txt into `out` (the servers' logs into `out/scenarios/`), and returns the results;
-/// `None` if a signal stopped them.
-async fn run_scenarios(
-    targets: &[Target],
-    binaries: &Binaries,
-    out: &Path,
-    shutdown: &Shutdown,
-) -> Result<Option<scenario::Results>> {
-    let log_dir = out.join("scenarios");
-    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
-    let cfg = SuiteConfig {
-        servers: Servers::Managed(targets.to_vec()),
-        scenarios: scenario::builtin()?,
-        levels: Isolation::ALL.to_vec(),
-        parallel: 4,
-        timing: Timing::default(),
-        mariadbd: binaries.mariadbd.clone(),
-        dolt: binaries.dolt.clone(),
-        log_dir: Some(log_dir),
-    };
-    let total = cfg.scenarios.len() * cfg.levels.len() * targets.len();
-    eprint!(
-        "isoscope compare: {total} scenario cells ({} scenarios x 4 levels x {} servers): ",
-        cfg.scenarios.len(),
-        targets.len()
-    );
-    let started = std::time::Instant::now();
-    // Stopped by a signal: the suite is dropped, which tears its server down.
-    let results = tokio::select! {
-        r = scenario::suite::run(&cfg, &|_| {}) => r?,
-        _ = shutdown.sleep(Duration::from_secs(365 * 86_400)) => {
-            eprintln!("stopped; the report has no scenarios");
-            return Ok(None);
-        }
-    };
-    let anomalies = results
-        .cells
-        .iter()
-        .filter(|c| c.verdict == scenario::Verdict::Anomaly)
-        .count();
-    eprintln!("{anomalies} anomalies in {:.1?}", started.elapsed());
-    super::scenarios::write_results(out, &results)?;
-    Ok(Some(results))
-}
-
-/// A target as a folder name: `mariadb_innodb_snapshot_isolation_ON` for
-/// `mariadb[innodb_snapshot_isolation=ON]`.
-fn folder_name(t: &Target) -> String {
-    t.to_string()
-        .replace(['[', ',', '=', '/'], "_")
-        .replace(']', "")
 }
 
 /// Runs `isoscope report`.

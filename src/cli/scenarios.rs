@@ -9,8 +9,8 @@ use clap::Args;
 use super::{OutputFormat, EXIT_UNKNOWN, EXIT_VALID};
 use crate::runner::target::Binaries;
 use crate::scenario::runner::Timing;
-use crate::scenario::{self, table, Servers, SuiteConfig, Verdict};
-use crate::server::{Endpoint, Flavor};
+use crate::scenario::{self, table, SuiteConfig, Verdict};
+use crate::server::{Endpoint, Flavor, Server};
 use crate::workload::Isolation;
 
 /// Arguments of `isoscope scenarios`.
@@ -75,13 +75,12 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
                 bail!("--server-opt needs a server isoscope starts (--dbs), not --url");
             }
             let ep = Endpoint::parse(u).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
-            Servers::Url(ep, args.flavor)
+            vec![Server::External(ep, args.flavor)]
         }
-        None => Servers::Managed(super::run::managed_targets(
-            "--dbs",
-            &args.dbs,
-            &args.server_opt,
-        )?),
+        None => super::run::managed_targets("--dbs", &args.dbs, &args.server_opt)?
+            .into_iter()
+            .map(|t| Server::Managed(t, args.binaries.clone()))
+            .collect(),
     };
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -92,16 +91,9 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
         levels,
         parallel: args.parallel,
         timing: Timing::default(),
-        mariadbd: args.binaries.mariadbd.clone(),
-        dolt: args.binaries.dolt.clone(),
         log_dir: args.out.clone(),
     };
-    let total = cfg.scenarios.len()
-        * cfg.levels.len()
-        * match &cfg.servers {
-            Servers::Managed(t) => t.len(),
-            Servers::Url(..) => 1,
-        };
+    let total = cfg.scenarios.len() * cfg.levels.len() * cfg.servers.len();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,7 +123,7 @@ pub fn run(args: ScenariosArgs) -> Result<i32> {
         );
     }
     if let Some(out) = &args.out {
-        write_results(out, &results)?;
+        scenario::results_file::write(out, &results)?;
     }
     match args.format {
         OutputFormat::Text => print!("{}", table::render(&results)),
@@ -151,15 +143,4 @@ fn in_doubt(results: &scenario::Results) -> bool {
         .cells
         .iter()
         .any(|c| c.verdict == Verdict::Error || c.checker.as_ref().is_some_and(|k| !k.agrees))
-}
-
-/// Writes `scenarios.json` (every cell with its steps) and `scenarios.txt` (the table) into
-/// `out`.
-pub fn write_results(out: &std::path::Path, results: &scenario::Results) -> Result<()> {
-    let put = |name: &str, text: String| {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
-    };
-    put("scenarios.json", serde_json::to_string_pretty(results)?)?;
-    put("scenarios.txt", table::render(results))
 }

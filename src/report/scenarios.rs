@@ -22,39 +22,13 @@ use crate::server::Flavor;
 use crate::workload::Isolation;
 
 /// The file `compare` writes into the report folder, and `report` reads back.
-pub const SCENARIOS_JSON: &str = "scenarios.json";
+pub const SCENARIOS_JSON: &str = crate::scenario::results_file::JSON;
 
-/// The scenario results in `paths` (each path's `scenarios.json`), merged in the order given;
-/// `None` when there is none.
+/// The scenario results in `paths` (each path's `scenarios.json`), merged in the order given
+/// ([`crate::scenario::results_file::find`]).
 pub fn find(paths: &[PathBuf]) -> Result<Option<Results>, ReportError> {
-    let mut merged: Option<Results> = None;
-    for p in paths {
-        let file = p.join(SCENARIOS_JSON);
-        if !file.is_file() {
-            continue;
-        }
-        let r = Results::load(&file).map_err(|e| ReportError::Run {
-            path: file.clone(),
-            message: e.to_string(),
-        })?;
-        let Some(m) = merged.as_mut() else {
-            merged = Some(r);
-            continue;
-        };
-        m.servers.extend(r.servers);
-        m.cells.extend(r.cells);
-        for s in r.scenarios {
-            if !m.scenarios.contains(&s) {
-                m.scenarios.push(s);
-            }
-        }
-        for l in r.levels {
-            if !m.levels.contains(&l) {
-                m.levels.push(l);
-            }
-        }
-    }
-    Ok(merged)
+    crate::scenario::results_file::find(paths)
+        .map_err(|(path, message)| ReportError::Run { path, message })
 }
 
 /// The anchor of a cell's timeline: `sc-0-p4-repeatable-read` (server index, scenario, level).

@@ -52,7 +52,7 @@ use crate::history::datum::Datum;
 use crate::history::{History, OpFn, OpType, OpValue, Process};
 use crate::run_folder::{self, FaultRecord, RunStatus, RunSummary, TargetInfo};
 use crate::scratch::{self, Leftover, Proc};
-use crate::server::{Endpoint, Flavor, ManagedServer, ServerError, State};
+use crate::server::{Cluster, Endpoint, Flavor, ManagedServer, ServerError, State};
 use crate::workload::{self, Generator, Invocation, Isolation, Workload, WorkloadSpec};
 
 use recorder::{Entry, Recorder};
@@ -344,11 +344,7 @@ async fn connect(ep: &Endpoint, iso: Isolation) -> Result<Conn, mysql_async::Err
                 format!("no answer within {CONNECT_TIMEOUT:?}"),
             )))
         })??;
-    conn.query_drop(format!(
-        "SET SESSION TRANSACTION ISOLATION LEVEL {}",
-        iso.sql()
-    ))
-    .await?;
+    workload::session::set_isolation(&mut conn, iso).await?;
     Ok(conn)
 }
 
@@ -385,18 +381,6 @@ async fn connect_retrying(shared: &Shared, patience: Patience) -> Option<Conn> {
             }
         }
     }
-}
-
-/// The isolation level a session reports: `@@transaction_isolation` (MySQL 8, Dolt, MariaDB 11)
-/// or, where that is unknown, `@@tx_isolation` (MariaDB 10.x, MySQL 5.7). Dolt keeps the old
-/// name at its default whatever the session asked for, so the new name goes first.
-async fn reported_isolation(conn: &mut Conn) -> String {
-    for var in ["@@transaction_isolation", "@@tx_isolation"] {
-        if let Ok(Some(v)) = conn.query_first::<String, _>(format!("SELECT {var}")).await {
-            return v;
-        }
-    }
-    "unknown".into()
 }
 
 fn op_kind(f: &OpFn) -> &'static str {
@@ -637,10 +621,12 @@ fn start_log(e: &ServerError, server: &Mutex<ManagedServer>) -> String {
 /// The health watch: every 250 ms, reads what the server logged and checks that its process
 /// is still there, until `done`. A server that exits while no fault holds it is a finding; the
 /// run then stops, and the server is started once more so that the final reads can tell what
-/// it kept. Returns when `done` fires, after a last look at the log.
+/// it kept. Returns when `done` fires, after a last look at the log. `node` begins every
+/// finding's message (`node2: `; empty for a cluster of one).
 async fn watch_health(
     shared: Arc<Shared>,
     server: Arc<Mutex<ManagedServer>>,
+    node: String,
     done: CancellationToken,
 ) {
     let (log_path, patterns) = {
@@ -650,7 +636,7 @@ async fn watch_health(
     let mut log = LogWatch::new(&log_path, patterns);
     let report = |found: Vec<(HealthKind, String)>| {
         for (kind, excerpt) in found {
-            shared.finding(kind, kind.log_message().into(), excerpt);
+            shared.finding(kind, format!("{node}{}", kind.log_message()), excerpt);
         }
     };
     loop {
@@ -671,7 +657,7 @@ async fn watch_health(
         if let Some((status, tail)) = exited {
             shared.finding(
                 HealthKind::ExitedOnItsOwn,
-                format!("the server exited on its own ({status}); stopping the run and starting it again for the final reads"),
+                format!("{node}the server exited on its own ({status}); stopping the run and starting it again for the final reads"),
                 tail,
             );
             shared.shutdown.stop(Stop::ServerExited);
@@ -683,7 +669,7 @@ async fn watch_health(
             if let Ok(Err(e)) | Err(e) = back.map_err(|e| ServerError::Unsupported(e.to_string())) {
                 let excerpt = start_log(&e, &server);
                 shared.lose_server(
-                    format!("the server did not start again after exiting: {e}"),
+                    format!("{node}the server did not start again after exiting: {e}"),
                     excerpt,
                 );
             }
@@ -719,16 +705,17 @@ pub fn stamp() -> String {
 /// `history.jsonl` and `run.json` into `cfg.out_dir`, until the time or op limit, or until
 /// `shutdown` fires.
 ///
-/// `server` is the managed server, when isoscope started it: the nemesis and the health watch
-/// need it. Faults on an external server are refused.
+/// `cluster` holds the managed servers, when isoscope started them (a single server is a
+/// cluster of one): the nemesis and the health watch need them. Faults on an external server
+/// are refused.
 pub async fn run(
     cfg: RunConfig,
     endpoint: Endpoint,
     target: TargetInfo,
-    server: Option<Arc<Mutex<ManagedServer>>>,
+    cluster: Option<Arc<Cluster>>,
     shutdown: Shutdown,
 ) -> Result<RunOutput, RunError> {
-    if cfg.nemesis.as_ref().is_some_and(|p| !p.faults.is_empty()) && server.is_none() {
+    if cfg.nemesis.as_ref().is_some_and(|p| !p.faults.is_empty()) && cluster.is_none() {
         return Err(RunError::Setup {
             what: "injecting faults".into(),
             message: "faults need a server isoscope manages (--db), not an external one".into(),
@@ -736,7 +723,7 @@ pub async fn run(
     }
     let flavor = target.flavor;
     let summary = prepare(&cfg, &endpoint, target).await?;
-    let driven = drive(cfg, endpoint, flavor, server, shutdown).await?;
+    let driven = drive(cfg, endpoint, flavor, cluster, shutdown).await?;
     finish(summary, driven)
 }
 
@@ -762,7 +749,9 @@ async fn prepare(
     let mut conn = connect(endpoint, cfg.isolation)
         .await
         .map_err(setup_err(&format!("connecting to {endpoint}")))?;
-    let reported = reported_isolation(&mut conn).await;
+    let reported = workload::session::reported_isolation(&mut conn)
+        .await
+        .unwrap_or_else(|| "unknown".into());
     workload::setup(&mut conn, &cfg.spec)
         .await
         .map_err(setup_err("creating the workload's table"))?;
@@ -829,7 +818,7 @@ async fn drive(
     cfg: RunConfig,
     endpoint: Endpoint,
     flavor: Flavor,
-    server: Option<Arc<Mutex<ManagedServer>>>,
+    cluster: Option<Arc<Cluster>>,
     shutdown: Shutdown,
 ) -> Result<Driven, RunError> {
     let start = Instant::now();
@@ -860,13 +849,31 @@ async fn drive(
         cfg,
     });
     let health_done = CancellationToken::new();
-    let health = server
-        .clone()
-        .map(|srv| tokio::spawn(watch_health(shared.clone(), srv, health_done.clone())));
-    let nemesis = match (&server, &shared.cfg.nemesis) {
-        (Some(srv), Some(plan)) if !plan.faults.is_empty() => Some(tokio::spawn(nemesis(
+    // One watch per node; a node's findings name it when the cluster has more than one.
+    let health: Vec<_> = cluster
+        .iter()
+        .flat_map(|c| {
+            let named = c.nodes().len() > 1;
+            c.nodes().iter().map(move |n| (n, named))
+        })
+        .map(|(n, named)| {
+            tokio::spawn(watch_health(
+                shared.clone(),
+                n.server.clone(),
+                if named {
+                    format!("{}: ", n.name)
+                } else {
+                    String::new()
+                },
+                health_done.clone(),
+            ))
+        })
+        .collect();
+    // Faults go to the primary (a node selector comes with clusters of more than one).
+    let nemesis = match (&cluster, &shared.cfg.nemesis) {
+        (Some(c), Some(plan)) if !plan.faults.is_empty() => Some(tokio::spawn(nemesis(
             shared.clone(),
-            srv.clone(),
+            c.primary().server.clone(),
             plan.clone(),
             scratch.path().to_path_buf(),
         ))),
@@ -934,7 +941,7 @@ async fn drive(
         }
     }
     health_done.cancel();
-    if let Some(h) = health {
+    for h in health {
         let _ = h.await;
     }
     drop(scratch);

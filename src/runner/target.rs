@@ -3,35 +3,14 @@
 //! by URL. [`run_on`] is the whole of `isoscope run` below its command line: clean up what a
 //! dead isoscope left, listen for signals, start the server, run, tear down.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{RunConfig, RunError, RunOutput, Shutdown, Stop};
-use crate::run_folder::{TargetInfo, SERVER_LOG};
-use crate::server::target::Target;
-use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
+use crate::run_folder::SERVER_LOG;
+use crate::server::Disk;
 
-pub use crate::server::Binaries;
-
-/// The server a run talks to.
-#[derive(Clone, Debug)]
-pub enum Server {
-    /// A fresh private server of this target (flavor and settings), started from these
-    /// binaries.
-    Managed(Target, Binaries),
-    /// A server someone else runs, of this flavor; its settings are its own business.
-    External(Endpoint, Flavor),
-}
-
-impl Server {
-    /// The server's flavor.
-    pub fn flavor(&self) -> Flavor {
-        match self {
-            Server::Managed(t, _) => t.flavor,
-            Server::External(_, f) => *f,
-        }
-    }
-}
+pub use crate::server::{Binaries, Server};
 
 /// Removes what an isoscope that is gone left behind (data folders, copies, the servers on
 /// them), saying so on stderr.
@@ -64,60 +43,29 @@ pub async fn run_on(
         Some(Stop::Signal(sig)) => Err(RunError::StoppedEarly(sig)),
         _ => Ok(()),
     };
-    let cfg_log = cfg.out_dir.join(SERVER_LOG);
-    let (endpoint, info, managed) = match server {
-        Server::External(ep, flavor) => {
-            let version = server::prepare_database(ep).await?;
-            let info = TargetInfo {
-                flavor: *flavor,
-                target: None,
-                version,
-                endpoint: ep.redacted(),
-                managed: false,
-            };
-            (ep.clone(), info, None)
-        }
-        Server::Managed(target, binaries) => {
-            let l = target.launcher(binaries.mariadbd.as_deref(), binaries.dolt.as_deref())?;
-            std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
-                what: format!("creating {}", cfg.out_dir.display()),
-                source,
-            })?;
-            let log = cfg.out_dir.join(SERVER_LOG);
-            // Started on a blocking thread so that a signal is heard meanwhile; the server is
-            // dropped (torn down) as soon as it is up if the run was stopped.
-            let disk = match &cfg.nemesis {
-                Some(p) if p.needs_lazyfs() => server::Disk::Lazy,
-                _ => server::Disk::Plain,
-            };
-            let s = tokio::task::spawn_blocking(move || {
-                ManagedServer::start_on(l, &log, "isoscope", Duration::from_secs(60), disk)
-            })
-            .await
-            .map_err(|e| ServerError::Unsupported(format!("starting the server: {e}")))??;
-            stopped_early(shutdown)?;
-            let ep = s.endpoint();
-            let version = server::prepare_database(&ep).await?;
-            let info = TargetInfo {
-                flavor: target.flavor,
-                target: Some(target.clone()),
-                version,
-                endpoint: ep.redacted(),
-                managed: true,
-            };
-            (ep, info, Some(Arc::new(Mutex::new(s))))
-        }
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|source| RunError::Io {
+        what: format!("creating {}", cfg.out_dir.display()),
+        source,
+    })?;
+    let disk = match &cfg.nemesis {
+        Some(p) if p.needs_lazyfs() => Disk::Lazy,
+        _ => Disk::Plain,
     };
+    // Dropped (torn down) as soon as it is up if the run was stopped meanwhile.
+    let up = server.start(&cfg.out_dir.join(SERVER_LOG), disk).await?;
+    let (endpoint, info, managed) = (up.endpoint, up.info, up.cluster.map(Arc::new));
     stopped_early(shutdown)?;
     let out = super::run(cfg, endpoint, info, managed.clone(), shutdown.child()).await;
-    // The last handle: the server is torn down here, off the async threads; then its log,
-    // complete, is gzipped (Dolt's can grow to megabytes of conflict lines).
-    if let Some(s) = managed {
-        let log = cfg_log;
+    // The last handle: the nodes are torn down here, off the async threads; then their logs,
+    // complete, are gzipped (Dolt's can grow to megabytes of conflict lines).
+    if let Some(c) = managed {
         let _ = tokio::task::spawn_blocking(move || {
-            drop(s);
-            if let Err(e) = crate::run_folder::compress(&log) {
-                tracing::warn!("{} stays uncompressed: {e}", log.display());
+            let logs: Vec<PathBuf> = c.logs().iter().map(|l| l.to_path_buf()).collect();
+            drop(c);
+            for log in logs {
+                if let Err(e) = crate::run_folder::compress(&log) {
+                    tracing::warn!("{} stays uncompressed: {e}", log.display());
+                }
             }
         })
         .await;

@@ -10,9 +10,11 @@
 //! (the sessions, one connection each, and blocked statements), [`verdict`] (anomaly or
 //! prevented, and how), [`history`] (the same trace as an rw-register history for the checker,
 //! where a scenario has only item reads and writes), [`suite`] (every cell on every server:
-//! [`Results`], what `scenarios.json` holds) and [`table`] (the plain-text table).
+//! [`Results`]), [`results_file`] (`scenarios.json`, which holds them) and [`table`] (the
+//! plain-text table).
 
 pub mod history;
+pub mod results_file;
 pub mod runner;
 pub mod spec;
 pub mod suite;
@@ -20,7 +22,7 @@ pub mod table;
 pub mod verdict;
 
 pub use spec::{Expected, Scenario, ScenarioError};
-pub use suite::{Cell, Results, ServerInfo, Servers, SuiteConfig};
+pub use suite::{Cell, Results, ServerInfo, SuiteConfig};
 pub use verdict::{How, Verdict};
 
 /// The scenarios that come with isoscope (Hermitage's fifteen tests, in its order), built into

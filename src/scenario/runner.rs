@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::spec::{Scenario, Shape, Step};
 use crate::server::{Endpoint, Flavor};
-use crate::workload::Isolation;
+use crate::workload::{session, Isolation};
 
 /// How long the runner waits, and for what.
 #[derive(Clone, Copy, Debug)]
@@ -297,12 +297,9 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
         let mut c = mysql_async::Conn::new(ep.opts(Some(db)))
             .await
             .map_err(err(format!("connecting session {name}")))?;
-        c.query_drop(format!(
-            "SET SESSION TRANSACTION ISOLATION LEVEL {}",
-            level.sql()
-        ))
-        .await
-        .map_err(err(format!("setting {name}'s isolation level")))?;
+        session::set_isolation(&mut c, level)
+            .await
+            .map_err(err(format!("setting {name}'s isolation level")))?;
         if let (Some(t), Some(var)) = (timing.lock_wait_timeout, flavor.spec().lock_wait_variable())
         {
             c.query_drop(format!("SET SESSION {var} = {t}"))
@@ -310,7 +307,7 @@ async fn drive(plan: &CellPlan<'_>, timeout_rolls_back: bool) -> Result<Driven, 
                 .map_err(err("setting the lock wait timeout"))?;
         }
         if i == 0 {
-            reported = read_level(&mut c).await;
+            reported = session::reported_isolation(&mut c).await;
         }
         conn_ids.push(c.id() as u64);
         let (tx, rx) = mpsc::unbounded_channel::<(usize, String)>();
@@ -750,15 +747,4 @@ async fn read_table(conn: &mut mysql_async::Conn, sql: &str) -> Result<Vec<Row>,
         .await
         .map_err(err(format!("reading the table ({sql})")))?;
     Ok(rows.iter().map(row_values).collect())
-}
-
-/// The level a session reports: `@@transaction_isolation` (MySQL 8, MariaDB 11, Dolt), else
-/// `@@tx_isolation` (MariaDB 10.11).
-async fn read_level(c: &mut mysql_async::Conn) -> Option<String> {
-    for q in ["SELECT @@transaction_isolation", "SELECT @@tx_isolation"] {
-        if let Ok(Some(v)) = c.query_first::<String, _>(q).await {
-            return Some(v);
-        }
-    }
-    None
 }

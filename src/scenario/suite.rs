@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +11,7 @@ use super::runner::{self, CellPlan, LockWatch, Row, SessionEnd, StepRecord, Timi
 use super::spec::{Expected, Scenario};
 use super::verdict::{self, How, Verdict};
 use crate::server::target::Target;
-use crate::server::{self, Endpoint, Flavor, ManagedServer, ServerError};
+use crate::server::{Disk, Endpoint, Flavor, Server, ServerError, TargetInfo};
 use crate::workload::Isolation;
 
 /// One scenario at one level on one server.
@@ -90,6 +89,20 @@ pub struct Results {
 }
 
 impl ServerInfo {
+    /// The server as the scenarios name it, from what starting it said
+    /// ([`crate::server::Server::start`]): the target, or the URL without its password.
+    pub fn of(t: &TargetInfo) -> ServerInfo {
+        ServerInfo {
+            target: match &t.target {
+                Some(target) => target.to_string(),
+                None => t.endpoint.clone(),
+            },
+            flavor: t.flavor,
+            server: t.flavor.spec().server_name(&t.version),
+            managed: t.managed,
+        }
+    }
+
     /// What follows the target in a heading: nothing for a server isoscope started,
     /// ` (external)` for one given by URL.
     pub fn external_mark(&self) -> &'static str {
@@ -110,28 +123,17 @@ impl Results {
             .collect()
     }
 
-    /// Reads a `scenarios.json` (for a report built from recorded runs).
+    /// Reads a `scenarios.json` ([`super::results_file::load`]).
     pub fn load(path: &Path) -> Result<Results, SuiteError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| SuiteError::Io(format!("{}: {e}", path.display())))
+        super::results_file::load(path)
     }
-}
-
-/// Where the scenarios run.
-#[derive(Clone, Debug)]
-pub enum Servers {
-    /// Fresh private servers, one per target.
-    Managed(Vec<Target>),
-    /// A server the user runs, and what kind it is.
-    Url(Endpoint, Flavor),
 }
 
 /// What to run and how.
 #[derive(Clone, Debug)]
 pub struct SuiteConfig {
-    /// Where.
-    pub servers: Servers,
+    /// Where: each server in turn, a managed one started fresh for its cells.
+    pub servers: Vec<Server>,
     /// Which scenarios.
     pub scenarios: Vec<Scenario>,
     /// At which levels.
@@ -140,10 +142,6 @@ pub struct SuiteConfig {
     pub parallel: usize,
     /// The runner's waits.
     pub timing: Timing,
-    /// `mariadbd` to use, if not found the usual way.
-    pub mariadbd: Option<PathBuf>,
-    /// `dolt` to use, if not found the usual way.
-    pub dolt: Option<PathBuf>,
     /// Where managed servers' logs go (`<dir>/<target>.log`); a temporary folder if `None`.
     pub log_dir: Option<PathBuf>,
 }
@@ -188,27 +186,29 @@ pub async fn run(
         .log_dir
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    match &cfg.servers {
-        Servers::Url(ep, flavor) => {
-            let info = server_info(ep, ep.redacted(), *flavor, false).await?;
-            results
-                .cells
-                .extend(run_on(cfg, cfg.timing, ep, &info, progress).await);
-            results.servers.push(info);
-        }
-        Servers::Managed(targets) => {
-            for t in targets {
-                let s = start(cfg, t, &log_dir).await?;
-                let ep = s.endpoint();
-                let info = server_info(&ep, t.to_string(), t.flavor, true).await?;
-                results
-                    .cells
-                    .extend(run_on(cfg, timing_for(cfg.timing, t), &ep, &info, progress).await);
-                // Torn down here, before the next target starts.
-                drop(s);
-                results.servers.push(info);
-            }
-        }
+    for server in &cfg.servers {
+        let log = log_dir.join(format!(
+            "{}.log",
+            server.label().replace(['[', ']', ',', '=', '/'], "_")
+        ));
+        let up = server
+            .start(&log, Disk::Plain)
+            .await
+            .map_err(|problem| SuiteError::Server {
+                target: server.label(),
+                problem,
+            })?;
+        let info = ServerInfo::of(&up.info);
+        let timing = match server {
+            Server::Managed(t, _) => timing_for(cfg.timing, t),
+            Server::External(..) => cfg.timing,
+        };
+        results
+            .cells
+            .extend(run_on(cfg, timing, &up.endpoint, &info, progress).await);
+        // Torn down here, before the next server starts.
+        drop(up);
+        results.servers.push(info);
     }
     Ok(results)
 }
@@ -224,47 +224,6 @@ fn timing_for(timing: Timing, t: &Target) -> Timing {
         lock_wait_timeout: if set { None } else { timing.lock_wait_timeout },
         ..timing
     }
-}
-
-/// Checks that the server answers and names it.
-async fn server_info(
-    ep: &Endpoint,
-    target: String,
-    flavor: Flavor,
-    managed: bool,
-) -> Result<ServerInfo, SuiteError> {
-    match server::prepare_database(ep).await {
-        Ok(version) => Ok(ServerInfo {
-            target,
-            flavor,
-            server: flavor.spec().server_name(&version),
-            managed,
-        }),
-        Err(problem) => Err(SuiteError::Server { target, problem }),
-    }
-}
-
-async fn start(cfg: &SuiteConfig, t: &Target, log_dir: &Path) -> Result<ManagedServer, SuiteError> {
-    let (t2, cfg2) = (t.clone(), cfg.clone());
-    let log = log_dir.join(format!(
-        "{}.log",
-        t.to_string().replace(['[', ']', ',', '=', '/'], "_")
-    ));
-    tokio::task::spawn_blocking(move || {
-        t2.start(
-            cfg2.mariadbd.as_deref(),
-            cfg2.dolt.as_deref(),
-            &log,
-            "isoscope",
-            Duration::from_secs(60),
-        )
-    })
-    .await
-    .map_err(|e| SuiteError::Io(format!("starting {t}: {e}")))?
-    .map_err(|problem| SuiteError::Server {
-        target: t.to_string(),
-        problem,
-    })
 }
 
 /// Runs every cell on one server, `cfg.parallel` at a time; cells come back in order.

@@ -11,8 +11,12 @@
 //! Invariant: the defaults are MySQL's (InnoDB's) behaviour; a flavor overrides only what it does
 //! differently, and says why in its own module.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::cluster::{Cluster, NodeSpec, Role};
 use super::target::Setting;
-use super::{Binaries, Flavor, Launcher, ServerError};
+use super::{Binaries, Disk, Flavor, Launcher, ManagedServer, ServerError};
 
 /// Server error codes every MySQL-compatible engine uses to say the transaction was rolled
 /// back: 1213 deadlock (Dolt: serialization failure at COMMIT), 1205 lock wait timeout, 1020
@@ -86,6 +90,45 @@ pub struct LevelsIgnored {
     /// Why a lost update writing the same value twice goes through: "both sessions write the
     /// same value, which Dolt's cell-wise merge takes as no conflict".
     pub same_value: &'static str,
+}
+
+/// What a cluster start needs besides the flavor: the target's settings, where its binaries
+/// are, where each node's log goes, the database clients use, and how long a node may take.
+pub struct ClusterPlan<'a> {
+    /// The target's settings, for every node.
+    pub settings: &'a [Setting],
+    /// The server binaries.
+    pub binaries: &'a Binaries,
+    /// The log of a cluster of one; the nodes of a larger cluster log beside it
+    /// ([`ClusterPlan::node_log`]).
+    pub log: &'a Path,
+    /// The database the workload uses.
+    pub database: &'a str,
+    /// How long one node may take to get ready.
+    pub start_timeout: Duration,
+    /// Plain folders or the lazy filesystem, for every node's data.
+    pub disk: Disk,
+}
+
+impl ClusterPlan<'_> {
+    /// Where node `name` of a cluster of `count` nodes logs: `plan.log` itself for a cluster of
+    /// one, else `<stem>-<name>.<ext>` beside it (`server-node2.log`).
+    pub fn node_log(&self, name: &str, count: usize) -> PathBuf {
+        if count <= 1 {
+            return self.log.to_path_buf();
+        }
+        let stem = self
+            .log
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "server".into());
+        let ext = self
+            .log
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        self.log.with_file_name(format!("{stem}-{name}{ext}"))
+    }
 }
 
 /// Everything isoscope needs to know about one kind of database. Implemented once per
@@ -173,6 +216,35 @@ pub trait FlavorSpec: Send + Sync {
         binaries: &Binaries,
     ) -> Result<Box<dyn Launcher>, ServerError>;
 
+    /// The nodes a target of this flavor runs, in start order (the first is the one clients
+    /// write to when there is a primary). The default: one primary, `node1`.
+    fn nodes(&self, _settings: &[Setting]) -> Vec<NodeSpec> {
+        vec![NodeSpec {
+            name: "node1".into(),
+            role: Role::Primary,
+        }]
+    }
+
+    /// The bootstrap-and-join hook: starts every node of [`FlavorSpec::nodes`] and returns once
+    /// the cluster is ready. The default starts a cluster of one, its log at `plan.log`; a
+    /// replicated flavor overrides this (bootstrap the first node, join the others, wait until
+    /// all are ready), and may lay each node out differently through its own launchers.
+    fn start_cluster(&self, plan: &ClusterPlan<'_>) -> Result<Cluster, ServerError> {
+        let spec = self
+            .nodes(plan.settings)
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServerError::Unsupported("a target with no nodes".into()))?;
+        let server = ManagedServer::start_on(
+            self.launcher(plan.settings, plan.binaries)?,
+            plan.log,
+            plan.database,
+            plan.start_timeout,
+            plan.disk,
+        )?;
+        Ok(Cluster::of_one(spec, server))
+    }
+
     /// The statement that compacts the engine's storage while it serves (Dolt's
     /// `CALL dolt_gc()`), for the `dolt-gc` fault; `None`: the fault does nothing here.
     fn gc_statement(&self) -> Option<&'static str> {
@@ -212,6 +284,17 @@ mod tests {
         assert!(Flavor::MariaDb.spec().gc_statement().is_none());
         assert!(Flavor::MariaDb.spec().definite_failure(1213));
         assert!(!Flavor::MariaDb.spec().definite_failure(1105));
+        assert_eq!(Flavor::Dolt.spec().nodes(&[]).len(), 1);
+        let plan = ClusterPlan {
+            settings: &[],
+            binaries: &Binaries::default(),
+            log: Path::new("/r/server.log"),
+            database: "isoscope",
+            start_timeout: Duration::from_secs(1),
+            disk: Disk::Plain,
+        };
+        assert_eq!(plan.node_log("node1", 1), Path::new("/r/server.log"));
+        assert_eq!(plan.node_log("node2", 3), Path::new("/r/server-node2.log"));
         assert!(Flavor::Mysql
             .spec()
             .launcher(&[], &Binaries::default())

@@ -18,14 +18,18 @@
 //!   tokio blocking thread, say) starting a server would kill it when it retires;
 //! - passwords never leave [`Endpoint`]: its `Display` and [`Endpoint::redacted`] hide them.
 
+pub mod cluster;
 pub mod dolt;
 pub mod flavor;
 pub mod galera;
+pub mod instance;
 pub mod mariadb;
 pub mod mysql;
 pub mod target;
 
-pub use flavor::FlavorSpec;
+pub use cluster::{Cluster, Node, NodeSpec, Role};
+pub use flavor::{ClusterPlan, FlavorSpec};
+pub use instance::{Server, Started, TargetInfo};
 
 use std::fmt;
 use std::fs::{File, OpenOptions};

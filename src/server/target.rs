@@ -133,6 +133,27 @@ impl Target {
         self.flavor.spec().launcher(&self.settings, &binaries)
     }
 
+    /// Starts this target's nodes ([`super::FlavorSpec::start_cluster`]): a cluster of one for a
+    /// single server, its log at `log` (a larger cluster's nodes log beside it), the data of
+    /// every node on `disk`.
+    pub fn start_cluster(
+        &self,
+        binaries: &Binaries,
+        log: &Path,
+        database: &str,
+        start_timeout: Duration,
+        disk: super::Disk,
+    ) -> Result<super::Cluster, ServerError> {
+        self.flavor.spec().start_cluster(&super::ClusterPlan {
+            settings: &self.settings,
+            binaries,
+            log,
+            database,
+            start_timeout,
+            disk,
+        })
+    }
+
     /// Starts a fresh private instance of this target ([`ManagedServer::start`]).
     pub fn start(
         &self,

@@ -14,6 +14,7 @@ pub mod bank;
 pub mod counter;
 pub mod list_append;
 pub mod register;
+pub mod session;
 pub mod set;
 
 use std::path::Path;
