@@ -381,6 +381,27 @@ mod tests {
     }
 
     #[test]
+    fn a_network_owner_file_names_only_isoscopes_own_network_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = make_in(tmp.path(), Leftover::Network).unwrap();
+        let things = [
+            NetThing::BridgeTable("isoab1x0".into()),
+            NetThing::Netns("isoab1x0n0".into()),
+            NetThing::Link("isoab1x0br".into()),
+        ];
+        add_net(dir.path(), &things).unwrap();
+        // Lines naming state isoscope did not make are never taken for its own.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(OWNER_FILE))
+            .unwrap();
+        writeln!(f, "netns docker0\nlink eth0\nnetns iso/../x").unwrap();
+        let owner = Owner::read(dir.path()).unwrap();
+        assert_eq!(owner.kind, Leftover::Network);
+        assert_eq!(owner.net, things);
+    }
+
+    #[test]
     fn a_reused_pid_is_not_the_owner() {
         let me = Proc::me();
         assert!(me.alive());
