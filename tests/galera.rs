@@ -255,3 +255,74 @@ async fn a_sigkilled_isoscope_mid_partition_leaves_nothing_the_next_one_does_not
         assert!(!d.exists(), "{} was not cleaned up: {stderr}", d.display());
     }
 }
+
+fn base36(mut n: u32) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isoscope_run_on_galera_checks_a_history_from_three_synced_nodes_and_leaves_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "run",
+            "--db",
+            "galera",
+            "--workload",
+            "list-append",
+            "--time",
+            "5s",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tag = format!("iso{}x", base36(child.id()));
+    let o = child.wait_with_output().unwrap();
+    let text = std::fs::read_to_string(out.join("run.json")).unwrap_or_else(|e| {
+        panic!(
+            "no run.json ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let run: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(run["status"], "done", "{text}");
+    assert_eq!(run["server"]["flavor"], "galera");
+    assert!(run["ok"].as_u64().unwrap() > 0, "{text}");
+    let endpoint = run["server"]["endpoint"].as_str().unwrap();
+    assert!(
+        endpoint.starts_with("mysql://root@10.") && endpoint.ends_with(".1:3306/isoscope"),
+        "{endpoint}"
+    );
+    for k in 1..=3 {
+        assert!(
+            out.join(format!("server-node{k}.log.gz")).exists(),
+            "node{k}'s log"
+        );
+    }
+    let netns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let netns = String::from_utf8_lossy(&netns.stdout);
+    assert!(
+        !netns.contains(&tag),
+        "namespaces of {tag} are left: {netns}"
+    );
+    assert!(!exists(&isoscope::net::NetThing::Link(format!("{tag}0br"))));
+}

@@ -259,6 +259,7 @@ impl Flavor {
             Flavor::MariaDb => &super::mariadb::MariaDbFlavor,
             Flavor::Mysql => &super::mysql::MysqlFlavor,
             Flavor::Dolt => &super::dolt::DoltFlavor,
+            Flavor::Galera => &super::galera::GaleraFlavor,
         }
     }
 }

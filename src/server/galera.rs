@@ -32,8 +32,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::cluster::{Cluster, NodeSpec, Role};
+use super::flavor::{ClusterPlan, FlavorSpec};
 use super::target::Setting;
-use super::{find_binary, log_since, spawn_child, Endpoint};
+use super::{
+    find_binary, log_since, spawn_child, Binaries, Disk, Endpoint, Flavor, Launcher, ManagedServer,
+    ServerError,
+};
 use crate::net::{NetError, Topology};
 
 /// The number of nodes a cluster has unless asked otherwise.
@@ -80,7 +88,7 @@ pub enum GaleraError {
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> GaleraError {
     let what = what.into();
-    move |source| GaleraError::Server(super::ServerError::Io { what, source })
+    move |source| GaleraError::Server(ServerError::Io { what, source })
 }
 
 /// The binaries a Galera node needs: `mariadbd`, `mariadb-install-db` and the galera-4 provider.
@@ -165,7 +173,27 @@ pub struct NodeStatus {
     pub component: String,
 }
 
+/// The query a node's status is read with.
+const STATUS_SQL: &str = "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', \
+     'wsrep_ready', 'wsrep_local_state_comment', 'wsrep_cluster_status')";
+
 impl NodeStatus {
+    /// The status from `SHOW STATUS` rows (name, value).
+    fn parse<'a>(rows: impl Iterator<Item = (&'a str, &'a str)>) -> NodeStatus {
+        let mut s = NodeStatus::default();
+        for (k, v) in rows {
+            let v = v.trim();
+            match k.to_ascii_lowercase().as_str() {
+                "wsrep_cluster_size" => s.cluster_size = v.parse().unwrap_or(0),
+                "wsrep_ready" => s.ready = v.eq_ignore_ascii_case("ON"),
+                "wsrep_local_state_comment" => s.state = v.to_string(),
+                "wsrep_cluster_status" => s.component = v.to_string(),
+                _ => {}
+            }
+        }
+        s
+    }
+
     /// Ready, synced and primary, in a view of `nodes` nodes.
     pub fn is_synced_in(&self, nodes: usize) -> bool {
         self.ready
@@ -208,6 +236,89 @@ fn user_ids(name: &str) -> Result<(libc::uid_t, libc::gid_t), GaleraError> {
     }
     // SAFETY: non-null, as checked.
     Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
+/// The `mariadbd` command for node `i` (0-based, named `n{i+1}`) with its folder at `dir`: in
+/// its namespace, as `user`, dying with isoscope; `extra` options last.
+fn node_command(
+    galera: &Galera,
+    net: &Topology,
+    i: usize,
+    dir: &Path,
+    settings: &[Setting],
+    user: (libc::uid_t, libc::gid_t),
+    extra: &[String],
+) -> Result<Command, NetError> {
+    let addr = net.addr(i);
+    let members: Vec<String> = (0..net.nodes()).map(|k| net.addr(k).to_string()).collect();
+    let mut cmd = net.command(i, &galera.mariadbd)?;
+    cmd.arg("--no-defaults")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
+        .arg(format!("--port={PORT}"))
+        .arg(format!("--bind-address={addr}"))
+        .arg("--innodb-lock-wait-timeout=2")
+        .arg("--innodb-buffer-pool-size=64M")
+        .arg("--max-connections=1000")
+        .arg("--skip-name-resolve")
+        .arg("--wsrep-on=ON")
+        .arg(format!("--wsrep-provider={}", galera.provider.display()))
+        .arg(format!("--wsrep-cluster-name={}", net.tag()))
+        .arg(format!(
+            "--wsrep-cluster-address=gcomm://{}",
+            members.join(",")
+        ))
+        .arg(format!("--wsrep-node-address={addr}"))
+        .arg(format!("--wsrep-node-name=n{}", i + 1))
+        .arg("--wsrep-sst-method=rsync")
+        .arg("--binlog-format=ROW")
+        .arg("--innodb-autoinc-lock-mode=2");
+    for s in settings {
+        cmd.arg(format!("--{}={}", s.key, s.value));
+    }
+    cmd.args(extra);
+    let (uid, gid) = user;
+    cmd.stdin(Stdio::null()).process_group(0);
+    // SAFETY: setgroups, setgid, setuid and prctl are async-signal-safe and touch only the
+    // child. They run after the namespace is joined (registered first, by `net.command`).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // After the change of user, which clears it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    Ok(cmd)
+}
+
+/// Lays out a node's data folder with `mariadb-install-db`, as `mysql` (the folder must be
+/// mysql's already); its output goes to `log`.
+fn install_db(galera: &Galera, dir: &Path, log: &File) -> Result<(), String> {
+    let clone = || {
+        log.try_clone()
+            .map_err(|e| format!("cloning the log handle: {e}"))
+    };
+    let status = Command::new(&galera.install_db)
+        .arg("--no-defaults")
+        .arg("--user=mysql")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg("--auth-root-authentication-method=normal")
+        .arg("--skip-test-db")
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
+        .stdin(Stdio::null())
+        .stdout(clone()?)
+        .stderr(clone()?)
+        .status()
+        .map_err(|e| format!("running {}: {e}", galera.install_db.display()))?;
+    if !status.success() {
+        return Err(format!("was not laid out: mariadb-install-db {status}"));
+    }
+    Ok(())
 }
 
 /// Gives `path` and everything under it to `uid:gid`.
@@ -352,80 +463,21 @@ impl GaleraCluster {
     }
 
     fn install_db(&self, i: usize) -> Result<(), GaleraError> {
-        let dir = self.nodes[i].dir.path();
         let log = self.open_log(i)?;
-        let status = Command::new(&self.galera.install_db)
-            .arg("--no-defaults")
-            .arg("--user=mysql")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg("--auth-root-authentication-method=normal")
-            .arg("--skip-test-db")
-            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(io("cloning the log handle"))?)
-            .stderr(log)
-            .status()
-            .map_err(io(format!("running {}", self.galera.install_db.display())))?;
-        if !status.success() {
-            return Err(self.not_ready(i, format!("was not laid out: mariadb-install-db {status}")));
-        }
-        Ok(())
+        install_db(&self.galera, self.nodes[i].dir.path(), &log).map_err(|e| self.not_ready(i, e))
     }
 
     /// The `mariadbd` command for node `i`, in its namespace, as `mysql`, dying with isoscope.
     fn command(&self, i: usize, extra: &[String]) -> Result<Command, GaleraError> {
-        let dir = self.nodes[i].dir.path();
-        let addr = self.net.addr(i);
-        let members: Vec<String> = (0..self.nodes.len())
-            .map(|k| self.net.addr(k).to_string())
-            .collect();
-        let mut cmd = self.net.command(i, &self.galera.mariadbd)?;
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--socket={}", dir.join("sock").display()))
-            .arg(format!("--pid-file={}", dir.join("pid").display()))
-            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-            .arg(format!("--port={PORT}"))
-            .arg(format!("--bind-address={addr}"))
-            .arg("--innodb-lock-wait-timeout=2")
-            .arg("--innodb-buffer-pool-size=64M")
-            .arg("--max-connections=1000")
-            .arg("--skip-name-resolve")
-            .arg("--wsrep-on=ON")
-            .arg(format!(
-                "--wsrep-provider={}",
-                self.galera.provider.display()
-            ))
-            .arg(format!("--wsrep-cluster-name={}", self.net.tag()))
-            .arg(format!(
-                "--wsrep-cluster-address=gcomm://{}",
-                members.join(",")
-            ))
-            .arg(format!("--wsrep-node-address={addr}"))
-            .arg(format!("--wsrep-node-name={}", self.nodes[i].name))
-            .arg("--wsrep-sst-method=rsync")
-            .arg("--binlog-format=ROW")
-            .arg("--innodb-autoinc-lock-mode=2");
-        for s in &self.cfg.settings {
-            cmd.arg(format!("--{}={}", s.key, s.value));
-        }
-        cmd.args(extra);
-        let (uid, gid) = self.user;
-        cmd.stdin(Stdio::null()).process_group(0);
-        // SAFETY: setgroups, setgid, setuid and prctl are async-signal-safe and touch only the
-        // child. They run after the namespace is joined (registered first, by `net.command`).
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // After the change of user, which clears it.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        Ok(cmd)
+        Ok(node_command(
+            &self.galera,
+            &self.net,
+            i,
+            self.nodes[i].dir.path(),
+            &self.cfg.settings,
+            self.user,
+            extra,
+        )?)
     }
 
     /// Starts node `i`'s process (node 1's first start bootstraps the cluster), optionally at a
@@ -556,25 +608,11 @@ impl GaleraCluster {
         let mut conn = mysql_async::Conn::new(self.socket_opts(i))
             .await
             .map_err(err)?;
-        let rows: Vec<(String, String)> = conn
-            .query(
-                "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_ready', \
-                 'wsrep_local_state_comment', 'wsrep_cluster_status')",
-            )
-            .await
-            .map_err(err)?;
+        let rows: Vec<(String, String)> = conn.query(STATUS_SQL).await.map_err(err)?;
         let _ = conn.disconnect().await;
-        let mut s = NodeStatus::default();
-        for (k, v) in rows {
-            match k.to_ascii_lowercase().as_str() {
-                "wsrep_cluster_size" => s.cluster_size = v.parse().unwrap_or(0),
-                "wsrep_ready" => s.ready = v.eq_ignore_ascii_case("ON"),
-                "wsrep_local_state_comment" => s.state = v,
-                "wsrep_cluster_status" => s.component = v,
-                _ => {}
-            }
-        }
-        Ok(s)
+        Ok(NodeStatus::parse(
+            rows.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
     }
 
     /// SIGKILLs node `i` (its whole process group) and waits for it to be gone.
@@ -637,5 +675,295 @@ impl Drop for GaleraCluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+/// The target setting that says how many nodes a `galera` target runs (`galera[nodes=5]`); it
+/// is isoscope's, not a `mariadbd` option.
+pub const NODES_SETTING: &str = "nodes";
+
+/// The node count a target's settings ask for: [`DEFAULT_NODES`] unless `nodes=N` says
+/// otherwise (1 to [`crate::net::MAX_NODES`]; anything else is refused).
+pub fn node_count(settings: &[Setting]) -> Result<usize, ServerError> {
+    let Some(s) = settings.iter().find(|s| s.key == NODES_SETTING) else {
+        return Ok(DEFAULT_NODES);
+    };
+    match s.value.parse::<usize>() {
+        Ok(n) if (1..=crate::net::MAX_NODES).contains(&n) => Ok(n),
+        _ => Err(ServerError::Unsupported(format!(
+            "galera[nodes={}]: a cluster has 1 to {} nodes",
+            s.value,
+            crate::net::MAX_NODES
+        ))),
+    }
+}
+
+/// Galera as a target: `--db galera`, `galera[nodes=5]`, other settings `mariadbd` options of
+/// every node. MariaDB's engine, so its defaults are InnoDB's; what differs is the cluster
+/// (started by [`FlavorSpec::start_cluster`], as [`GaleraCluster`] does, each node a
+/// [`ManagedServer`] so that faults and the health watch reach it) and 1047, a node that is not
+/// in the primary component refusing a statement: a definite failure.
+pub struct GaleraFlavor;
+
+impl FlavorSpec for GaleraFlavor {
+    fn flavor(&self) -> Flavor {
+        Flavor::Galera
+    }
+
+    fn display_name(&self) -> &'static str {
+        "MariaDB Galera"
+    }
+
+    fn not_ready_codes(&self) -> &'static [u16] {
+        &[1047]
+    }
+
+    fn launcher(
+        &self,
+        _settings: &[Setting],
+        _binaries: &Binaries,
+    ) -> Result<Box<dyn Launcher>, ServerError> {
+        Err(ServerError::Unsupported(
+            "galera runs as a cluster of nodes, never a single server".into(),
+        ))
+    }
+
+    fn nodes(&self, settings: &[Setting]) -> Vec<NodeSpec> {
+        let n = node_count(settings).unwrap_or(DEFAULT_NODES);
+        (1..=n)
+            .map(|k| NodeSpec {
+                name: format!("node{k}"),
+                role: Role::Primary,
+            })
+            .collect()
+    }
+
+    fn start_cluster(&self, plan: &ClusterPlan<'_>) -> Result<Cluster, ServerError> {
+        let unsupported = |e: &dyn std::fmt::Display| ServerError::Unsupported(e.to_string());
+        if plan.disk != Disk::Plain {
+            return Err(ServerError::Unsupported(
+                "galera nodes keep their data on plain folders (the lazy filesystem is not wired for clusters yet)".into(),
+            ));
+        }
+        let n = node_count(plan.settings)?;
+        let settings: Vec<Setting> = plan
+            .settings
+            .iter()
+            .filter(|s| s.key != NODES_SETTING)
+            .cloned()
+            .collect();
+        let galera =
+            Galera::locate(plan.binaries.mariadbd.as_deref()).map_err(|e| unsupported(&e))?;
+        let client = find_binary(None, "mariadb", &[PathBuf::from("/usr/bin")], "mariadbd")?;
+        let user = user_ids("mysql").map_err(|e| unsupported(&e))?;
+        let net = Arc::new(Topology::create(n).map_err(|e| unsupported(&e))?);
+        let mut nodes = Vec::new();
+        for (i, spec) in self.nodes(plan.settings).into_iter().enumerate() {
+            let launcher = NodeLauncher {
+                galera: galera.clone(),
+                net: Arc::clone(&net),
+                i,
+                settings: settings.clone(),
+                user,
+                bootstrap: AtomicBool::new(i == 0),
+            };
+            let log = plan.node_log(&spec.name, n);
+            // Each start waits for the node's ready line: for a joiner, after its state transfer.
+            let server = ManagedServer::start_on(
+                Box::new(launcher),
+                &log,
+                plan.database,
+                plan.start_timeout,
+                Disk::Plain,
+            )?;
+            let dir = server.data_dir().to_path_buf();
+            if i == 0 {
+                wait_cli(&client, &dir, plan.start_timeout, &spec.name, |s| {
+                    s.is_synced_in(1)
+                })?;
+                cli_sql(
+                    &client,
+                    &dir,
+                    "CREATE USER IF NOT EXISTS 'root'@'%'; \
+                     GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION",
+                )
+                .map_err(|e| ServerError::Sql {
+                    what: format!("creating root@'%' on galera {}", spec.name),
+                    message: e,
+                })?;
+            }
+            let mut endpoint = Endpoint::local(PORT, plan.database);
+            endpoint.host = net.addr(i).to_string();
+            nodes.push((
+                dir,
+                super::cluster::Node {
+                    name: spec.name,
+                    role: spec.role,
+                    endpoint,
+                    log,
+                    server: Arc::new(Mutex::new(server)),
+                },
+            ));
+        }
+        for (dir, node) in &nodes {
+            wait_cli(&client, dir, plan.start_timeout, &node.name, |s| {
+                s.is_synced_in(n)
+            })?;
+        }
+        Cluster::new(Flavor::Galera, nodes.into_iter().map(|(_, n)| n).collect())
+            .ok_or_else(|| ServerError::Unsupported("a galera target with no nodes".into()))
+    }
+}
+
+/// One node of a `galera` target, as a [`Launcher`] for its [`ManagedServer`]: it holds the
+/// network, so the network goes when the last node does.
+struct NodeLauncher {
+    galera: Galera,
+    net: Arc<Topology>,
+    i: usize,
+    settings: Vec<Setting>,
+    user: (libc::uid_t, libc::gid_t),
+    /// Set until node 1's first start, which bootstraps the cluster.
+    bootstrap: AtomicBool,
+}
+
+impl Launcher for NodeLauncher {
+    fn flavor(&self) -> Flavor {
+        Flavor::Galera
+    }
+
+    fn init(&self, dir: &Path, log: &File) -> Result<(), ServerError> {
+        for sub in ["data", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(super::io_err(format!(
+                "creating {}",
+                dir.join(sub).display()
+            )))?;
+        }
+        chown_tree(dir, self.user.0, self.user.1)
+            .map_err(super::io_err(format!("giving {} to mysql", dir.display())))?;
+        if self.i == 0 {
+            install_db(&self.galera, dir, log).map_err(ServerError::Unsupported)?;
+        }
+        Ok(())
+    }
+
+    fn command(&self, dir: &Path, _port: u16) -> Command {
+        let mut extra = Vec::new();
+        if self.bootstrap.swap(false, Ordering::SeqCst) {
+            extra.push("--wsrep-new-cluster".to_string());
+        }
+        node_command(
+            &self.galera,
+            &self.net,
+            self.i,
+            dir,
+            &self.settings,
+            self.user,
+            &extra,
+        )
+        // A command that cannot start, named for the reason: the spawn error then says it.
+        .unwrap_or_else(|e| Command::new(format!("galera-node-{}: {e}", self.i + 1)))
+    }
+
+    fn ready_line(&self) -> &'static str {
+        "ready for connections"
+    }
+}
+
+/// Runs `sql` on the node whose folder is `dir`, over its socket, with the `mariadb` client.
+fn cli_sql(client: &Path, dir: &Path, sql: &str) -> Result<String, String> {
+    let out = Command::new(client)
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", dir.join("sock").display()))
+        .args(["-u", "root", "-N", "-B", "-e", sql])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {}: {e}", client.display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits until the node at `dir` reports a status that satisfies `ok` (read with the client).
+fn wait_cli(
+    client: &Path,
+    dir: &Path,
+    timeout: Duration,
+    name: &str,
+    ok: impl Fn(&NodeStatus) -> bool,
+) -> Result<(), ServerError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match cli_sql(client, dir, STATUS_SQL) {
+            Ok(text) => {
+                let s = NodeStatus::parse(text.lines().filter_map(|l| l.split_once('\t')));
+                if ok(&s) {
+                    return Ok(());
+                }
+                format!("{s:?}")
+            }
+            Err(e) => e,
+        };
+        if Instant::now() > deadline {
+            return Err(ServerError::Unsupported(format!(
+                "galera {name} was not synced after {timeout:.0?}; last: {last}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &str, value: &str) -> Setting {
+        Setting {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn the_node_count_is_three_unless_a_setting_in_range_says_otherwise() {
+        assert_eq!(node_count(&[]).unwrap(), 3);
+        assert_eq!(node_count(&[set("nodes", "5")]).unwrap(), 5);
+        for bad in ["0", "100", "x", "-1"] {
+            let e = node_count(&[set("nodes", bad)]).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("galera[nodes={bad}]: a cluster has 1 to 99 nodes")
+            );
+        }
+        let names: Vec<String> = GaleraFlavor
+            .nodes(&[set("nodes", "2")])
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        assert_eq!(names, ["node1", "node2"]);
+        assert!(GaleraFlavor.definite_failure(1047));
+    }
+
+    #[test]
+    fn a_status_is_read_from_show_status_rows() {
+        let s = NodeStatus::parse(
+            [
+                ("wsrep_cluster_size", "3"),
+                ("wsrep_ready", "ON"),
+                ("wsrep_local_state_comment", "Synced"),
+                ("wsrep_cluster_status", "Primary"),
+            ]
+            .into_iter(),
+        );
+        assert!(s.is_synced_in(3) && !s.is_synced_in(2));
+        let cut = NodeStatus::parse(
+            [
+                ("wsrep_ready", "OFF"),
+                ("wsrep_cluster_status", "non-Primary"),
+            ]
+            .into_iter(),
+        );
+        assert!(!cut.is_synced_in(1));
     }
 }

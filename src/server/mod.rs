@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
 ///
-/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`.
+/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`, `galera`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[derive(clap::ValueEnum)]
@@ -56,6 +56,8 @@ pub enum Flavor {
     Mysql,
     /// Dolt's sql-server.
     Dolt,
+    /// MariaDB with Galera replication (galera-4): a cluster of nodes, 3 by default.
+    Galera,
 }
 
 impl Flavor {
@@ -797,7 +799,7 @@ mod tests {
     fn flavor_names_agree_in_clap_serde_and_text() {
         assert_eq!(
             crate::names::serde_and_clap_names::<Flavor>(),
-            ["mariadb", "mysql", "dolt"]
+            ["mariadb", "mysql", "dolt", "galera"]
         );
         for &f in <Flavor as strum::VariantArray>::VARIANTS {
             assert_eq!(f.to_string(), f.name());
