@@ -247,6 +247,48 @@ fn a_target_that_cannot_be_read_is_refused_in_one_line() {
         "--dbs: dolt is given twice",
     );
     refused(&["compare", "--dbs", "mariadb]"], "--dbs: \"mariadb]\"");
+    refused(
+        &["compare", "--dbs", "dolt@0.0.1"],
+        "--dbs: dolt@0.0.1 is not installed",
+    );
+    refused(
+        &["run", "--db", "mariadb@10.11"],
+        "only dolt takes a version",
+    );
+    refused(&["run", "--db", "dolt@"], "version \"\"");
+}
+
+/// `dolt@<version>` runs the build of that version from the install cache (install-servers
+/// always builds the pinned 1.86.4 there, as `dolt-v1.86.4/dolt`), and the run names it.
+#[test]
+fn a_dolt_version_runs_its_own_build_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = isoscope(&[
+        "run",
+        "--db",
+        "dolt@1.86.4",
+        "--workload",
+        "register",
+        "--time",
+        "2s",
+        "--seed",
+        "3",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let run = run_json(&out);
+    assert_eq!(run["status"], "done", "{err}");
+    assert_eq!(run["server"]["target"], "dolt@1.86.4");
+    assert_eq!(run["server"]["flavor"], "dolt");
+    assert_eq!(
+        run["server"]["version"], "1.86.4",
+        "the build asked for answers"
+    );
+    let cmd = run["command"].as_str().unwrap();
+    assert!(cmd.starts_with("isoscope run --db dolt@1.86.4 "), "{cmd}");
 }
 
 #[test]

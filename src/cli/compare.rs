@@ -21,8 +21,8 @@ use crate::workload::Isolation;
 /// Arguments of `isoscope compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Servers to start, each fresh per cell, with settings in brackets:
-    /// `mariadb,mariadb[innodb_snapshot_isolation=ON],dolt`.
+    /// Servers to start, each fresh per cell, with settings in brackets and a Dolt version
+    /// after `@`: `mariadb,mariadb[innodb_snapshot_isolation=ON],dolt,dolt@1.83.2`.
     #[arg(long, default_value = "mariadb,dolt")]
     pub dbs: String,
     /// A setting for every server started (repeatable): a mariadbd option, or a Dolt config

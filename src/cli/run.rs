@@ -25,7 +25,8 @@ use crate::workload::{CounterStyle, Isolation, WorkloadSpec};
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The server isoscope starts and manages, with settings in brackets if any:
-    /// mariadb, dolt, `mariadb[innodb_snapshot_isolation=ON]`.
+    /// mariadb, dolt, `mariadb[innodb_snapshot_isolation=ON]`, `dolt@1.83.2` (a Dolt built by
+    /// `scripts/install-servers --dolt <pseudo-version>`).
     #[arg(long, conflicts_with = "url")]
     pub db: Option<String>,
     /// A setting for the managed server (repeatable): a mariadbd option
@@ -197,6 +198,13 @@ pub fn managed_targets(flag: &str, list: &str, server_opts: &[String]) -> Result
                 "{flag}: isoscope does not start {} servers; give one with --url",
                 t.flavor.spec().display_name()
             );
+        }
+        if let Some(v) = &t.version {
+            // A version that is not installed is refused before any server starts.
+            t.flavor
+                .spec()
+                .versioned(v, &Binaries::default())
+                .map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
         }
         let t = t
             .with_opts(server_opts)

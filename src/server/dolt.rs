@@ -183,8 +183,8 @@ static DOLT_LEVELS: LevelsIgnored = LevelsIgnored {
 };
 
 /// Dolt's answers to [`FlavorSpec`]: it accepts and reports every isolation level but does not
-/// use it; it has no `innodb_lock_wait_timeout` and no `information_schema.innodb_trx` (nothing
-/// waits on a row lock: conflicts are found at COMMIT); it compacts with `CALL dolt_gc()`.
+/// use it; it has no `innodb_lock_wait_timeout` (its `information_schema.innodb_trx` answers,
+/// and lists no lock waits: conflicts are found at COMMIT); it compacts with `CALL dolt_gc()`.
 pub struct DoltFlavor;
 
 impl FlavorSpec for DoltFlavor {
@@ -204,10 +204,6 @@ impl FlavorSpec for DoltFlavor {
         None
     }
 
-    fn lock_waits_query(&self) -> Option<&'static str> {
-        None
-    }
-
     fn launcher(
         &self,
         settings: &[Setting],
@@ -216,6 +212,28 @@ impl FlavorSpec for DoltFlavor {
         Ok(Box::new(
             Dolt::locate(binaries.dolt.as_deref())?.with_settings(settings.to_vec())?,
         ))
+    }
+
+    /// `dolt-v<version>/dolt` in the install cache, as `scripts/install-servers --dolt
+    /// <pseudo-version>` builds it; refused beside an explicit `--dolt` binary.
+    fn versioned(&self, version: &str, binaries: &Binaries) -> Result<Binaries, ServerError> {
+        if let Some(p) = &binaries.dolt {
+            return Err(ServerError::Unsupported(format!(
+                "dolt@{version} and --dolt {} both name a dolt binary; give one",
+                p.display()
+            )));
+        }
+        let bin = cache_dir().join(format!("dolt-v{version}")).join("dolt");
+        if !bin.is_file() {
+            return Err(ServerError::Unsupported(format!(
+                "dolt@{version} is not installed (no {}); build it with scripts/install-servers                  --dolt <the Go module pseudo-version of Dolt {version}>",
+                bin.display()
+            )));
+        }
+        Ok(Binaries {
+            dolt: Some(bin),
+            ..binaries.clone()
+        })
     }
 
     fn gc_statement(&self) -> Option<&'static str> {

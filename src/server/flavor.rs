@@ -216,6 +216,16 @@ pub trait FlavorSpec: Send + Sync {
         binaries: &Binaries,
     ) -> Result<Box<dyn Launcher>, ServerError>;
 
+    /// The binaries for `version` of this flavor (`dolt@1.83.2`), in place of `binaries`; the
+    /// default refuses: isoscope knows one build of the flavor.
+    fn versioned(&self, version: &str, _binaries: &Binaries) -> Result<Binaries, ServerError> {
+        Err(ServerError::Unsupported(format!(
+            "{}@{version}: isoscope runs the {} it finds on PATH; only dolt takes a version",
+            self.flavor(),
+            self.display_name()
+        )))
+    }
+
     /// The nodes a target of this flavor runs, in start order (the first is the one clients
     /// write to when there is a primary). The default: one primary, `node1`.
     fn nodes(&self, _settings: &[Setting]) -> Vec<NodeSpec> {

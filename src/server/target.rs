@@ -1,5 +1,10 @@
-//! A target: a kind of server plus the settings it starts with, written
-//! `mariadb[innodb_snapshot_isolation=ON,innodb_lock_wait_timeout=5]`.
+//! A target: a kind of server, optionally a version of it, plus the settings it starts with,
+//! written `mariadb[innodb_snapshot_isolation=ON,innodb_lock_wait_timeout=5]` or
+//! `dolt@1.83.2[behavior.autocommit=false]`.
+//!
+//! A version picks another build of the same server ([`super::FlavorSpec::versioned`]): Dolt
+//! looks for `dolt-v<version>/dolt` in the install cache, which `scripts/install-servers --dolt
+//! <pseudo-version>` builds; two versions of one server are two targets, two report columns.
 //!
 //! Why a target and not a flavor: a setting can change what a server guarantees as much as the
 //! choice of server does (MariaDB 11.6.2 turned `innodb_snapshot_isolation` on by default, and
@@ -35,6 +40,10 @@ pub enum TargetError {
     /// Brackets that do not open and close once, at the end.
     #[error("{0:?}: settings go in one pair of brackets at the end: mariadb[key=value,key=value]")]
     Brackets(String),
+    /// A version after `@` that is empty or holds characters other than letters, digits, `.`,
+    /// `-` and `_`.
+    #[error("version {0:?}: give one like dolt@1.83.2")]
+    BadVersion(String),
     /// A setting without `=`, or with an empty key or value.
     #[error("setting {0:?} is not key=value")]
     NotKeyValue(String),
@@ -83,6 +92,8 @@ impl fmt::Display for Setting {
 pub struct Target {
     /// Which server.
     pub flavor: Flavor,
+    /// Which build of it (`1.83.2` in `dolt@1.83.2`); `None` for the one installed by default.
+    pub version: Option<String>,
     /// Its settings, in the order given; empty for the server's defaults.
     pub settings: Vec<Setting>,
 }
@@ -92,6 +103,7 @@ impl Target {
     pub fn plain(flavor: Flavor) -> Target {
         Target {
             flavor,
+            version: None,
             settings: Vec::new(),
         }
     }
@@ -119,8 +131,9 @@ impl Target {
             .map(|s| s.value.as_str())
     }
 
-    /// The launcher that starts this target: the flavor's binary (at the given path, or found
-    /// the flavor's usual way) with these settings ([`super::FlavorSpec::launcher`]).
+    /// The launcher that starts this target: the flavor's binary (at the given path, the
+    /// target's version's, or found the flavor's usual way) with these settings
+    /// ([`super::FlavorSpec::launcher`]).
     pub fn launcher(
         &self,
         mariadbd: Option<&Path>,
@@ -130,7 +143,12 @@ impl Target {
             mariadbd: mariadbd.map(Path::to_path_buf),
             dolt: dolt.map(Path::to_path_buf),
         };
-        self.flavor.spec().launcher(&self.settings, &binaries)
+        let spec = self.flavor.spec();
+        let binaries = match &self.version {
+            Some(v) => spec.versioned(v, &binaries)?,
+            None => binaries,
+        };
+        spec.launcher(&self.settings, &binaries)
     }
 
     /// Starts this target's nodes ([`super::FlavorSpec::start_cluster`]): a cluster of one for a
@@ -144,7 +162,12 @@ impl Target {
         start_timeout: Duration,
         disk: super::Disk,
     ) -> Result<super::Cluster, ServerError> {
-        self.flavor.spec().start_cluster(&super::ClusterPlan {
+        let spec = self.flavor.spec();
+        let binaries = &match &self.version {
+            Some(v) => spec.versioned(v, binaries)?,
+            None => binaries.clone(),
+        };
+        spec.start_cluster(&super::ClusterPlan {
             settings: &self.settings,
             binaries,
             log,
@@ -208,9 +231,23 @@ impl FromStr for Target {
                 (&s[..open], Some(inner))
             }
         };
+        let (name, version) = match name.split_once('@') {
+            Some((n, v)) => {
+                let v = v.trim();
+                let ok = !v.is_empty()
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+                if !ok {
+                    return Err(TargetError::BadVersion(v.to_string()));
+                }
+                (n, Some(v.to_string()))
+            }
+            None => (name, None),
+        };
         let flavor = <Flavor as clap::ValueEnum>::from_str(name.trim(), true)
             .map_err(|_| TargetError::UnknownServer(name.into()))?;
         let mut t = Target::plain(flavor);
+        t.version = version;
         if let Some(inner) = inside {
             if inner.trim().is_empty() {
                 return Err(TargetError::Brackets(s.to_string()));
@@ -226,6 +263,9 @@ impl FromStr for Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.flavor.name())?;
+        if let Some(v) = &self.version {
+            write!(f, "@{v}")?;
+        }
         if !self.settings.is_empty() {
             let parts: Vec<String> = self.settings.iter().map(Setting::to_string).collect();
             write!(f, "[{}]", parts.join(","))?;
@@ -259,6 +299,8 @@ mod tests {
             "mariadb[innodb_snapshot_isolation=ON]",
             "mariadb[innodb_snapshot_isolation=ON,innodb_lock_wait_timeout=5]",
             "dolt[behavior.read_only=false]",
+            "dolt@1.83.2",
+            "dolt@1.86.4[behavior.autocommit=false]",
         ] {
             let t: Target = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
@@ -299,5 +341,11 @@ mod tests {
             Err(TargetError::BadCharacters(_))
         ));
         assert!(err("mariadb[a=1").to_string().contains("brackets"));
+        assert!(matches!(err("dolt@"), TargetError::BadVersion(_)));
+        assert!(matches!(err("dolt@1 2"), TargetError::BadVersion(_)));
+        assert!(matches!(err("mysql8@1"), TargetError::UnknownServer(_)));
+        let (a, b): (Target, Target) = ("dolt@1.83.2".parse().unwrap(), "dolt".parse().unwrap());
+        assert_ne!(a, b, "two versions are two targets");
+        assert_eq!(a.version.as_deref(), Some("1.83.2"));
     }
 }
