@@ -766,6 +766,7 @@ impl FlavorSpec for GaleraFlavor {
                 settings: settings.clone(),
                 user,
                 bootstrap: AtomicBool::new(i == 0),
+                started: AtomicBool::new(false),
             };
             let log = plan.node_log(&spec.name, n);
             // Each start waits for the node's ready line: for a joiner, after its state transfer.
@@ -825,6 +826,48 @@ struct NodeLauncher {
     user: (libc::uid_t, libc::gid_t),
     /// Set until node 1's first start, which bootstraps the cluster.
     bootstrap: AtomicBool,
+    /// Set once the node has been started: later starts recover their position first.
+    started: AtomicBool,
+}
+
+impl NodeLauncher {
+    /// Runs `mariadbd --wsrep-recover` on the node's data (as systemd's unit does before a
+    /// start) and returns the position it logs, `UUID:SEQNO`; `None` if it logs none (the node
+    /// then takes a full state transfer).
+    fn recover(&self, dir: &Path) -> Option<String> {
+        let log = dir.join("recover.log");
+        let _ = std::fs::remove_file(&log);
+        let extra = [
+            "--wsrep-recover".to_string(),
+            format!("--log-error={}", log.display()),
+        ];
+        let mut cmd = node_command(
+            &self.galera,
+            &self.net,
+            self.i,
+            dir,
+            &self.settings,
+            self.user,
+            &extra,
+        )
+        .ok()?;
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = spawn_child(cmd).ok()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().ok()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.lines()
+            .filter_map(|l| l.split("WSREP: Recovered position: ").nth(1))
+            .next_back()
+            .map(|p| p.trim().to_string())
+    }
 }
 
 impl Launcher for NodeLauncher {
@@ -851,6 +894,13 @@ impl Launcher for NodeLauncher {
         let mut extra = Vec::new();
         if self.bootstrap.swap(false, Ordering::SeqCst) {
             extra.push("--wsrep-new-cluster".to_string());
+        }
+        // A restart (after a kill, say) starts where InnoDB's log says the node was, so that
+        // it catches up by IST instead of a full state transfer.
+        if self.started.swap(true, Ordering::SeqCst) {
+            if let Some(p) = self.recover(dir) {
+                extra.push(format!("--wsrep-start-position={p}"));
+            }
         }
         node_command(
             &self.galera,
