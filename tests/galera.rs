@@ -326,3 +326,47 @@ async fn isoscope_run_on_galera_checks_a_history_from_three_synced_nodes_and_lea
     );
     assert!(!exists(&isoscope::net::NetThing::Link(format!("{tag}0br"))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_fault_on_galera_restarts_node1_at_its_recovered_position_by_ist() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args([
+            "run",
+            "--db",
+            "galera",
+            "--workload",
+            "list-append",
+            "--time",
+            "10s",
+        ])
+        .args(["--nemesis", "kill", "--quiet", "--seed", "1"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(out.join("run.json"))
+        .unwrap_or_else(|e| panic!("no run.json ({e}): {}", String::from_utf8_lossy(&o.stderr)));
+    let run: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(run["status"], "done", "{text}");
+    let detail = run["faults"][0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("ready again"), "{text}");
+    assert_eq!(run["check"]["durability"]["lost"], 0, "{text}");
+    let log = std::process::Command::new("zcat")
+        .arg(out.join("server-node1.log.gz"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    let restart = log.rsplit("Starting MariaDB").next().unwrap();
+    assert!(
+        restart.contains("--wsrep-start-position="),
+        "no recovered position:\n{restart}"
+    );
+    assert!(
+        restart.contains("rsync IST completed on joiner"),
+        "no IST:\n{restart}"
+    );
+    eprintln!("kill fault on galera: {detail}");
+}
