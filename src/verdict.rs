@@ -9,12 +9,13 @@
 use crate::checker::{model, Anomaly, AnomalySet, CheckResult, Model, ModelStatus, Validity};
 use crate::faults::health::HealthFinding;
 
-/// A run's verdict from its check's and its health findings: any finding makes it invalid.
+/// A run's verdict from its check's and its health findings: any finding makes it invalid,
+/// except a server refusing to go on after a disk error ([`crate::faults::health::refusals`]).
 pub fn overall(check: Validity, health: &[HealthFinding]) -> Validity {
-    if health.is_empty() {
-        check
-    } else {
+    if crate::faults::health::refusals(health).contains(&false) {
         Validity::Invalid
+    } else {
+        check
     }
 }
 
@@ -42,8 +43,11 @@ pub struct VerdictSummary {
     /// Whether acknowledged writes were in the final reads, if that was checked.
     pub durability: Option<Validity>,
     /// Health findings (crashes, corruption, a server that did not come back); none for a
-    /// history checked on its own.
+    /// history checked on its own. Each makes the verdict invalid.
     pub health_findings: usize,
+    /// Findings that are the server refusing to go on after a disk error, by design; they do
+    /// not lower the verdict.
+    pub refusals: usize,
     /// The checker's notes.
     pub notes: Vec<String>,
 }
@@ -57,6 +61,7 @@ impl VerdictSummary {
     /// The verdict of a run: its check, and the health watch's findings.
     pub fn of_run(r: &CheckResult, health: &[HealthFinding]) -> VerdictSummary {
         let status = |m: &Model| r.model_status.get(m.name());
+        let refused = crate::faults::health::refusals(health);
         let isolation = if r
             .models
             .iter()
@@ -82,7 +87,8 @@ impl VerdictSummary {
             undecided: r.undecided.clone(),
             not_checked: not_checked(r),
             durability: r.durability.as_ref().map(|d| d.valid),
-            health_findings: health.len(),
+            health_findings: refused.iter().filter(|r| !**r).count(),
+            refusals: refused.iter().filter(|r| **r).count(),
             notes: r.notes.clone(),
         }
     }
@@ -108,13 +114,40 @@ impl VerdictSummary {
     pub fn strongest_text(&self) -> String {
         format!(
             "strongest model consistent with the history: {}",
-            model_list(&self.strongest)
+            self.strongest_words()
         )
     }
 
     /// The same, short, for a matrix cell: `consistent with: snapshot-isolation`.
     pub fn consistent_with_text(&self) -> String {
-        format!("consistent with: {}", model_list(&self.strongest))
+        format!("consistent with: {}", self.strongest_words())
+    }
+
+    /// The strongest models, or why there are none: with no anomaly found, an empty list means
+    /// nothing could be checked (no read, say), which is unknown, not "none".
+    fn strongest_words(&self) -> String {
+        if self.strongest.is_empty() && self.found.is_empty() {
+            "unknown (no read to check it by)".into()
+        } else {
+            model_list(&self.strongest)
+        }
+    }
+
+    /// The server's health in words: `health ok`, `2 health findings`, with the refusals
+    /// after disk errors said apart (`refused to go on after a disk error ×5, by design`).
+    pub fn health_text(&self) -> String {
+        let mut s = match self.health_findings {
+            0 => "health ok".to_string(),
+            1 => "1 health finding".to_string(),
+            n => format!("{n} health findings"),
+        };
+        if self.refusals > 0 {
+            s.push_str(&format!(
+                "; refused to go on after a disk error ×{}, by design",
+                self.refusals
+            ));
+        }
+        s
     }
 
     /// What the history was held to and what that left unchecked, for a matrix cell:
@@ -192,10 +225,7 @@ impl VerdictSummary {
             parts.push(format!("durability {d}"));
         }
         if managed {
-            parts.push(match self.health_findings {
-                0 => "health ok".to_string(),
-                n => format!("{n} health findings"),
-            });
+            parts.push(self.health_text());
         }
         format!(
             "verdict: {} ({})\n",
@@ -269,6 +299,6 @@ mod tests {
         valid.valid = Validity::Valid;
         let v = VerdictSummary::of_run(&valid, &[finding]);
         assert_eq!(v.overall, Validity::Invalid);
-        assert!(v.verdict_line(true).ends_with("1 health findings)\n"));
+        assert!(v.verdict_line(true).ends_with("1 health finding)\n"));
     }
 }

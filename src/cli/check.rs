@@ -34,7 +34,7 @@ pub struct CheckArgs {
     pub format: OutputFormat,
     /// Write result.json, a text file per anomaly type, and per cycle a drawing (SVG: T1..Tn,
     /// edges named, the ops in a table beside) and its Graphviz DOT here.
-    #[arg(long)]
+    #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Explained examples to keep per anomaly type (at least 1).
     #[arg(long, default_value_t = 8)]
@@ -67,7 +67,8 @@ fn options(args: &CheckArgs) -> Result<CheckOptions> {
         limits: checker::cycle::SearchLimits {
             steps: args.cycle_search_steps,
         },
-        examples: args.examples,
+        // As many candidates as the report looks at, so both show the same smallest one.
+        examples: args.examples.max(crate::report::examples::CANDIDATES),
         bank_total: args.total,
         negative_balances: args.negative_balances,
         wfr: !args.no_wfr,
@@ -80,6 +81,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     let mut worst = EXIT_VALID;
     let many = args.files.len() > 1;
     let mut json_out = Vec::new();
+    let mut tally = [0usize; 4];
     for file in &args.files {
         let started = std::time::Instant::now();
         let outcome = read_history(file)
@@ -91,7 +93,15 @@ pub fn run(args: CheckArgs) -> Result<i32> {
                     "history read"
                 );
                 let r = checker::check(&h, &opts)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()));
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+                    .map(|mut r| {
+                        // The smallest examples first, as the report picks them.
+                        for g in r.anomalies.values_mut() {
+                            crate::report::examples::smallest_first(&h, &mut g.examples);
+                            g.examples.truncate(args.examples);
+                        }
+                        r
+                    });
                 // Freeing millions of ops one by one costs seconds; the process frees them at exit.
                 std::mem::forget(h);
                 r
@@ -99,8 +109,16 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         let result = match outcome {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("isoscope: {}", super::said_once(&format!("{e:#}")));
-                worst = EXIT_ERROR;
+                let message = super::said_once(&format!("{e:#}"));
+                eprintln!("isoscope: {message}");
+                if let OutputFormat::Json = args.format {
+                    json_out.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "error": message,
+                    }));
+                }
+                worst = combine(worst, EXIT_ERROR);
+                tally[3] += 1;
                 continue;
             }
         };
@@ -110,6 +128,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
             Validity::Unknown => EXIT_UNKNOWN,
         };
         worst = combine(worst, code);
+        tally[code as usize] += 1;
         if let Some(dir) = &args.out {
             let dir = if many {
                 dir.join(file.file_stem().unwrap_or_default())
@@ -135,8 +154,30 @@ pub fn run(args: CheckArgs) -> Result<i32> {
             serde_json::Value::Array(json_out)
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if many {
+        println!("\n{}", files_line(&tally, worst));
     }
     Ok(worst)
+}
+
+/// The last line of a check of many files: how many came to each verdict, and the exit code
+/// that wins ("3 files: 1 invalid, 1 valid, 1 unreadable; exit 3").
+fn files_line(tally: &[usize; 4], worst: i32) -> String {
+    let parts: Vec<String> = [
+        (EXIT_INVALID, "invalid"),
+        (EXIT_UNKNOWN, "unknown"),
+        (EXIT_VALID, "valid"),
+        (EXIT_ERROR, "unreadable"),
+    ]
+    .iter()
+    .filter(|(c, _)| tally[*c as usize] > 0)
+    .map(|(c, w)| format!("{} {w}", tally[*c as usize]))
+    .collect();
+    format!(
+        "{} files: {}; exit {worst}",
+        tally.iter().sum::<usize>(),
+        parts.join(", ")
+    )
 }
 
 /// Bad input outranks anomalies, which outrank unknown, which outranks valid.
@@ -191,7 +232,7 @@ pub fn print_text(file: &Path, r: &CheckResult) {
         ));
         for f in g.examples.iter().take(shown) {
             s.push('\n');
-            for line in f.explanation.lines() {
+            for line in crate::report::elide::text(&f.explanation).lines() {
                 s.push_str("  ");
                 s.push_str(line);
                 s.push('\n');

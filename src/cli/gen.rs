@@ -15,9 +15,9 @@ pub struct GenArgs {
     /// Output file (JSON Lines).
     #[arg(long, short = 'o')]
     pub out: PathBuf,
-    /// The workload: list-append or rw-register (register); the simulator makes no others.
+    /// The workload (the simulator makes these two only).
     #[arg(long, short = 'w', value_enum, default_value = "list-append")]
-    pub workload: Workload,
+    pub workload: sim::SimWorkload,
     /// How the simulated database behaves (si is snapshot-isolation; lost-update is broken on
     /// purpose).
     #[arg(
@@ -56,12 +56,7 @@ pub struct GenArgs {
 
 /// Runs `isoscope gen`.
 pub fn run(args: GenArgs) -> Result<i32> {
-    if !sim::supports(args.workload) {
-        bail!(
-            "the simulator makes list-append and rw-register histories, not {}",
-            args.workload
-        );
-    }
+    let workload = Workload::from(args.workload);
     for (flag, v) in [
         ("--clients", args.clients),
         ("--keys", args.keys),
@@ -81,7 +76,7 @@ pub fn run(args: GenArgs) -> Result<i32> {
         }
     }
     let params = sim::SimParams {
-        workload: args.workload,
+        workload,
         behaviour: args.isolation,
         txns: args.txns,
         clients: args.clients,
@@ -98,7 +93,7 @@ pub fn run(args: GenArgs) -> Result<i32> {
     eprintln!(
         "isoscope: wrote {n} ops ({} {} transactions of every outcome, {} simulation) to {}",
         params.txns,
-        args.workload.name(),
+        workload.name(),
         args.isolation.name(),
         args.out.display()
     );

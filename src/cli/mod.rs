@@ -38,19 +38,33 @@ struct Cli {
 enum Cmd {
     /// Drive a workload against a server (started by isoscope, or given by URL), record the
     /// history, and check it.
+    #[command(
+        after_help = "Exit codes: 0 valid, 1 anomalies found (or the server failed), 2 unknown, 3 bad input or an error."
+    )]
     Run(Box<run::RunArgs>),
     /// Run servers x isolation levels x workloads, a fresh server per cell, and write the
     /// side-by-side report (HTML, Markdown, JSON). Exits 1 if any cell is invalid, else 2 if
     /// any is unknown, else 0; 3 on an error.
+    #[command(
+        after_help = "Exit codes: 1 if any cell is invalid, else 2 if any is unknown, else 0; 3 on bad input or an error."
+    )]
     Compare(compare::CompareArgs),
     /// Build the side-by-side report from recorded runs.
+    #[command(after_help = "Exit codes: 0 the report was written, 3 bad input or an error.")]
     Report(compare::ReportArgs),
     /// Run Hermitage's anomaly scenarios (or your own) at every isolation level on every server,
     /// and print the table: anomaly or prevented, and how.
+    #[command(
+        after_help = "Exit codes: 0 every cell decided (anomaly or prevented), 2 some cell in doubt, 3 bad input or an error."
+    )]
     Scenarios(Box<scenarios::ScenariosArgs>),
     /// Check histories (Jepsen EDN, Elle JSON, or isoscope JSON Lines) for anomalies.
+    #[command(
+        after_help = "Exit codes: 0 valid, 1 anomalies found, 2 unknown, 3 bad input. With many files each readable one is checked and reported, and the worst wins: 3 if any file could not be read or checked, else 1 if any is invalid, else 2 if any is unknown, else 0."
+    )]
     Check(check::CheckArgs),
     /// Generate a history from a simulated database, to try a checker on.
+    #[command(after_help = "Exit codes: 0 the history was written, 3 bad input or an error.")]
     Gen(gen::GenArgs),
 }
 
@@ -68,18 +82,24 @@ pub fn main() -> i32 {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
+        .with_ansi(false)
+        .event_format(Prefixed)
         .with_writer(std::io::stderr)
         .try_init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // clap says "error: ..."; every error of isoscope starts "isoscope: ".
+            let text = e.render().to_string();
+            eprint!(
+                "isoscope: {}",
+                text.strip_prefix("error: ").unwrap_or(&text)
+            );
+            return EXIT_ERROR;
+        }
         Err(e) => {
-            let code = if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_VALID
-            };
             let _ = e.print();
-            return code;
+            return EXIT_VALID;
         }
     };
     let result = match cli.command {
@@ -96,6 +116,33 @@ pub fn main() -> i32 {
             eprintln!("isoscope: {}", said_once(&format!("{e:#}")));
             EXIT_ERROR
         }
+    }
+}
+
+/// Log lines as isoscope's own: "isoscope: warning: ...", like its errors ("isoscope: ...").
+struct Prefixed;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Prefixed
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "isoscope: {level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 

@@ -303,10 +303,10 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
                 f.start_s,
                 f.end_s,
                 f.step,
-                f.detail,
+                crate::report::fault_detail(&f.detail),
                 f.error
                     .as_ref()
-                    .map(|e| format!(": {e}"))
+                    .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
                     .unwrap_or_default()
             ));
         }
@@ -322,16 +322,28 @@ pub fn print_summary(o: &RunOutput, dir: &Path) {
             t.push_str("health: no crash, corruption or fatal error seen\n");
         }
     } else {
-        t.push_str(&format!("health: {} findings\n", s.health.len()));
-        for h in &s.health {
+        let v = VerdictSummary::of_run(&o.check, &s.health);
+        t.push_str(&format!("health: {}\n", v.health_text()));
+        let refused = crate::faults::health::refusals(&s.health);
+        for (h, refusal) in s.health.iter().zip(refused) {
+            let kind = if refusal {
+                "refused to go on after a disk error (by design)".to_string()
+            } else {
+                h.kind.to_string()
+            };
             t.push_str(&format!(
-                "  at {:.1} s, {}: {}\n",
-                h.at_s, h.kind, h.message
+                "  at {:.1} s, {kind}: {}\n",
+                h.at_s,
+                h.message.lines().next().unwrap_or_default()
             ));
-            for line in h.excerpt.lines().take(8) {
+            for line in crate::faults::health::excerpt_lines(&h.excerpt, 8) {
                 t.push_str(&format!("    | {line}\n"));
             }
         }
+        t.push_str(&format!(
+            "  the whole log: {}\n",
+            dir.join("server.log").display()
+        ));
     }
     let v = VerdictSummary::of_run(&o.check, &s.health);
     t.push('\n');

@@ -28,7 +28,7 @@ pub struct ScenariosArgs {
     #[arg(long)]
     pub url: Option<String>,
     /// With --url: the kind of server.
-    #[arg(long, value_enum, default_value = "mariadb", requires = "url")]
+    #[arg(long, value_enum, default_value = "mysql", requires = "url")]
     pub flavor: Flavor,
     /// Isolation levels.
     #[arg(

@@ -68,6 +68,101 @@ pub struct HealthFinding {
     pub excerpt: String,
 }
 
+/// Which of a run's findings are a server refusing to go on after a disk error, by design: a
+/// fatal line naming the failed call's OS error (InnoDB's `[FATAL] InnoDB: fdatasync() returned
+/// 5`, or ENOSPC's error 28), and the abort that line asks for (a `got signal 6` within a second
+/// after it). Stopping rather than carrying on over a failed write is what a database should do
+/// (PostgreSQL's fsync lesson), so these do not make a run invalid; they are shown, with their line.
+pub fn refusals(findings: &[HealthFinding]) -> Vec<bool> {
+    let mut out = vec![false; findings.len()];
+    let mut last: Option<f64> = None;
+    for (i, f) in findings.iter().enumerate() {
+        let first = f
+            .excerpt
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let disk_error = [
+            "returned 5",
+            "error 28",
+            "error 5",
+            "input/output error",
+            "no space left",
+        ]
+        .iter()
+        .any(|n| first.contains(n));
+        if f.kind == HealthKind::Fatal && first.contains("[fatal]") && disk_error {
+            out[i] = true;
+            last = Some(f.at_s);
+        } else if f.kind == HealthKind::Panic
+            && first.contains("got signal 6")
+            && last.is_some_and(|t| (0.0..=1.0).contains(&(f.at_s - t)))
+        {
+            out[i] = true;
+        }
+    }
+    out
+}
+
+/// A log excerpt for people, at most `cap` lines: the line that says why first (the first one
+/// [`classify`] flags, else the last that says error or failed), then the others in order,
+/// each run of lines alike but for their numbers (timestamps, ids) said once with a count,
+/// and what the cap left out counted.
+pub fn excerpt_lines(text: &str, cap: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let cause = lines
+        .iter()
+        .position(|l| classify(l).is_some())
+        .or_else(|| {
+            lines.iter().rposition(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("error") || l.contains("failed")
+            })
+        });
+    let shape = |l: &str| -> String {
+        let mut s = String::with_capacity(l.len());
+        for c in l.chars() {
+            if !c.is_ascii_digit() {
+                s.push(c);
+            } else if !s.ends_with('#') {
+                s.push('#');
+            }
+        }
+        s
+    };
+    let mut out: Vec<String> = Vec::new();
+    if let Some(c) = cause {
+        out.push(lines[c].to_string());
+    }
+    let mut i = 0;
+    while i < lines.len() {
+        if Some(i) == cause {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < lines.len() && Some(j) != cause && shape(lines[j]) == shape(lines[i]) {
+            j += 1;
+        }
+        out.push(if j - i > 1 {
+            format!("{} (and {} more like it)", lines[i], j - i - 1)
+        } else {
+            lines[i].to_string()
+        });
+        i = j;
+    }
+    if out.len() > cap {
+        let more = out.len() - cap;
+        out.truncate(cap);
+        out.push(format!(
+            "... {more} more line{}",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
 /// Which kind of trouble a log line shows, if any, by the patterns every flavor shares
 /// ([`HealthPatterns::COMMON`]).
 pub fn classify(line: &str) -> Option<HealthKind> {
@@ -180,6 +275,48 @@ impl LogWatch {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn an_excerpt_leads_with_its_cause_and_says_repeats_once() {
+        let mut log = String::from("time=\"02:05:11Z\" level=info msg=\"Server ready.\"\n");
+        for id in 1..=10 {
+            log.push_str(&format!(
+                "time=\"02:05:12Z\" level=info msg=NewConnection connectionID={id}\n"
+            ));
+        }
+        log.push_str("Failed to load database isoscope due to error: Failed to loadFooter: negative offset\n");
+        let e = excerpt_lines(&log, 12);
+        assert!(e[0].starts_with("Failed to load database"), "{e:?}");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[2].ends_with("connectionID=1 (and 9 more like it)"),
+            "{e:?}"
+        );
+        let many: String = (0..30)
+            .map(|i| format!("line {i}{}\n", "x".repeat(i)))
+            .collect();
+        let e = excerpt_lines(&many, 12);
+        assert_eq!(e.len(), 13);
+        assert_eq!(e[12], "... 18 more lines");
+    }
+
+    #[test]
+    fn a_fatal_disk_error_and_its_abort_are_a_refusal_not_a_crash() {
+        let f = |kind, at_s, excerpt: &str| HealthFinding {
+            kind,
+            at_s,
+            message: String::new(),
+            excerpt: excerpt.into(),
+        };
+        let findings = [
+            f(HealthKind::Fatal, 23.9, "2026-11-26  2:04:03 12 [ERROR] [FATAL] InnoDB: fdatasync() returned 5"),
+            f(HealthKind::Panic, 23.9, "261126  2:04:03 [ERROR] /usr/sbin/mariadbd got signal 6 ;\nSorry, we probably made a mistake"),
+            f(HealthKind::Fatal, 39.5, "2026-11-26  2:04:19 9 [ERROR] [FATAL] InnoDB: pwrite(\"ib_logfile0\") returned -1, operating system error 28"),
+            f(HealthKind::Panic, 50.0, "261126  2:04:30 [ERROR] /usr/sbin/mariadbd got signal 6 ;"),
+            f(HealthKind::Panic, 51.0, "panic: runtime error: index out of range"),
+        ];
+        assert_eq!(refusals(&findings), [true, true, true, false, false]);
+    }
 
     #[test]
     fn kind_names_agree_in_serde_and_text() {

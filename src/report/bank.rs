@@ -170,9 +170,20 @@ fn shared_read(a: &TransferRw, b: &TransferRw) -> Option<(String, i64)> {
     })
 }
 
-/// The committed transfers that overlapped the read: it saw some of their writes and not
-/// others (read skew).
+/// The committed transfers that overlapped the read, each told by what the read shows of it:
+/// both its writes, neither, or one and not the other (half a transfer: read skew). Only what
+/// the balances prove is claimed; with no transfer half seen, the story says they do not
+/// explain the total, and by how much it is off.
 fn concurrent(h: &History, pairs: &crate::history::Pairs, invoke: usize, read: usize) -> Culprits {
+    let balances: Vec<(String, Option<i64>)> = match &h.ops[read].value {
+        OpValue::Balances(b) => b
+            .iter()
+            .map(|(k, v)| (crate::checker::explain::atom_edn(k), *v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let shown = |k: &str| balances.iter().find(|(a, _)| a == k).and_then(|(_, v)| *v);
+    let mut half = 0;
     let txns: Vec<(usize, String)> = pairs
         .list
         .iter()
@@ -182,11 +193,31 @@ fn concurrent(h: &History, pairs: &crate::history::Pairs, invoke: usize, read: u
             let op = &h.ops[done];
             (op.f == OpFn::Transfer && done > invoke).then_some(())?;
             let rw = transfer_rw(op)?;
+            let seen = |(k, r, w): &(String, i64, i64)| match shown(k) {
+                Some(v) if v == *w => format!("account {k} as {v}, its write"),
+                Some(v) if v == *r => format!("account {k} as {v}, the balance before it"),
+                Some(v) => format!("account {k} as {v}, neither its write ({w}) nor the balance before it ({r})"),
+                None => format!("no balance of account {k}"),
+            };
+            let (from_seen, to_seen) = (
+                shown(&rw.from.0) == Some(rw.from.2),
+                shown(&rw.to.0) == Some(rw.to.2),
+            );
+            let part = if from_seen != to_seen {
+                half += 1;
+                ": half of it"
+            } else {
+                ""
+            };
             Some((
                 done,
                 format!(
-                    "transfer of {} from account {} to {}, committed while the read ran",
-                    rw.amount, rw.from.0, rw.to.0
+                    "transfer of {} from account {} to {}, committed while the read ran; the read shows {} and {}{part}",
+                    rw.amount,
+                    rw.from.0,
+                    rw.to.0,
+                    seen(&rw.from),
+                    seen(&rw.to)
                 ),
             ))
         })
@@ -195,12 +226,32 @@ fn concurrent(h: &History, pairs: &crate::history::Pairs, invoke: usize, read: u
     if txns.is_empty() {
         return Culprits::default();
     }
-    Culprits {
-        txns,
-        story: "No two transfers overwrote each other here; these committed while the read ran, \
-                and the read saw part of them (read skew)."
-            .into(),
-    }
+    let story = if half > 0 {
+        format!(
+            "No two transfers overwrote each other here. The read saw half of {half} transfer{}              that committed while it ran (one account's write and not the other's): read skew.",
+            if half == 1 { "" } else { "s" }
+        )
+    } else {
+        let total: i64 = balances.iter().filter_map(|(_, v)| *v).sum();
+        let first = pairs
+            .list
+            .iter()
+            .filter(|c| c.outcome == OpType::Ok)
+            .filter_map(|c| c.complete)
+            .find(|&d| h.ops[d].f == OpFn::Read)
+            .and_then(|d| match &h.ops[d].value {
+                OpValue::Balances(b) => Some(b.iter().filter_map(|(_, v)| *v).sum::<i64>()),
+                _ => None,
+            });
+        format!(
+            "The read saw each of these transfers whole or not at all, so they do not explain              its total of {total}{}: the money changed before them, in writes the read does not              name.",
+            first
+                .filter(|f| *f != total)
+                .map(|f| format!(", {} the first read's {f}", if total > f { format!("{} more than", total - f) } else { format!("{} less than", f - total) }))
+                .unwrap_or_default()
+        )
+    };
+    Culprits { txns, story }
 }
 
 #[cfg(test)]
@@ -238,6 +289,43 @@ mod tests {
         assert!(c.story.contains("account 0 as 10"), "{}", c.story);
         assert!(c.story.contains("3 appeared"), "{}", c.story);
         assert!(c.txns[0].1.contains("read account 0 as 10, wrote 7"));
+    }
+
+    #[test]
+    fn a_read_during_a_transfer_claims_only_what_its_balances_show() {
+        // The read (invoked first) sees the transfer's debit of account 0 but not its credit of
+        // account 1: half of it.
+        let read_inv = r#"{"index":0,"type":"invoke","process":2,"f":"read","value":null}"#;
+        let lines = [
+            read_inv.to_string(),
+            inv(1, 0),
+            transfer(2, 0, 0, 1, 3, 7, 13),
+            r#"{"index":3,"type":"ok","process":2,"f":"read","value":{"0":7,"1":10}}"#.into(),
+        ];
+        let h = read_history_str("h.jsonl", &lines.join("\n")).unwrap();
+        let c = culprits(&h, 3);
+        assert_eq!(c.txns.len(), 1, "{c:?}");
+        assert!(
+            c.txns[0].1.contains("account 0 as 7, its write"),
+            "{}",
+            c.txns[0].1
+        );
+        assert!(c.txns[0]
+            .1
+            .contains("account 1 as 10, the balance before it"));
+        assert!(c.story.contains("half of 1 transfer"), "{}", c.story);
+        // Seen whole: no claim of read skew, and the total's difference is said.
+        let lines = [
+            read_inv.to_string(),
+            inv(1, 0),
+            transfer(2, 0, 0, 1, 3, 7, 13),
+            r#"{"index":3,"type":"ok","process":2,"f":"read","value":{"0":7,"1":13}}"#.into(),
+        ];
+        let h = read_history_str("h.jsonl", &lines.join("\n")).unwrap();
+        let c = culprits(&h, 3);
+        assert!(!c.story.contains("half"), "{}", c.story);
+        assert!(!c.story.contains("saw part"), "{}", c.story);
+        assert!(c.story.contains("whole or not at all"), "{}", c.story);
     }
 
     #[test]

@@ -25,6 +25,33 @@ pub fn elements<T: AsRef<str>>(xs: &[T]) -> Vec<&str> {
     out
 }
 
+/// The elements to show around position `at` (where two reads part): the first two, the
+/// three before `at` and four from it, and the last two, each gap marked; never a gap across
+/// `at`. At most [`LIMIT`] elements.
+pub fn around<T: AsRef<str>>(xs: &[T], at: usize) -> Vec<&str> {
+    if xs.len() <= LIMIT {
+        return xs.iter().map(|x| x.as_ref()).collect();
+    }
+    let from = at.saturating_sub(3);
+    let to = (at + 4).min(xs.len());
+    let mut keep: Vec<usize> = (0..2)
+        .chain(from..to)
+        .chain(xs.len() - 2..xs.len())
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut out = Vec::new();
+    let mut last = None;
+    for i in keep {
+        if last.is_some_and(|l| i > l + 1) || (last.is_none() && i > 0) {
+            out.push(MARK);
+        }
+        out.push(xs[i].as_ref());
+        last = Some(i);
+    }
+    out
+}
+
 /// Elides every innermost `[...]` list in `s` (elements separated by spaces, as in EDN) that
 /// has more than [`LIMIT`] elements, and says how many it had.
 pub fn text(s: &str) -> String {
@@ -69,6 +96,17 @@ mod tests {
         assert_eq!(e.join(" "), "1 2 3 4 ... 22 23 24 25 26 27 28 29");
         let short: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
         assert_eq!(elements(&short).len(), 12);
+    }
+
+    #[test]
+    fn around_keeps_the_point_of_divergence() {
+        let xs: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+        assert_eq!(
+            around(&xs, 20).join(" "),
+            "1 2 ... 18 19 20 21 22 23 24 ... 39 40"
+        );
+        assert_eq!(around(&xs, 1).join(" "), "1 2 3 4 5 ... 39 40");
+        assert!(around(&xs, 20).len() <= LIMIT + 2);
     }
 
     #[test]

@@ -102,13 +102,20 @@ fn is_control(sql: &str) -> bool {
     )
 }
 
-fn read_text(h: &History, v: &ReadResult) -> String {
+/// Where two reads of a key part, for an incompatible order: the key and the position.
+type Focus<'a> = Option<(&'a crate::history::Atom, usize)>;
+
+fn read_text(h: &History, key: &crate::history::Atom, v: &ReadResult, focus: Focus) -> String {
     match v {
         ReadResult::Nil => "no row".into(),
         ReadResult::Scalar(a) => atom_edn(a),
         ReadResult::List(r) => {
             let l: Vec<String> = h.list(*r).iter().map(atom_edn).collect();
-            let shown = elide::elements(&l).join(",");
+            let shown = match focus {
+                Some((k, at)) if k == key => elide::around(&l, at),
+                _ => elide::elements(&l),
+            }
+            .join(",");
             if l.len() > elide::LIMIT {
                 format!("'{shown}' ({} elements)", l.len())
             } else {
@@ -120,6 +127,11 @@ fn read_text(h: &History, v: &ReadResult) -> String {
 
 /// Pairs each statement of `op` with what it returned.
 pub fn statements(h: &History, op: &Op) -> Vec<Statement> {
+    statements_at(h, op, None)
+}
+
+/// [`statements`], a read of the focus key elided around the focus position.
+fn statements_at(h: &History, op: &Op, focus: Focus) -> Vec<Statement> {
     let Some(sql) = &op.sql else {
         return Vec::new();
     };
@@ -141,7 +153,9 @@ pub fn statements(h: &History, op: &Op) -> Vec<Statement> {
                 }
                 match &op.value {
                     OpValue::Txn(mops) => match mops.get(i) {
-                        Some(Mop::Read { value, .. }) if is_select => Some(read_text(h, value)),
+                        Some(Mop::Read { key, value }) if is_select => {
+                            Some(read_text(h, key, value, focus))
+                        }
                         _ => None,
                     },
                     OpValue::Keyed {
@@ -246,13 +260,23 @@ fn read_size(h: &History, f: &Finding) -> usize {
 /// The example to show for a type: fewest transactions, then shortest reads, then shortest
 /// explanation; the earliest of equals.
 pub fn smallest<'f>(h: &History, candidates: &'f [Finding]) -> Option<&'f Finding> {
-    candidates.iter().min_by_key(|f| {
-        (
-            f.txns.len().max(f.ops.len()),
-            read_size(h, f),
-            f.explanation.len(),
-        )
-    })
+    candidates.iter().min_by_key(|f| size(h, f))
+}
+
+/// Orders findings smallest first, as [`smallest`] picks, and drops those that repeat an
+/// earlier one's explanation word for word: what `check` shows is what the report shows.
+pub fn smallest_first(h: &History, findings: &mut Vec<Finding>) {
+    findings.sort_by_cached_key(|f| size(h, f));
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert(f.explanation.clone()));
+}
+
+fn size(h: &History, f: &Finding) -> (usize, usize, usize) {
+    (
+        f.txns.len().max(f.ops.len()),
+        read_size(h, f),
+        f.explanation.len(),
+    )
 }
 
 /// The explanation without what the timeline shows better: a cycle is told by its edges, and a
@@ -304,6 +328,35 @@ fn plain(f: &Finding, txns: &[TxnSql]) -> String {
     elide::text(kept.join("\n").trim())
 }
 
+/// The key on which an incompatible order's two reads disagree, and the first position at
+/// which they differ.
+fn parting(h: &History, f: &Finding) -> Option<(crate::history::Atom, usize)> {
+    let reads = |i: u64| -> Vec<(crate::history::Atom, Vec<crate::history::Atom>)> {
+        let Some(p) = position(h, i) else {
+            return Vec::new();
+        };
+        match &h.ops[p].value {
+            OpValue::Txn(mops) => mops
+                .iter()
+                .filter_map(|m| match m {
+                    Mop::Read {
+                        key,
+                        value: ReadResult::List(r),
+                    } => Some((key.clone(), h.list(*r).to_vec())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (a, b) = (reads(*f.ops.first()?), reads(*f.ops.get(1)?));
+    a.iter().find_map(|(k, x)| {
+        let (_, y) = b.iter().find(|(k2, _)| k2 == k)?;
+        let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+        (common < x.len() && common < y.len()).then(|| (k.clone(), common))
+    })
+}
+
 /// Tells one finding in SQL, laid out for a timeline.
 pub fn worked_example(h: &History, f: &Finding) -> WorkedExample {
     let mut txns: Vec<TxnSql> = if !f.txns.is_empty() {
@@ -320,6 +373,15 @@ pub fn worked_example(h: &History, f: &Finding) -> WorkedExample {
             .map(|(n, p)| txn(h, p, format!("T{}", n + 1), None))
             .collect()
     };
+    if f.anomaly == Anomaly::IncompatibleOrder {
+        if let Some((key, at)) = parting(h, f) {
+            for t in &mut txns {
+                if let Some(p) = position(h, t.index) {
+                    t.statements = statements_at(h, &h.ops[p], Some((&key, at)));
+                }
+            }
+        }
+    }
     let mut explanation = plain(f, &txns);
     if f.anomaly == Anomaly::WrongTotal {
         if let Some(read) = f.ops.first().and_then(|&i| position(h, i)) {

@@ -137,7 +137,7 @@ pub fn cycle_svg(title: &str, txns: &[TxnRef], steps: &[CycleStep]) -> String {
     let table: Vec<(String, Vec<String>)> = txns.iter().map(op_lines).collect();
     let line_h = 16.0;
     let top = 30.0;
-    let table_x = svg::CYCLE_W + 16.0;
+    let table_x = svg::cycle_size(names.len()).0 + 16.0;
     let table_lines: usize = table.iter().map(|(_, l)| l.len() + 1).sum::<usize>() + table.len();
     let widest = table
         .iter()
@@ -162,7 +162,7 @@ pub fn cycle_svg(title: &str, txns: &[TxnRef], steps: &[CycleStep]) -> String {
     let w = (table_x + widest as f64 * CHAR_W + 16.0)
         .max(why_w + 32.0)
         .ceil();
-    let body_h = (table_lines as f64 * line_h).max(240.0);
+    let body_h = (table_lines as f64 * line_h).max(svg::cycle_size(names.len()).1);
     let h = (top + body_h + 12.0 + why.len() as f64 * line_h + 12.0).ceil();
     let mut s = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}"><rect width="100%" height="100%" fill="#fff"/><text x="16" y="20" font-family="sans-serif" font-size="15" font-weight="bold" fill="#1d2430">{}</text>"##,

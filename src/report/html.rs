@@ -4,8 +4,9 @@
 use std::fmt::Write;
 
 use super::{
-    cell, columns, durability_line, fault_counts, has_fault_story, legend, reproduce, rows, svg,
-    timeline, Cell, Report, WorkedExample,
+    capitalized, cell, columns, durability_line, fault_counts, fault_detail, fault_verdict,
+    has_fault_story, health_kinds, legend, reproduce, rows, svg, timeline, Cell, Report,
+    WorkedExample,
 };
 use crate::checker::{Anomaly, Validity};
 
@@ -35,7 +36,7 @@ nav.toc ol { margin:4px 0; padding-left:22px; } nav.toc li { margin:1px 0; } nav
 table { border-collapse:collapse; width:100%; background:#fff; border:1px solid var(--line); font-size:13.5px; }
 th, td { border:1px solid var(--line); padding:8px 10px; vertical-align:top; text-align:left; }
 th { background:#eef1f6; font-weight:600; }
-table.matrix td.cell { width:22%; }
+table.matrix td.cell { width:22%; } table.matrix tbody th, table.matrix thead th:first-child { width:1%; white-space:nowrap; }
 .verdict { font-weight:700; display:inline-block; padding:1px 8px; border-radius:10px; font-size:12.5px; }
 .valid { color:#fff; background:var(--ok); } .invalid { color:#fff; background:var(--bad); } .unknown { color:#fff; background:var(--unk); }
 td.cell.invalid-bg { background:#fdf0f0; } td.cell.valid-bg { background:#f1f8f2; } td.cell.unknown-bg { background:#fdf8e8; }
@@ -60,11 +61,15 @@ ol.sql code { background:none; padding:0; white-space:pre-wrap; overflow-wrap:an
 .deps ul.edges { flex:1 1 420px; min-width:0; }
 ul.edges { margin:6px 0; padding-left:20px; } ul.edges li { margin:2px 0; }
 .kind { font-weight:700; } .kind.rw { color:#c62828; } .kind.wr { color:#2e7d32; } .kind.ww { color:#1565c0; }
-.plots { display:flex; flex-wrap:wrap; gap:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
+.plots { display:flex; flex-wrap:wrap; gap:12px; margin-bottom:12px; } .plots svg { border:1px solid var(--line); border-radius:6px; background:#fff; max-width:100%; height:auto; }
 .notes { margin:6px 0; padding-left:20px; color:var(--muted); font-size:13px; }
 .warn { color:#8a4b00; font-size:13px; margin:4px 0; }
 table.legend td:first-child { white-space:nowrap; }
 details summary { cursor:pointer; color:var(--muted); margin:8px 0; }
+details.card > summary { color:inherit; margin:0; } details.card > summary h4 { display:inline; }
+p.back { font-size:13px; margin:2px 0 8px; }
+.wide { overflow-x:auto; max-width:100%; }
+table th { white-space:nowrap; } td { overflow-wrap:normal; word-break:normal; }
 "#;
 
 fn verdict_badge(v: Validity) -> String {
@@ -87,7 +92,7 @@ fn ex_anchor(i: usize, a: Option<Anomaly>) -> String {
 
 fn matrix(out: &mut String, r: &Report) {
     let cols = columns(r);
-    out.push_str(r#"<table class="matrix"><thead><tr><th>workload</th>"#);
+    out.push_str(r#"<div class="wide"><table class="matrix"><thead><tr><th>workload</th>"#);
     for (s, i) in &cols {
         let _ = write!(
             out,
@@ -111,7 +116,7 @@ fn matrix(out: &mut String, r: &Report) {
                         verdict_badge(v.overall)
                     );
                     if !v.found.is_empty() {
-                        out.push_str(r#"<div class="types">"#);
+                        out.push_str(r#"<div class="types reason" data-reason="isolation">"#);
                         for (a, k) in &v.found {
                             let _ = write!(
                                 out,
@@ -139,7 +144,8 @@ fn matrix(out: &mut String, r: &Report) {
                     if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
                         let _ = write!(
                             out,
-                            r#"<div class="types"><code>durability</code> {}</div>"#,
+                            r##"<div class="types reason" data-reason="durability"><a href="#legend-durability"><code>durability {}</code></a> <a href="#faults-{n}-durability">{}</a></div>"##,
+                            d.valid,
                             esc(&durability_line(d))
                         );
                     }
@@ -149,8 +155,15 @@ fn matrix(out: &mut String, r: &Report) {
                     if v.health_findings > 0 {
                         let _ = write!(
                             out,
-                            r#"<div class="types"><code>server health</code>&nbsp;×{}</div>"#,
-                            v.health_findings
+                            r##"<div class="types reason" data-reason="health"><a href="#legend-health"><code>server health</code></a> <a href="#faults-{n}-health">{}</a></div>"##,
+                            esc(&health_kinds(c))
+                        );
+                    }
+                    if v.refusals > 0 {
+                        let _ = write!(
+                            out,
+                            r##"<div class="muted"><a href="#legend-refusal">refused to go on after a disk error</a> <a href="#faults-{n}-health">×{}</a> (by design; not a failure)</div>"##,
+                            v.refusals
                         );
                     }
                     let mut links = Vec::new();
@@ -172,7 +185,7 @@ fn matrix(out: &mut String, r: &Report) {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
 }
 
 fn example(out: &mut String, n: usize, e: &WorkedExample) {
@@ -182,6 +195,10 @@ fn example(out: &mut String, n: usize, e: &WorkedExample) {
         ex_anchor(n, Some(e.anomaly)),
         tag(e.anomaly),
         esc(legend::words(e.anomaly).0)
+    );
+    let _ = write!(
+        out,
+        r##"<p class="back"><a href="#verdicts">↑ its cell in the matrix</a> · <a href="#run-{n}">↑ its run</a></p>"##
     );
     let _ = write!(out, r#"<p class="explain">{}</p>"#, esc(&e.explanation));
     out.push_str(&timeline::html(e));
@@ -220,6 +237,15 @@ fn legend_table(out: &mut String, r: &Report) {
     out.push_str("<details><summary>Every other anomaly isoscope looks for</summary>");
     table(out, &rest);
     out.push_str("</details>");
+    out.push_str("<table class=\"legend\"><thead><tr><th>besides anomalies</th><th>what it means</th></tr></thead><tbody>");
+    for (id, name, meaning) in legend::VERDICT_PARTS {
+        let _ = write!(
+            out,
+            r#"<tr id="{id}"><td><code>{name}</code></td><td>{}</td></tr>"#,
+            esc(meaning)
+        );
+    }
+    out.push_str("</tbody></table>");
 }
 
 /// The table of contents.
@@ -271,6 +297,20 @@ fn run_card(out: &mut String, n: usize, c: &Cell) {
     let s = &c.summary;
     card_open(out, &format!("run-{n}"), c);
     let v = &c.verdict;
+    let mut back = vec![r##"<a href="#verdicts">↑ verdicts</a>"##.to_string()];
+    for e in &c.examples {
+        back.push(format!(
+            r##"<a href="#{}">{} example</a>"##,
+            ex_anchor(n, Some(e.anomaly)),
+            e.anomaly
+        ));
+    }
+    if has_fault_story(c) {
+        back.push(format!(
+            r##"<a href="#faults-{n}">faults, durability, health</a>"##
+        ));
+    }
+    let _ = write!(out, r#"<p class="back">{}</p>"#, back.join(" · "));
     let _ = write!(
         out,
         "<p>{}. The server reported {}.",
@@ -281,6 +321,13 @@ fn run_card(out: &mut String, n: usize, c: &Cell) {
         let _ = write!(out, " {}.", esc(&u));
     }
     out.push_str("</p>");
+    if let Some(why) = reasons(n, c) {
+        let _ = write!(
+            out,
+            r#"<p class="reasons">{} because of {why}.</p>"#,
+            verdict_badge(v.overall)
+        );
+    }
     if let Some(n) = &c.status_note {
         let _ = write!(out, r#"<p class="warn">⚠ {}.</p>"#, esc(n));
     }
@@ -329,10 +376,16 @@ fn run_card(out: &mut String, n: usize, c: &Cell) {
     out.push_str("</div>");
 }
 
-/// A run's faults, durability and server health, as a card.
+/// A run's faults, durability and server health, as a card, its badge the verdict of what it
+/// is about (durability and health), with a link back to its run.
 fn fault_story(out: &mut String, n: usize, c: &Cell) {
     let s = &c.summary;
-    card_open(out, &format!("faults-{n}"), c);
+    let _ = write!(
+        out,
+        r##"<div class="card" id="faults-{n}"><h3>{} {}</h3><p class="back"><a href="#run-{n}">↑ its run</a> · <a href="#verdicts">↑ verdicts</a></p>"##,
+        esc(&c.title()),
+        verdict_badge(fault_verdict(c))
+    );
     if let Some(p) = &s.nemesis {
         let _ = write!(
             out,
@@ -349,7 +402,7 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
                 esc(&f.step),
                 f.start_s,
                 f.end_s,
-                esc(&f.detail),
+                esc(&fault_detail(&f.detail)),
                 f.error
                     .as_ref()
                     .map(|e| format!(": {}", esc(e.lines().next().unwrap_or_default())))
@@ -361,9 +414,9 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
     if let Some(d) = &c.durability {
         let _ = write!(
             out,
-            "<p>Durability: {} {}.</p>",
+            r#"<p id="faults-{n}-durability">Durability: {} {}.</p>"#,
             verdict_badge(d.valid),
-            esc(&durability_line(d))
+            esc(&capitalized(&durability_line(d)))
         );
         if !d.notes.is_empty() || !d.examples.is_empty() {
             out.push_str(r#"<ul class="notes">"#);
@@ -376,24 +429,74 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
             out.push_str("</ul>");
         }
     }
+    let _ = write!(out, r#"<div id="faults-{n}-health">"#);
     if s.health.is_empty() {
         out.push_str("<p>Server health: no crash, corruption or fatal error seen.</p>");
     } else {
-        for h in &s.health {
+        let refused = crate::faults::health::refusals(&s.health);
+        for (h, refusal) in s.health.iter().zip(refused) {
+            let what = if refusal {
+                "refused to go on after a disk error (by design, not a failure)".to_string()
+            } else {
+                esc(h.kind.name())
+            };
             let _ = write!(
                 out,
-                "<p>Server health, at {:.1} s: <b>{}</b>: {}</p>",
+                "<p>Server health, at {:.1} s: <b>{what}</b>: {}</p>",
                 h.at_s,
-                esc(h.kind.name()),
-                esc(&h.message)
+                esc(h.message.lines().next().unwrap_or_default())
             );
-            if !h.excerpt.is_empty() {
-                let _ = write!(out, "<pre>{}</pre>", esc(&h.excerpt));
+            let view = crate::faults::health::excerpt_lines(&h.excerpt, EXCERPT_CAP);
+            if !view.is_empty() {
+                let _ = write!(out, "<pre>{}</pre>", esc(&view.join("\n")));
             }
         }
+        let _ = write!(
+            out,
+            r#"<p class="muted">The whole log: <code>{}/server.log</code>.</p>"#,
+            esc(&c.run_dir)
+        );
     }
-    out.push_str("</div>");
+    out.push_str("</div></div>");
 }
+
+/// Why a run is invalid, each part linked to its evidence: `G2-item ×3, durability (...)`.
+fn reasons(n: usize, c: &Cell) -> Option<String> {
+    let v = &c.verdict;
+    if v.overall != Validity::Invalid {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if v.isolation == Validity::Invalid {
+        for (a, k) in &v.found {
+            parts.push(format!(
+                r##"{} <a href="#{}">×{k}</a>"##,
+                tag(*a),
+                ex_anchor(n, Some(*a))
+            ));
+        }
+    }
+    if let Some(d) = c
+        .durability
+        .as_ref()
+        .filter(|d| d.valid == Validity::Invalid)
+    {
+        parts.push(format!(
+            r##"<a href="#faults-{n}-durability">durability</a> ({})"##,
+            esc(&durability_line(d))
+        ));
+    }
+    if v.health_findings > 0 {
+        parts.push(format!(
+            r##"<a href="#faults-{n}-health">server health</a> ({})"##,
+            esc(&health_kinds(c))
+        ));
+    }
+    Some(parts.join("; "))
+}
+
+/// Log lines shown per health finding; the whole log is named below them.
+pub(crate) const EXCERPT_CAP: usize = 12;
 
 /// Renders the whole page.
 pub fn render(r: &Report) -> String {

@@ -8,6 +8,26 @@ use super::Report;
 use crate::checker::model::{names, weakest_forbidding};
 use crate::checker::Anomaly;
 
+/// The parts of a verdict besides anomalies, for the legend: (anchor, name, meaning). Cells
+/// link to these rows.
+pub const VERDICT_PARTS: [(&str, &str, &str); 3] = [
+    (
+        "legend-durability",
+        "durability",
+        "whether every acknowledged write was still in the final reads: invalid if one was lost (or a write a committed transaction had read), unknown if a key had no final read",
+    ),
+    (
+        "legend-health",
+        "server health",
+        "what the server's log and process showed: a crash, corruption, a fatal error, an exit on its own, or a server that did not come back; any of these makes the run invalid",
+    ),
+    (
+        "legend-refusal",
+        "refused to go on after a disk error",
+        "the server stopped itself when a write or sync failed (EIO, ENOSPC), as InnoDB does by design, and was started again: the safe answer to a failing disk, so it does not make the run invalid",
+    ),
+];
+
 /// The everyday name of an anomaly and what it means, in a sentence.
 pub fn words(a: Anomaly) -> (&'static str, &'static str) {
     use Anomaly::*;

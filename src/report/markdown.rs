@@ -3,8 +3,8 @@
 use std::fmt::Write;
 
 use super::{
-    cell, columns, durability_line, fault_counts, has_fault_story, legend, reproduce, rows,
-    timeline, Cell, Report, WorkedExample,
+    capitalized, cell, columns, durability_line, fault_counts, fault_detail, fault_verdict,
+    has_fault_story, health_kinds, legend, reproduce, rows, timeline, Cell, Report, WorkedExample,
 };
 use crate::checker::Validity;
 
@@ -32,10 +32,17 @@ fn matrix_cell(c: &Cell) -> String {
         let _ = write!(s, "<br>{u}");
     }
     if let Some(d) = c.durability.as_ref().filter(|d| d.valid != Validity::Valid) {
-        let _ = write!(s, "<br>durability: {}", durability_line(d));
+        let _ = write!(s, "<br>durability {}: {}", d.valid, durability_line(d));
     }
     if v.health_findings > 0 {
-        let _ = write!(s, "<br>server health: {} findings", v.health_findings);
+        let _ = write!(s, "<br>server health: {}", health_kinds(c));
+    }
+    if v.refusals > 0 {
+        let _ = write!(
+            s,
+            "<br>refused to go on after a disk error ×{} (by design; not a failure)",
+            v.refusals
+        );
     }
     if let Some(n) = &c.status_note {
         let _ = write!(s, "<br>⚠ {n}");
@@ -46,7 +53,7 @@ fn matrix_cell(c: &Cell) -> String {
 /// A run's faults, durability and server health.
 pub fn fault_story(out: &mut String, c: &Cell) {
     let s = &c.summary;
-    let _ = writeln!(out, "### {}: {}\n", c.title(), c.verdict.overall);
+    let _ = writeln!(out, "### {}: {}\n", c.title(), fault_verdict(c));
     if let Some(p) = &s.nemesis {
         let _ = writeln!(
             out,
@@ -63,7 +70,7 @@ pub fn fault_story(out: &mut String, c: &Cell) {
                 f.step,
                 f.start_s,
                 f.end_s,
-                f.detail,
+                fault_detail(&f.detail),
                 f.error
                     .as_ref()
                     .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
@@ -73,7 +80,12 @@ pub fn fault_story(out: &mut String, c: &Cell) {
         out.push('\n');
     }
     if let Some(d) = &c.durability {
-        let _ = writeln!(out, "Durability: {}.\n", durability_line(d));
+        let _ = writeln!(
+            out,
+            "Durability {}: {}.\n",
+            d.valid,
+            capitalized(&durability_line(d))
+        );
         for n in &d.notes {
             let _ = writeln!(out, "- note: {n}");
         }
@@ -87,20 +99,29 @@ pub fn fault_story(out: &mut String, c: &Cell) {
     if s.health.is_empty() {
         out.push_str("Server health: no crash, corruption or fatal error seen.\n\n");
     } else {
-        for h in &s.health {
+        let refused = crate::faults::health::refusals(&s.health);
+        for (h, refusal) in s.health.iter().zip(refused) {
+            let what = if refusal {
+                "refused to go on after a disk error (by design, not a failure)".to_string()
+            } else {
+                h.kind.to_string()
+            };
             let _ = writeln!(
                 out,
-                "Server health, at {:.1} s: **{}**: {}\n",
-                h.at_s, h.kind, h.message
+                "Server health, at {:.1} s: **{what}**: {}\n",
+                h.at_s,
+                h.message.lines().next().unwrap_or_default()
             );
-            if !h.excerpt.is_empty() {
+            let view = crate::faults::health::excerpt_lines(&h.excerpt, super::html::EXCERPT_CAP);
+            if !view.is_empty() {
                 out.push_str("```text\n");
-                for line in h.excerpt.lines() {
+                for line in view {
                     let _ = writeln!(out, "{line}");
                 }
                 out.push_str("```\n\n");
             }
         }
+        let _ = writeln!(out, "The whole log: `{}/server.log`.\n", c.run_dir);
     }
 }
 

@@ -310,39 +310,139 @@ pub fn has_fault_story(c: &Cell) -> bool {
             .is_some_and(|d| d.valid != Validity::Valid)
 }
 
-/// The durability result in one line: `all 1234 acknowledged writes in the final reads`,
-/// `42 of 1234 acknowledged writes lost` ...
+/// The durability result as one sentence (no capital, no full stop): what was lost, what was
+/// read and then lost, what could not be checked. `all 1234 acknowledged writes survived`,
+/// `no acknowledged write was lost (of 77960), but 17 writes a committed transaction had read
+/// were lost later`, `not checked: 57 of 57 keys had no final read` ...
 pub fn durability_line(d: &Durability) -> String {
-    let mut s = match d.valid {
-        Validity::Valid => format!(
-            "all {} acknowledged writes are in the final reads",
-            d.acknowledged
-        ),
-        Validity::Invalid => {
-            let mut s = format!("{} of {} acknowledged writes lost", d.lost, d.acknowledged);
-            if d.read_then_lost > 0 {
-                s.push_str(&format!(
-                    ", {} more read by a committed transaction and then lost",
-                    d.read_then_lost
-                ));
-            }
-            if d.unexpected > 0 {
-                s.push_str(&format!(", {} unexpected", d.unexpected));
-            }
-            s
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
         }
-        Validity::Unknown => format!(
-            "unknown: {} of {} keys have no final read",
-            d.keys_without_final_read, d.keys
-        ),
     };
+    let mut parts = Vec::new();
+    if d.lost > 0 {
+        parts.push(format!(
+            "{} of {} acknowledged writes {} lost",
+            d.lost,
+            d.acknowledged,
+            if d.lost == 1 { "was" } else { "were" }
+        ));
+    } else if d.valid != Validity::Unknown || d.keys_without_final_read < d.keys {
+        parts.push(format!(
+            "no acknowledged write was lost (of {})",
+            d.acknowledged
+        ));
+    }
+    if d.read_then_lost > 0 {
+        parts.push(format!(
+            "{} a committed transaction had read {} lost later",
+            plural(d.read_then_lost as usize, "write", "writes"),
+            if d.read_then_lost == 1 { "was" } else { "were" }
+        ));
+    }
+    if d.unexpected > 0 {
+        parts.push(format!(
+            "{} no one wrote appeared",
+            plural(d.unexpected as usize, "value", "values")
+        ));
+    }
+    let mut s = parts.join(", but ");
+    if d.keys_without_final_read > 0 {
+        let unchecked = format!(
+            "{} of {} had no final read, so {} could not be checked",
+            d.keys_without_final_read,
+            plural(d.keys, "key", "keys"),
+            if d.keys_without_final_read == 1 {
+                "it"
+            } else {
+                "they"
+            }
+        );
+        s = if s.is_empty() {
+            format!("not checked: {unchecked}")
+        } else {
+            format!("{s}; {unchecked}")
+        };
+    }
     if d.recovered > 0 {
         s.push_str(&format!(
-            "; {} writes of unknown outcome were kept",
-            d.recovered
+            "; {} of unknown outcome {} kept",
+            plural(d.recovered as usize, "write", "writes"),
+            if d.recovered == 1 { "was" } else { "were" }
         ));
     }
     s
+}
+
+/// A sentence's first letter up: `not checked: ...` → `Not checked: ...`.
+pub fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A fault step's detail without the log lines it points to (health shows them, cause first).
+pub fn fault_detail(d: &str) -> String {
+    let d = match d.find("; last lines of ") {
+        Some(i) => format!("{} (its log below, under server health)", &d[..i]),
+        None => d.to_string(),
+    };
+    singulars(&d)
+}
+
+/// "1 calls refused" → "1 call refused": recorded details counted in plurals whatever the number.
+fn singulars(s: &str) -> String {
+    let mut out = s.to_string();
+    for (many, one) in [
+        ("calls", "call"),
+        ("writes", "write"),
+        ("files", "file"),
+        ("bytes", "byte"),
+        ("unsynced bytes", "unsynced byte"),
+        ("unsynced name changes", "unsynced name change"),
+    ] {
+        for lead in [" ", "("] {
+            out = out.replace(&format!("{lead}1 {many}"), &format!("{lead}1 {one}"));
+        }
+        if out.starts_with(&format!("1 {many}")) {
+            out = format!("1 {one}{}", &out[2 + many.len()..]);
+        }
+    }
+    out
+}
+
+/// The verdict of a fault card: invalid on a health finding, else its durability's.
+pub fn fault_verdict(c: &Cell) -> Validity {
+    if c.verdict.health_findings > 0 {
+        Validity::Invalid
+    } else {
+        c.durability.as_ref().map_or(Validity::Valid, |d| d.valid)
+    }
+}
+
+/// The health findings that count against a run, by kind: `panic ×3, did-not-come-back ×1`.
+pub fn health_kinds(c: &Cell) -> String {
+    let refused = crate::faults::health::refusals(&c.summary.health);
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (h, r) in c.summary.health.iter().zip(refused) {
+        if r {
+            continue;
+        }
+        match counts.iter_mut().find(|(k, _)| *k == h.kind.name()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((h.kind.name(), 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `kill ×5, pause ×2`: the fault steps of a run, counted.

@@ -356,7 +356,7 @@ fn server_table_html(
     let n = r.levels.len();
     let _ = write!(
         out,
-        r#"<table class="scenarios" id="sc-table-{i}"><thead><tr><th rowspan="2">scenario</th><th colspan="{n}">{}</th><th class="mysql56" colspan="{n}">MySQL 5.6 (Hermitage)</th></tr><tr>"#,
+        r#"<div class="wide"><table class="scenarios" id="sc-table-{i}"><thead><tr><th rowspan="2">scenario</th><th colspan="{n}">{}</th><th class="mysql56" colspan="{n}">MySQL 5.6 (Hermitage)</th></tr><tr>"#,
         esc(&info.target)
     );
     // Spaces, not hyphens, so that narrow columns break between words.
@@ -416,7 +416,7 @@ fn server_table_html(
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     let notes = notes(&cells, info.flavor);
     if notes.is_empty() {
         out.push_str(r#"<p class="muted">Every cell agrees with Hermitage's MySQL 5.6 row where it tested the same level.</p>"#);
@@ -501,7 +501,7 @@ fn timeline_html(
 ) {
     let _ = write!(
         out,
-        r#"<div class="card" id="{}"><h4>{} · {} ({}) · {}: {}</h4>"#,
+        r##"<details class="card" id="{}"><summary><h4>{} · {} ({}) · {}: {}</h4></summary><p class="back"><a href="#sc-table-{i}">↑ the table</a></p>"##,
         anchor(i, c),
         esc(&c.target),
         esc(&c.scenario),
@@ -596,7 +596,7 @@ fn timeline_html(
     );
     let _ = write!(
         out,
-        r#"<p class="muted">Final table: {}.{}</p></div>"#,
+        r#"<p class="muted">Final table: {}.{}</p></details>"#,
         esc(&final_text(c)),
         c.note
             .as_ref()

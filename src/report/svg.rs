@@ -32,8 +32,8 @@ fn tick(v: &f64) -> String {
 /// Width of a chart's plot area and of the legend beside it (outside the plot, so that it
 /// never covers a line).
 const PLOT_W: u32 = 400;
-const LEGEND_W: u32 = 120;
-const CHART_H: u32 = 220;
+const LEGEND_W: u32 = 150;
+const CHART_H: u32 = 240;
 
 /// A line chart of `lines` over `s.t`, with fault windows shaded and the legend to the right
 /// of the plot. Returns the SVG text (empty if the series is empty).
@@ -55,7 +55,7 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[Line]) -> String {
             .max(1.0)
             * 1.1;
         let Ok(mut c) = ChartBuilder::on(&plot)
-            .caption(title, ("sans-serif", 14))
+            .caption(title, ("sans-serif", 15))
             .margin(8)
             .x_label_area_size(28)
             .y_label_area_size(44)
@@ -71,12 +71,13 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[Line]) -> String {
             .x_label_formatter(&tick)
             .y_label_formatter(&tick)
             .light_line_style(RGBColor(238, 238, 238))
-            .label_style(("sans-serif", 11))
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 13))
             .draw();
         for &(a, b) in &s.faults {
             let _ = c.draw_series(std::iter::once(Rectangle::new(
                 [(a, 0.0), (b.max(a + 0.2), y_max)],
-                FAULT.mix(0.25).filled(),
+                FAULT.mix(0.35).filled(),
             )));
         }
         for l in lines {
@@ -115,7 +116,20 @@ fn chart(title: &str, y_label: &str, s: &Series, lines: &[Line]) -> String {
             let _ = legend.draw(&Text::new(
                 l.label.clone(),
                 (24, y - 6),
-                ("sans-serif", 11).into_font().color(&BLACK),
+                ("sans-serif", 13).into_font().color(&BLACK),
+            ));
+        }
+        if !s.faults.is_empty() {
+            // The shading's own legend entry.
+            let y = 34 + 18 * lines.len() as i32;
+            let _ = legend.draw(&Rectangle::new(
+                [(4, y - 5), (18, y + 5)],
+                FAULT.mix(0.35).filled(),
+            ));
+            let _ = legend.draw(&Text::new(
+                "fault window".to_string(),
+                (24, y - 6),
+                ("sans-serif", 13).into_font().color(&BLACK),
             ));
         }
         let _ = root.present();
@@ -182,51 +196,96 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The cycle of an example: transactions (by name, T1..Tn) on a ring, an arrow per dependency
-/// labelled with its kind. Empty when the example is not a cycle.
+/// The radius of a transaction's circle in a cycle drawing.
+const NODE_R: f64 = 22.0;
+
+/// The ring's radius for `n` transactions: it grows with the cycle so neighbours stay apart
+/// (a circle, its label and a gap between each), 80 at the least.
+fn ring_radius(n: usize) -> f64 {
+    if n <= 1 {
+        0.0
+    } else {
+        (n as f64 * (2.0 * NODE_R + 30.0) / std::f64::consts::TAU).max(80.0)
+    }
+}
+
+/// Width and height of the drawing of an `n`-transaction cycle: [`CYCLE_W`] x 240 up to the
+/// ring that fits there, then as large as the ring needs.
+pub fn cycle_size(n: usize) -> (f64, f64) {
+    let side = 2.0 * (ring_radius(n) + NODE_R + 40.0);
+    (side.max(CYCLE_W), side.max(240.0))
+}
+
+/// The cycle of an example: transactions (by name, T1..Tn) on a ring that grows with the
+/// cycle, an arrow per dependency in its kind's colour (arrowhead too), its label beside its
+/// own edge, outside the ring (a two-way pair's second edge inside). Empty when the example is
+/// not a cycle.
 pub fn cycle(names: &[&str], edges: &[Edge]) -> String {
     if edges.is_empty() || names.is_empty() {
         return String::new();
     }
     let n = names.len();
-    let (w, h) = (CYCLE_W, 240.0);
+    let (w, h) = cycle_size(n);
     let (cx, cy) = (w / 2.0, h / 2.0);
-    let r = if n == 1 { 0.0 } else { 80.0 };
+    let r = ring_radius(n);
     let pos = |i: usize| {
         let a = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::TAU / n as f64;
         (cx + r * a.cos(), cy + r * a.sin())
     };
     let index = |name: &str| names.iter().position(|t| *t == name);
+    let colour = |kind: &str| match kind {
+        "rw" => "#c62828",
+        "wr" => "#2e7d32",
+        "ww" => "#1565c0",
+        _ => "#6d4c41",
+    };
     let mut s = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="dependency cycle"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" class="cycle" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="dependency cycle"><defs>"##
     );
-    let node_r = 22.0;
+    for c in ["#c62828", "#2e7d32", "#1565c0", "#6d4c41"] {
+        s.push_str(&format!(
+            r##"<marker id="arrow-{}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>"##,
+            &c[1..]
+        ));
+    }
+    s.push_str("</defs>");
+    let node_r = NODE_R;
+    let pairs: Vec<(usize, usize)> = edges
+        .iter()
+        .filter_map(|e| Some((index(&e.from)?, index(&e.to)?)))
+        .collect();
     for e in edges {
         let (Some(a), Some(b)) = (index(&e.from), index(&e.to)) else {
             continue;
         };
-        let ((x1, y1), (x2, y2)) = (pos(a), pos(b));
-        let colour = match e.kind.as_str() {
-            "rw" => "#c62828",
-            "wr" => "#2e7d32",
-            "ww" => "#1565c0",
-            _ => "#6d4c41",
-        };
         if a == b {
             continue;
         }
-        // A curved arrow between the circles, bowed outward so that two-way pairs do not overlap.
+        let ((x1, y1), (x2, y2)) = (pos(a), pos(b));
+        let colour = colour(&e.kind);
         let (dx, dy) = (x2 - x1, y2 - y1);
         let len = (dx * dx + dy * dy).sqrt().max(1.0);
         let (ux, uy) = (dx / len, dy / len);
         let (sx, sy) = (x1 + ux * node_r, y1 + uy * node_r);
         let (ex, ey) = (x2 - ux * (node_r + 2.0), y2 - uy * (node_r + 2.0));
-        let bow = if n == 2 { 30.0 } else { 18.0 };
-        let (mx, my) = ((sx + ex) / 2.0 - uy * bow, (sy + ey) / 2.0 + ux * bow);
+        // The side the edge bows to: away from the centre, unless the pair goes both ways, in
+        // which case each edge keeps its own side (one out, one in) so neither hides the other.
+        let (mut nx, mut ny) = (-uy, ux);
+        let (midx, midy) = ((sx + ex) / 2.0, (sy + ey) / 2.0);
+        let two_way = pairs.contains(&(b, a));
+        let outward = nx * (midx - cx) + ny * (midy - cy);
+        if !two_way && outward < 0.0 {
+            (nx, ny) = (-nx, -ny);
+        }
+        let bow = if n == 2 || two_way { 30.0 } else { 18.0 };
+        let (mx, my) = (midx + nx * bow, midy + ny * bow);
+        // The label sits beside the curve's middle (half the control point's offset), on its side.
+        let off = bow / 2.0 + 13.0;
         s.push_str(&format!(
-            r#"<path d="M{sx:.1},{sy:.1} Q{mx:.1},{my:.1} {ex:.1},{ey:.1}" fill="none" stroke="{colour}" stroke-width="2" marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}" font-family="sans-serif" font-size="12" font-weight="bold" fill="{colour}" text-anchor="middle">{}</text>"#,
-            (sx + ex) / 2.0 - uy * (bow + 10.0),
-            (sy + ey) / 2.0 + ux * (bow + 10.0) + 4.0,
+            r#"<path d="M{sx:.1},{sy:.1} Q{mx:.1},{my:.1} {ex:.1},{ey:.1}" fill="none" stroke="{colour}" stroke-width="2" marker-end="url(#arrow-{})"/><text x="{:.1}" y="{:.1}" font-family="sans-serif" font-size="12" font-weight="bold" fill="{colour}" text-anchor="middle">{}</text>"#,
+            &colour[1..],
+            midx + nx * off,
+            midy + ny * off + 4.0,
             escape(&e.kind)
         ));
     }

@@ -261,7 +261,23 @@ impl Shared {
     }
 
     fn finding(&self, kind: HealthKind, message: String, excerpt: String) {
-        tracing::warn!("health: {kind}: {message}");
+        // One line: what happened, and the log line that says why (the summary shows more).
+        let cause = crate::faults::health::excerpt_lines(&excerpt, 1)
+            .into_iter()
+            .next()
+            .filter(|c| {
+                !message
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .contains(c.as_str())
+            })
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        tracing::warn!(
+            "health: {kind}: {}{cause}",
+            message.lines().next().unwrap_or_default()
+        );
         self.health
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -20,6 +20,7 @@
 //! found by a plain search, so "not serializable" is never lost to the budget.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use super::anomaly::{Anomaly, AnomalySet};
 use super::decide::{decide, Decision, Shape};
@@ -144,7 +145,9 @@ pub fn searchable(extra: Mask) -> AnomalySet {
 pub fn find_cycles(g: &DepGraph, extra: Mask, limits: SearchLimits) -> CycleReport {
     let mut report = CycleReport::default();
     let mut local = LocalIndex::new(g.len());
+    let started = Instant::now();
     let data = tarjan_all(g, DATA);
+    let mut scc_secs = started.elapsed().as_secs_f64();
     report.data_components = data.nontrivial.len();
     report.largest_component = data.nontrivial.iter().map(Vec::len).max().unwrap_or(0);
     for scc in &data.nontrivial {
@@ -153,13 +156,18 @@ pub fn find_cycles(g: &DepGraph, extra: Mask, limits: SearchLimits) -> CycleRepo
         });
     }
     if extra != 0 {
+        let t = Instant::now();
         let full = tarjan_all(g, DATA | extra);
+        scc_secs += t.elapsed().as_secs_f64();
         for scc in &full.nontrivial {
             local.with(scc, |map| {
                 search_component(g, scc, map, extra, limits, &mut report)
             });
         }
     }
+    let search_secs = started.elapsed().as_secs_f64() - scc_secs;
+    tracing::debug!(stage = "scc", secs = scc_secs, "stage done");
+    tracing::debug!(stage = "search", secs = search_secs, "stage done");
     report
 }
 

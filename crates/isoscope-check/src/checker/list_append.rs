@@ -143,7 +143,11 @@ pub fn check(h: &History, opts: &CheckOptions, f: &mut Findings) -> Result<Looke
     let mut b = GraphBuilder::new(txns.nodes.len() as u32);
     let full_readers = a.read_edges(&mut b, f)?;
     a.write_edges(&mut b, &full_readers);
-    tracing::debug!(secs = started.elapsed().as_secs_f64(), "edges inferred");
+    tracing::debug!(
+        stage = "infer",
+        secs = started.elapsed().as_secs_f64(),
+        "stage done"
+    );
     let cycles = analyze_cycles(&txns, b, opts, &a, f);
     Ok(LookedFor {
         relevant: relevant(),
@@ -260,13 +264,19 @@ impl<'t, 'h> Analysis<'t, 'h> {
                     f.add(Anomaly::IncompatibleOrder, || Finding {
                         anomaly: Anomaly::IncompatibleOrder,
                         explanation: format!(
-                            "Reads of key {} disagree: one saw {} and another {}. Neither is a \
-                             prefix of the other, so no single order of appends explains both.",
-                            atom_edn(key),
-                            brief(order),
-                            brief(o)
+                            "{}{}",
+                            divergence(key, order, o),
+                            [longest, other]
+                                .iter()
+                                .filter_map(|&c| longest_reader(h, c))
+                                .map(|op| format!("\n  read by {}", who(op)))
+                                .collect::<String>()
                         ),
-                        ops: Vec::new(),
+                        // The two reads, so an example can show who read what, and when.
+                        ops: [longest, other]
+                            .iter()
+                            .filter_map(|&c| longest_reader(h, c).map(|op| op.index))
+                            .collect(),
                         txns: Vec::new(),
                         steps: Vec::new(),
                     });
@@ -793,6 +803,81 @@ fn appends_later(mops: &[Mop], key: &Atom) -> bool {
 }
 
 /// A list for an explanation: whole when short, else its ends and its length.
+/// Two incompatible reads of `key`, told around where they part: what they share (its last
+/// elements), then what each has next. Never elided across the point of divergence.
+fn divergence(key: &Atom, a: &[Atom], b: &[Atom]) -> String {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let shared = if common == 0 {
+        "no first element".to_string()
+    } else {
+        let from = common.saturating_sub(3);
+        format!(
+            "their first {common} element{} ({}{})",
+            if common == 1 { "" } else { "s" },
+            if from > 0 { "... " } else { "" },
+            a[from..common]
+                .iter()
+                .map(atom_edn)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let next = |l: &[Atom]| {
+        let rest = &l[common..];
+        let shown: Vec<String> = rest.iter().take(4).map(atom_edn).collect();
+        format!(
+            "[{}{}] ({} element{} in all)",
+            shown.join(" "),
+            if rest.len() > 4 { " ..." } else { "" },
+            l.len(),
+            if l.len() == 1 { "" } else { "s" }
+        )
+    };
+    format!(
+        "Reads of key {} disagree. They share {shared}; then one read has {} and the other {}. \
+         Neither is a prefix of the other, so no single order of appends explains both.",
+        atom_edn(key),
+        next(a),
+        next(b)
+    )
+}
+
+/// An op in a few words: `op 812 (process 3, ok at 4.210 s)`.
+fn who(op: &crate::history::Op) -> String {
+    format!(
+        "op {} (process {}, {}{})",
+        op.index,
+        op.process,
+        op.kind.name(),
+        op.time
+            .map(|t| format!(" at {:.3} s", t as f64 / 1e9))
+            .unwrap_or_default()
+    )
+}
+
+/// The ok read that saw the most of `chain`.
+fn longest_reader(h: &History, chain: u32) -> Option<&crate::history::Op> {
+    h.ops
+        .iter()
+        .filter(|op| op.kind == OpType::Ok)
+        .filter_map(|op| match &op.value {
+            OpValue::Txn(mops) => mops
+                .iter()
+                .filter_map(|m| match m {
+                    Mop::Read {
+                        value: ReadResult::List(r),
+                        ..
+                    } if r.chain == chain => Some(r.len),
+                    _ => None,
+                })
+                .max()
+                .map(|len| (len, op)),
+            _ => None,
+        })
+        .max_by_key(|&(len, op)| (len, std::cmp::Reverse(op.index)))
+        .map(|(_, op)| op)
+}
+
 pub fn brief(items: &[Atom]) -> String {
     if items.len() <= 16 {
         list_edn(items)

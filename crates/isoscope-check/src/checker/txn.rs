@@ -122,6 +122,7 @@ pub fn analyze_cycles(
     explainer: &dyn Explainer,
     f: &mut Findings,
 ) -> CycleSearch {
+    let started = std::time::Instant::now();
     let extra = extra_edges(opts);
     if extra & PROCESS != 0 {
         let mut sessions: rustc_hash::FxHashMap<Process, Vec<u32>> = Default::default();
@@ -164,9 +165,11 @@ pub fn analyze_cycles(
         );
     }
     tracing::debug!(
+        stage = "graph",
+        secs = started.elapsed().as_secs_f64(),
         vertices = g.len(),
         edges = g.edge_count(),
-        "dependency graph built"
+        "stage done"
     );
     let report = find_cycles(&g, extra, opts.limits);
     tracing::debug!(
@@ -175,9 +178,15 @@ pub fn analyze_cycles(
         cycles = report.cycles.len(),
         "cycle search done"
     );
+    let explaining = std::time::Instant::now();
     for c in &report.cycles {
         f.add(c.anomaly, || explain_cycle(txns, c, explainer));
     }
+    tracing::debug!(
+        stage = "explain",
+        secs = explaining.elapsed().as_secs_f64(),
+        "stage done"
+    );
     if !report.undecided.is_empty() {
         f.undecided = f.undecided.union(report.undecided);
         f.notes.push(format!(

@@ -50,6 +50,12 @@ impl<'p> OpBuilder<'p> {
 
     pub(super) fn push(&mut self, d: Datum, line: Option<usize>) -> Result<(), ReadError> {
         let position = self.history.ops.len();
+        if position == 0 && !looks_like_op(&d) {
+            return Err(ReadError::NotAHistory {
+                path: self.path.to_owned(),
+                line: line.unwrap_or(1),
+            });
+        }
         let op = self.op(d, position).map_err(|message| ReadError::Op {
             path: self.path.to_owned(),
             position,
@@ -428,5 +434,16 @@ fn numeric_atom(a: Atom) -> Atom {
     match &a {
         Atom::Str(s) => s.parse::<i64>().map(Atom::Int).unwrap_or(a),
         _ => a,
+    }
+}
+
+/// Whether a value could be meant as an op: a map with a type or a process. A first value that
+/// is not is no history at all, and is told so rather than what one op lacks.
+fn looks_like_op(d: &Datum) -> bool {
+    match d {
+        Datum::Map(fields) => fields
+            .iter()
+            .any(|(k, _)| matches!(k.as_str(), Some("type" | "process"))),
+        _ => false,
     }
 }

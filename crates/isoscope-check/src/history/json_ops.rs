@@ -21,12 +21,27 @@
 //! be printable ASCII without escapes. Whitespace is JSON's, less newlines.
 //!
 //! Invariant: an op accepted here equals what the generic path makes of the same line, and the
-//! [`ListStore`] is touched only once the whole line is accepted, in the generic path's order.
+//! [`ListStore`] (or the [`ListSink`] standing in for it) is touched only once the whole line is
+//! accepted, in the generic path's order.
 
 use std::sync::Arc;
 
 use super::build::int_list_read;
-use super::{Atom, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
+use super::{Atom, ListRef, ListStore, Mop, Op, OpFn, OpType, OpValue, Process, ReadResult};
+
+/// Where the fast path puts a list read of integers: straight into the history's
+/// [`ListStore`], or somewhere that keeps it until the store can take it in history order (when
+/// lines are parsed on several threads).
+pub(super) trait ListSink {
+    /// Stores the read of `ints` from `key`; returns what the op holds for it.
+    fn list(&mut self, key: &Atom, ints: &[i64]) -> ListRef;
+}
+
+impl ListSink for ListStore {
+    fn list(&mut self, key: &Atom, ints: &[i64]) -> ListRef {
+        self.intern_ints(key, ints)
+    }
+}
 
 /// Scratch space reused from line to line.
 #[derive(Default)]
@@ -96,7 +111,7 @@ impl FastLine {
         &mut self,
         text: &[u8],
         position: usize,
-        lists: &mut ListStore,
+        lists: &mut impl ListSink,
     ) -> Option<(Op, usize)> {
         self.mops.clear();
         self.ints.clear();
@@ -290,7 +305,7 @@ impl FastLine {
     }
 
     /// Builds the parsed micro-ops, interning list reads in order.
-    fn build_mops(&self, text: &[u8], lists: &mut ListStore) -> Vec<Mop> {
+    fn build_mops(&self, text: &[u8], lists: &mut impl ListSink) -> Vec<Mop> {
         let atom = |a: RawAtom| match a {
             RawAtom::Int(i) => Atom::Int(i),
             // Checked to be ASCII when parsed.
@@ -314,9 +329,7 @@ impl FastLine {
                     let value = match r {
                         RawRead::Nil => ReadResult::Nil,
                         RawRead::Scalar(a) => ReadResult::Scalar(atom(a)),
-                        RawRead::List(s, e) => {
-                            ReadResult::List(lists.intern_ints(&key, &self.ints[s..e]))
-                        }
+                        RawRead::List(s, e) => ReadResult::List(lists.list(&key, &self.ints[s..e])),
                     };
                     Mop::Read { key, value }
                 }

@@ -1,19 +1,23 @@
 //! Reading JSON: JSON Lines in large blocks (isoscope's own format), and one array of ops,
 //! streamed element by element.
 //!
-//! JSON Lines are read in 4 MB blocks without a string per line; each line is first offered to
-//! the fast path ([`FastLine`]), which builds the common ops straight from the bytes, and the
-//! lines it declines go through [`Datum`], which gives any error. A torn last line (a crash
-//! mid-write) is dropped.
+//! JSON Lines are read in 4 MB blocks cut at line ends, parsed on every core, and taken back
+//! in file order, without a string per line; each line is first offered to the fast path
+//! ([`FastLine`]), which builds the common ops straight from the bytes, and the lines it
+//! declines go through [`Datum`], which gives any error. A torn last line (a crash mid-write) is
+//! dropped.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Read};
+use std::sync::{mpsc, Arc, Mutex};
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 use super::build::OpBuilder;
 use super::datum::Datum;
-use super::json_ops::FastLine;
+use super::json_ops::{FastLine, ListSink};
 use super::read_error::ReadError;
+use super::{Atom, ListRef, Mop, Op, OpValue, ReadResult};
 
 pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -28,39 +32,178 @@ pub(super) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<u
     Ok(n)
 }
 
-/// Reads JSON Lines in large blocks, without a string per line. With `fast`, each line is first
-/// offered to [`FastLine`]; the lines it declines (and all lines without `fast`) go through
-/// [`Datum`], which gives the errors.
+/// Reads JSON Lines in large blocks, without a string per line, on every core. With `fast`,
+/// each line is first offered to [`FastLine`]; the lines it declines (and all lines without
+/// `fast`) go through [`Datum`], which gives the errors.
 pub(super) fn read_json_lines(
-    source: impl Read,
+    source: impl Read + Send,
     b: &mut OpBuilder,
     first_line: usize,
 ) -> Result<(), ReadError> {
     read_json_blocks(source, b, true, 1 << 22, first_line)
 }
 
+/// A block's lines as a worker thread parsed them, in order, each with its line number within
+/// the block (from 1).
+#[derive(Default)]
+struct Parsed {
+    lines: Vec<(usize, Line)>,
+    /// Every list read of the block's fast lines, as ranges of `ints`.
+    lists: DeferredLists,
+    /// How many lines the block holds.
+    count: usize,
+}
+
+/// One line of a block.
+enum Line {
+    /// Taken by the fast path. Its list reads are [`DeferredLists`] ranges, and its index is
+    /// `u64::MAX` when the line gave none (a real one fits an `i64`).
+    Fast(Op),
+    /// Declined by the fast path, parsed generically (typed in order, by the reading thread).
+    Generic(Datum),
+    /// Not JSON: the message, and whether it may be a torn last line (no newline after it).
+    Bad { message: String, torn: bool },
+}
+
+/// List reads kept aside by a worker: a read's [`ListRef`] holds the index of its range in
+/// `spans` until the reading thread interns it, in history order, as a sequential read would.
+#[derive(Default)]
+struct DeferredLists {
+    ints: Vec<i64>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl ListSink for DeferredLists {
+    fn list(&mut self, _key: &Atom, ints: &[i64]) -> ListRef {
+        let start = self.ints.len();
+        self.ints.extend_from_slice(ints);
+        self.spans.push((start, self.ints.len()));
+        ListRef {
+            chain: (self.spans.len() - 1) as u32,
+            len: ints.len() as u32,
+        }
+    }
+}
+
+/// Parses the lines of one block (whole lines; the last may lack its newline only at the end of
+/// the file). Stops at the first line that is not JSON.
+fn parse_block(data: &[u8], fast: bool, scratch: &mut FastLine) -> Parsed {
+    let mut out = Parsed::default();
+    let mut pos = 0;
+    while pos < data.len() {
+        out.count += 1;
+        let line = out.count;
+        let rest = &data[pos..];
+        if fast {
+            if let Some((op, used)) = scratch.parse(rest, usize::MAX, &mut out.lists) {
+                out.lines.push((line, Line::Fast(op)));
+                pos += used;
+                continue;
+            }
+        }
+        let (text, newline) = match rest.iter().position(|&c| c == b'\n') {
+            Some(p) => (&rest[..p], true),
+            None => (rest, false),
+        };
+        pos += text.len() + usize::from(newline);
+        let Ok(text) = std::str::from_utf8(text) else {
+            let message = "not valid UTF-8".into();
+            out.lines.push((
+                line,
+                Line::Bad {
+                    message,
+                    torn: false,
+                },
+            ));
+            break;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Datum>(text) {
+            Ok(d) => out.lines.push((line, Line::Generic(d))),
+            Err(e) => {
+                let (message, torn) = (e.to_string(), !newline);
+                out.lines.push((line, Line::Bad { message, torn }));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// [`read_json_lines`] with blocks of `block` bytes (more for a longer line).
+///
+/// One thread reads the source (decompressing gzip, if it is) and cuts it into blocks at line
+/// ends; one worker per core parses blocks; this thread takes the parsed blocks in file order,
+/// interns their list reads and types the generic lines, so ops, lists, line numbers and errors
+/// are exactly those of reading line by line.
 pub(super) fn read_json_blocks(
-    mut source: impl Read,
+    source: impl Read + Send,
     b: &mut OpBuilder,
     fast: bool,
     block: usize,
     first_line: usize,
 ) -> Result<(), ReadError> {
-    let mut buf = vec![0u8; block.max(1)];
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    std::thread::scope(|s| {
+        let (blocks_tx, blocks_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(workers);
+        let (parsed_tx, parsed_rx) = mpsc::sync_channel::<(usize, Parsed)>(workers);
+        // Parsed blocks' buffers go back to the reader, so it does not fault in new pages.
+        let (spent_tx, spent_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = s.spawn(move || cut_blocks(source, block.max(1), &blocks_tx, &spent_rx));
+        // Only the workers hold the receiver: once they stop, the reader's next send fails.
+        let blocks_rx = Arc::new(Mutex::new(blocks_rx));
+        for _ in 0..workers {
+            let (rx, tx) = (Arc::clone(&blocks_rx), parsed_tx.clone());
+            let spent = spent_tx.clone();
+            s.spawn(move || {
+                let mut scratch = FastLine::default();
+                loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok((seq, data))) = next else { break };
+                    let parsed = parse_block(&data, fast, &mut scratch);
+                    let _ = spent.send(data);
+                    if tx.send((seq, parsed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((blocks_rx, parsed_tx, spent_tx));
+        let merged = merge_blocks(parsed_rx, b, first_line);
+        let read = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // An I/O error ends the blocks early: it, not what the partial data looked like, is
+        // the error.
+        read.map_err(|error| ReadError::Io {
+            path: b.path.to_owned(),
+            error,
+        })?;
+        merged
+    })
+}
+
+/// Reads `source` to its end in blocks of whole lines, numbered from 0, in buffers the workers
+/// gave back (`spent`) when there are some; the last block is what is left at the end, newline
+/// or not. Stops early, without error, if nobody takes the blocks.
+fn cut_blocks(
+    mut source: impl Read,
+    block: usize,
+    blocks: &mpsc::SyncSender<(usize, Vec<u8>)>,
+    spent: &mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; block];
     let mut filled = 0;
-    let mut lineno = first_line - 1;
-    let mut scratch = FastLine::default();
+    let mut seq = 0;
     loop {
         if filled == buf.len() {
             // A line longer than the buffer.
             buf.resize(2 * buf.len(), 0);
         }
-        let n = read_up_to(&mut source, &mut buf[filled..]).map_err(|error| ReadError::Io {
-            path: b.path.to_owned(),
-            error,
-        })?;
-        filled += n;
+        filled += read_up_to(&mut source, &mut buf[filled..])?;
         let eof = filled < buf.len();
         // Whole lines only, but all of what is left at the end of the file.
         let end = match buf[..filled].iter().rposition(|&c| c == b'\n') {
@@ -68,57 +211,77 @@ pub(super) fn read_json_blocks(
             Some(p) => p + 1,
             None => continue,
         };
-        let data = &buf[..end];
-        let mut pos = 0;
-        while pos < data.len() {
-            lineno += 1;
-            let rest = &data[pos..];
-            if fast {
-                let position = b.history.ops.len();
-                if let Some((op, used)) = scratch.parse(rest, position, &mut b.history.lists) {
-                    b.accept(op, Some(lineno))?;
-                    b.fast_lines += 1;
-                    pos += used;
-                    continue;
-                }
-            }
-            let (line, newline) = match rest.iter().position(|&c| c == b'\n') {
-                Some(p) => (&rest[..p], true),
-                None => (rest, false),
-            };
-            pos += line.len() + usize::from(newline);
-            let line = std::str::from_utf8(line).map_err(|_| ReadError::Syntax {
-                path: b.path.to_owned(),
-                line: lineno,
-                message: "not valid UTF-8".into(),
-            })?;
-            let text = line.trim();
-            if text.is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Datum>(text) {
-                Ok(d) => b.push(d, Some(lineno))?,
-                Err(_) if !newline && lineno > first_line => {
-                    // A crash mid-write tears at most the last line: keep everything before it.
-                    tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
-                    break;
-                }
-                Err(e) => {
-                    return Err(ReadError::Syntax {
-                        path: b.path.to_owned(),
-                        line: lineno,
-                        message: e.to_string(),
-                    })
-                }
-            }
-        }
-        if eof {
-            tracing::debug!(lines = lineno, fast = b.fast_lines, "JSON Lines read");
+        let mut next = spent.try_recv().unwrap_or_default();
+        next.resize(block.max(2 * (filled - end)), 0);
+        next[..filled - end].copy_from_slice(&buf[end..filled]);
+        buf.truncate(end);
+        if !buf.is_empty() && blocks.send((seq, buf)).is_err() {
             return Ok(());
         }
-        buf.copy_within(end..filled, 0);
-        filled -= end;
+        if eof {
+            return Ok(());
+        }
+        seq += 1;
+        (buf, filled) = (next, filled - end);
     }
+}
+
+/// Takes the parsed blocks in file order into `b`: list reads interned, generic lines typed,
+/// each op checked and numbered by its line.
+fn merge_blocks(
+    parsed: mpsc::Receiver<(usize, Parsed)>,
+    b: &mut OpBuilder,
+    first_line: usize,
+) -> Result<(), ReadError> {
+    let mut waiting = BTreeMap::new();
+    let mut next = 0;
+    let mut before = first_line - 1;
+    for (seq, p) in parsed {
+        waiting.insert(seq, p);
+        while let Some(p) = waiting.remove(&next) {
+            next += 1;
+            for (line, item) in p.lines {
+                let lineno = before + line;
+                match item {
+                    Line::Fast(mut op) => {
+                        if let OpValue::Txn(mops) = &mut op.value {
+                            for m in mops {
+                                if let Mop::Read {
+                                    key,
+                                    value: ReadResult::List(r),
+                                } = m
+                                {
+                                    let (s, e) = p.lists.spans[r.chain as usize];
+                                    *r = b.history.lists.intern_ints(key, &p.lists.ints[s..e]);
+                                }
+                            }
+                        }
+                        if op.index == u64::MAX {
+                            op.index = b.history.ops.len() as u64;
+                        }
+                        b.accept(op, Some(lineno))?;
+                        b.fast_lines += 1;
+                    }
+                    Line::Generic(d) => b.push(d, Some(lineno))?,
+                    Line::Bad { torn: true, .. } if lineno > first_line => {
+                        // A crash mid-write tears at most the last line: keep everything before it.
+                        tracing::warn!("{}:{lineno}: dropped a torn last line", b.path.display());
+                        return Ok(());
+                    }
+                    Line::Bad { message, .. } => {
+                        return Err(ReadError::Syntax {
+                            path: b.path.to_owned(),
+                            line: lineno,
+                            message,
+                        })
+                    }
+                }
+            }
+            before += p.count;
+        }
+    }
+    tracing::debug!(lines = before, fast = b.fast_lines, "JSON Lines read");
+    Ok(())
 }
 
 /// Reads one JSON array of ops, an element at a time.

@@ -13,6 +13,7 @@
 //!   million reads of long lists cost a few bytes each ([`ListRef`]).
 
 mod build;
+pub mod builder;
 pub mod datum;
 mod edn;
 mod edn_forms;
@@ -28,6 +29,7 @@ pub mod write;
 use std::fmt;
 use std::sync::Arc;
 
+pub use builder::{HistoryBuilder, Step};
 pub use lists::{ListRef, ListStore};
 pub use pairs::{Completion, Pairs};
 pub use read::{read_history, ReadError};

@@ -27,11 +27,18 @@ use super::History;
 
 /// Reads a history file in any accepted format, gzip-compressed or not.
 pub fn read_history(path: &Path) -> Result<History, ReadError> {
+    let started = std::time::Instant::now();
     let file = File::open(path).map_err(|error| ReadError::Io {
         path: path.to_owned(),
         error,
     })?;
-    read_history_from(path, file)
+    let h = read_history_from(path, file);
+    tracing::debug!(
+        stage = "read",
+        secs = started.elapsed().as_secs_f64(),
+        "stage done"
+    );
+    h
 }
 
 /// Reads a history from a string, for tests and tools; `name` stands for the file in errors.
@@ -40,7 +47,7 @@ pub fn read_history_str(name: &str, text: &str) -> Result<History, ReadError> {
 }
 
 /// Reads a history from any reader, gzip-compressed or not; `path` names the source in errors.
-pub fn read_history_from(path: &Path, source: impl Read) -> Result<History, ReadError> {
+pub fn read_history_from(path: &Path, source: impl Read + Send) -> Result<History, ReadError> {
     let mut source = BufReader::with_capacity(1 << 16, source);
     let head = source.fill_buf().map_err(|error| ReadError::Io {
         path: path.to_owned(),
@@ -56,7 +63,7 @@ pub fn read_history_from(path: &Path, source: impl Read) -> Result<History, Read
 const SNIFF: usize = 1 << 16;
 
 /// Reads an uncompressed history.
-fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> {
+fn read_plain(path: &Path, mut source: impl Read + Send) -> Result<History, ReadError> {
     let io = |error| ReadError::Io {
         path: path.to_owned(),
         error,
@@ -89,10 +96,9 @@ fn read_plain(path: &Path, mut source: impl Read) -> Result<History, ReadError> 
         let n = read_up_to(&mut source, &mut head[had..]).map_err(io)?;
         head.truncate(had + n);
     }
-    let format = sniff(&head).ok_or_else(|| ReadError::Syntax {
+    let format = sniff(&head).ok_or_else(|| ReadError::NotAHistory {
         path: path.to_owned(),
         line: first_line,
-        message: "not a history: expected EDN or JSON maps such as {:type :invoke ...} or {\"type\":\"invoke\",...}".into(),
     })?;
     let array = head[0] == b'[';
     let source = std::io::Cursor::new(head).chain(source);

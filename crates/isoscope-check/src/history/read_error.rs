@@ -37,6 +37,15 @@ pub enum ReadError {
         /// What is wrong.
         message: String,
     },
+    /// The file is no history at all (its first value is not an op): one message whatever the
+    /// file is (Markdown, TOML, JSON of something else).
+    #[error("{path}:{line}: not a history: expected EDN or JSON maps such as {{:type :invoke ...}} or {{\"type\":\"invoke\",...}}")]
+    NotAHistory {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of its first value.
+        line: usize,
+    },
     /// The file holds no ops at all.
     #[error("{path}: the file holds no operations")]
     Empty {

@@ -31,7 +31,15 @@ pub fn sniff(text: &[u8]) -> Option<Format> {
         match text.get(i)? {
             b'[' | b'(' => i += 1,
             b';' => return Some(Format::Edn),
-            b'#' => return Some(Format::Edn),
+            // A set, a discard or a tag; `# ` (a Markdown heading, a shell comment) is no EDN.
+            b'#' => {
+                return match text.get(i + 1) {
+                    Some(c) if *c == b'{' || *c == b'_' || c.is_ascii_alphabetic() => {
+                        Some(Format::Edn)
+                    }
+                    _ => None,
+                }
+            }
             b'{' => break,
             _ => return None,
         }

@@ -19,16 +19,16 @@
 //!
 //! **What is checked**, one file per workload (bank has no notion of it: [`check`] returns
 //! `None`), each holding only what a committed write or read proves must be in the final state:
-//! - [`list_append`] and [`set`] (through [`collection`]): every acknowledged element is in the
+//! - `list_append` and `set` (through `collection`): every acknowledged element is in the
 //!   final read, else *lost*; an indeterminate one found there is *recovered*; one no op wrote,
 //!   or only failed ops, is *unexpected*; an indeterminate one some `ok` read saw but the final
 //!   read lacks is *read then lost* (as Jepsen's set-full treats an element once read).
-//! - [`counter`]: the final value is at least the largest value a committed transaction saw
+//! - `counter`: the final value is at least the largest value a committed transaction saw
 //!   (else *lost*), and at most the increments attempted (else *unexpected*). Increments lost to
 //!   lost updates are the isolation check's finding, not this one's.
-//! - [`rw_register`]: the final value could be the latest.
+//! - `rw_register`: the final value could be the latest.
 //!
-//! [`writes`] indexes every key's writes once for all of them; [`final_read`] picks the read.
+//! `writes` indexes every key's writes once for all of them; `final_read` picks the read.
 //!
 //! Invariants: time and memory are linear in the history (one pass indexes writes, one picks
 //! final reads, hash maps keyed by key); the verdict is valid only when every key written has a
