@@ -160,7 +160,35 @@ impl Topology {
                 &format!("setting up node {i}'s namespace"),
             )?;
         }
+        t.wait_reachable()?;
         Ok(t)
+    }
+
+    /// Waits until the root namespace reaches every node (a TCP connect to a closed port is
+    /// refused at once): right after the links come up, the first packets can be lost.
+    fn wait_reachable(&self) -> Result<(), NetError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for i in 0..self.nodes {
+            let addr = std::net::SocketAddr::from((self.addr(i), 9));
+            loop {
+                let r = std::net::TcpStream::connect_timeout(
+                    &addr,
+                    std::time::Duration::from_millis(200),
+                );
+                if r.is_ok() || r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+                {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(NetError::Command {
+                        what: format!("reaching node {i} at {}", self.addr(i)),
+                        detail: "no answer 10 s after its link came up".into(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        Ok(())
     }
 
     /// How many nodes.
