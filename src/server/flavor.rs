@@ -293,6 +293,7 @@ impl Flavor {
             Flavor::Dolt => &super::dolt::DoltFlavor,
             Flavor::DoltCluster => &super::dolt_cluster::DoltClusterFlavor,
             Flavor::Tidb => &super::tidb::TidbFlavor,
+            Flavor::Galera => &super::galera::GaleraFlavor,
         }
     }
 }
