@@ -260,9 +260,8 @@ pub fn render(r: &Report) -> String {
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for c in &r.cells {
         let s = &c.summary;
-        let lat = s
-            .latency
-            .iter()
+        let lat = super::latency_rows(c)
+            .into_iter()
             .map(|(f, l)| format!("{f} {:.1} / {:.1}", l.p50_ms, l.p99_ms))
             .collect::<Vec<_>>()
             .join("; ");

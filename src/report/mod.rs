@@ -79,6 +79,24 @@ pub struct Cell {
     pub durability: Option<Durability>,
 }
 
+/// A run's latency table: read and write, as its plots split ops; the recorded per-function
+/// figures when the history has no times to split by.
+pub fn latency_rows(c: &Cell) -> Vec<(String, crate::run_folder::Latency)> {
+    if c.series.totals.is_empty() {
+        c.summary
+            .latency
+            .iter()
+            .map(|(f, l)| (f.clone(), l.clone()))
+            .collect()
+    } else {
+        c.series
+            .totals
+            .iter()
+            .map(|(f, l)| (f.to_string(), l.clone()))
+            .collect()
+    }
+}
+
 impl Cell {
     /// The run's notes: how it ended, if not normally, then the checker's.
     pub fn notes(&self) -> impl Iterator<Item = &String> {
