@@ -454,11 +454,23 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
                 let _ = write!(out, "<pre>{}</pre>", esc(&view.join("\n")));
             }
         }
-        let _ = write!(
-            out,
-            r#"<p class="muted">The whole log: <code>{}/server.log</code>.</p>"#,
-            esc(&c.run_dir)
-        );
+        match &c.log_href {
+            Some(href) => {
+                let _ = write!(
+                    out,
+                    r#"<p class="muted">The whole log: <a href="{}">{}</a>.</p>"#,
+                    esc(href),
+                    esc(href)
+                );
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    r#"<p class="muted">The whole log: <code>{}/server.log</code>.</p>"#,
+                    esc(&c.run_dir)
+                );
+            }
+        }
     }
     out.push_str("</div></div>");
 }

@@ -124,7 +124,14 @@ pub fn fault_story(out: &mut String, c: &Cell) {
                 out.push_str("```\n\n");
             }
         }
-        let _ = writeln!(out, "The whole log: `{}/server.log`.\n", c.run_dir);
+        match &c.log_href {
+            Some(href) => {
+                let _ = writeln!(out, "The whole log: [{href}]({href}).\n");
+            }
+            None => {
+                let _ = writeln!(out, "The whole log: `{}/server.log`.\n", c.run_dir);
+            }
+        }
     }
 }
 
