@@ -13,6 +13,8 @@
 //!   power under a server (power loss, torn writes, a full or failing disk);
 //! - `scratch`: the temporary folders isoscope makes, each marked with its owner, and the
 //!   cleanup of those a dead isoscope left;
+//! - [`net`]: a per-run network of namespaces on a bridge, one per node of a cluster, and the
+//!   cuts, one-way cuts, isolation and packet loss the nemesis puts on it;
 //! - [`server`]: the servers under test, started and torn down privately (MariaDB, Dolt);
 //! - `workload`: what the clients ask (counter, bank, register, list-append, set) and the SQL
 //!   it becomes;
@@ -39,6 +41,7 @@ pub mod cli;
 mod compare;
 pub mod faults;
 pub mod lazyfs;
+pub mod net;
 pub mod report;
 pub mod run_folder;
 mod runner;

@@ -30,16 +30,24 @@ pub enum Leftover {
     ServerData,
     /// The nemesis's copies of a server's data.
     NemesisCopy,
+    /// A network topology (`crate::net`): the namespaces, links and nft table its owner file
+    /// names ([`NetThing`]).
+    Network,
 }
 
 impl Leftover {
-    const ALL: [Leftover; 2] = [Leftover::ServerData, Leftover::NemesisCopy];
+    const ALL: [Leftover; 3] = [
+        Leftover::ServerData,
+        Leftover::NemesisCopy,
+        Leftover::Network,
+    ];
 
     /// The name in the owner file.
     pub fn name(self) -> &'static str {
         match self {
             Leftover::ServerData => "server-data",
             Leftover::NemesisCopy => "nemesis-copy",
+            Leftover::Network => "network",
         }
     }
 
@@ -67,7 +75,82 @@ impl Leftover {
                 }
             }
             Leftover::NemesisCopy => {}
+            Leftover::Network => {
+                for t in &owner.net {
+                    t.remove();
+                }
+            }
         }
+    }
+}
+
+/// A piece of network state a topology made in the root namespace, named in its owner file so
+/// that it can be removed after its isoscope died. Only names with [`NetThing::PREFIX`] are ever
+/// removed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum NetThing {
+    /// An nft table in the bridge family.
+    BridgeTable(String),
+    /// A network namespace (removing it removes the veth ends inside it, and their peers).
+    Netns(String),
+    /// A link in the root namespace (the bridge).
+    Link(String),
+}
+
+impl NetThing {
+    /// The prefix every name isoscope gives network state starts with.
+    pub const PREFIX: &'static str = "iso";
+
+    fn line(&self) -> String {
+        match self {
+            NetThing::BridgeTable(n) => format!("nft-bridge-table {n}"),
+            NetThing::Netns(n) => format!("netns {n}"),
+            NetThing::Link(n) => format!("link {n}"),
+        }
+    }
+
+    fn parse(key: &str, name: &str) -> Option<NetThing> {
+        let name = name.trim();
+        let ok = name.starts_with(Self::PREFIX)
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return None;
+        }
+        let name = name.to_string();
+        match key {
+            "nft-bridge-table" => Some(NetThing::BridgeTable(name)),
+            "netns" => Some(NetThing::Netns(name)),
+            "link" => Some(NetThing::Link(name)),
+            _ => None,
+        }
+    }
+
+    /// Removes it, if it is there (errors are ignored: it may never have been made).
+    pub fn remove(&self) {
+        let mut cmd = match self {
+            NetThing::BridgeTable(n) => {
+                let mut c = std::process::Command::new("nft");
+                c.args(["delete", "table", "bridge", n]);
+                c
+            }
+            NetThing::Netns(n) => {
+                let mut c = std::process::Command::new("ip");
+                c.args(["netns", "delete", n]);
+                c
+            }
+            NetThing::Link(n) => {
+                let mut c = std::process::Command::new("ip");
+                c.args(["link", "delete", n]);
+                c
+            }
+        };
+        let _ = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -136,6 +219,8 @@ pub struct Owner {
     pub isoscope: Proc,
     /// Processes it started that use the folder (a server).
     pub children: Vec<Proc>,
+    /// Network state it made (a topology).
+    pub net: Vec<NetThing>,
 }
 
 impl Owner {
@@ -144,11 +229,13 @@ impl Owner {
         let mut kind = None;
         let mut isoscope = None;
         let mut children = Vec::new();
+        let mut net = Vec::new();
         for line in text.lines() {
             match line.split_once(' ') {
                 Some(("kind", k)) => kind = Leftover::parse(k.trim()),
                 Some(("isoscope", p)) => isoscope = Proc::parse(p),
                 Some(("child", p)) => children.extend(Proc::parse(p)),
+                Some((key, name)) => net.extend(NetThing::parse(key, name)),
                 _ => {}
             }
         }
@@ -156,6 +243,7 @@ impl Owner {
             kind: kind?,
             isoscope: isoscope?,
             children,
+            net,
         })
     }
 }
@@ -184,6 +272,17 @@ pub fn add_child(dir: &Path, pid: u32) -> std::io::Result<()> {
         .append(true)
         .open(dir.join(OWNER_FILE))?;
     writeln!(f, "child {p}")
+}
+
+/// Notes in `dir`'s owner file the network state `things` a topology is about to make, so that
+/// a cleanup after isoscope died removes it. Written (and synced) before the state is made.
+pub fn add_net(dir: &Path, things: &[NetThing]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(OWNER_FILE))?;
+    let text: String = things.iter().map(|t| t.line() + "\n").collect();
+    f.write_all(text.as_bytes())?;
+    f.sync_data()
 }
 
 /// A stale folder that was cleaned up.
@@ -279,6 +378,27 @@ mod tests {
             assert!(t.elapsed().as_secs() < 5, "the stale server was not killed");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_network_owner_file_names_only_isoscopes_own_network_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = make_in(tmp.path(), Leftover::Network).unwrap();
+        let things = [
+            NetThing::BridgeTable("isoab1x0".into()),
+            NetThing::Netns("isoab1x0n0".into()),
+            NetThing::Link("isoab1x0br".into()),
+        ];
+        add_net(dir.path(), &things).unwrap();
+        // Lines naming state isoscope did not make are never taken for its own.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(OWNER_FILE))
+            .unwrap();
+        writeln!(f, "netns docker0\nlink eth0\nnetns iso/../x").unwrap();
+        let owner = Owner::read(dir.path()).unwrap();
+        assert_eq!(owner.kind, Leftover::Network);
+        assert_eq!(owner.net, things);
     }
 
     #[test]

@@ -276,6 +276,7 @@ impl Flavor {
             Flavor::Mysql => &super::mysql::MysqlFlavor,
             Flavor::Dolt => &super::dolt::DoltFlavor,
             Flavor::Tidb => &super::tidb::TidbFlavor,
+            Flavor::Galera => &super::galera::GaleraFlavor,
         }
     }
 }

@@ -21,6 +21,7 @@
 pub mod cluster;
 pub mod dolt;
 pub mod flavor;
+pub mod galera;
 pub mod instance;
 pub mod mariadb;
 pub mod mysql;
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 
 /// The kind of server, which decides how isoscope starts it and what SQL it speaks.
 ///
-/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`, `tidb`.
+/// Names (clap's, serde's and strum's) are lowercase: `mariadb`, `mysql`, `dolt`, `tidb`, `galera`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[derive(clap::ValueEnum)]
@@ -58,6 +59,8 @@ pub enum Flavor {
     Dolt,
     /// TiDB's tidb-server on its embedded unistore store.
     Tidb,
+    /// MariaDB with Galera replication (galera-4): a cluster of nodes, 3 by default.
+    Galera,
 }
 
 impl Flavor {
@@ -810,7 +813,7 @@ mod tests {
     fn flavor_names_agree_in_clap_serde_and_text() {
         assert_eq!(
             crate::names::serde_and_clap_names::<Flavor>(),
-            ["mariadb", "mysql", "dolt", "tidb"]
+            ["mariadb", "mysql", "dolt", "tidb", "galera"]
         );
         for &f in <Flavor as strum::VariantArray>::VARIANTS {
             assert_eq!(f.to_string(), f.name());
