@@ -49,6 +49,7 @@ pub mod scenario;
 mod scratch;
 pub mod server;
 pub mod verdict;
+pub mod words;
 mod workload;
 
 #[cfg(test)]

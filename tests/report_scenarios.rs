@@ -125,11 +125,20 @@ fn a_timeline_draws_the_blocked_span_the_reads_and_who_committed() {
     let page = Html::parse_document(&report::html::render(&r));
     let card = by_id(&page, "sc-0-pmp-write-read-uncommitted").expect("the pmp-write card");
     // T2's delete waited for T1's lock from step 3 until T1's commit at step 4: its block
-    // spans both rows, in T2's column.
+    // spans both rows, in T2's column (row 2 is both sessions' implicit BEGIN).
     let blocked: Vec<ElementRef> = card.select(&sel(".tl-txn.blocked")).collect();
     assert_eq!(blocked.len(), 1);
     let style = blocked[0].value().attr("style").unwrap();
-    assert_eq!(style, "grid-column:3;grid-row:4 / 6", "{style}");
+    assert_eq!(style, "grid-column:3;grid-row:5 / 7", "{style}");
+    let begins: Vec<ElementRef> = card
+        .select(&sel(".tl-txn"))
+        .filter(|b| {
+            b.value()
+                .attr("style")
+                .is_some_and(|s| s.ends_with("grid-row:2 / 3"))
+        })
+        .collect();
+    assert_eq!(begins.len(), 2, "each session shows its BEGIN");
     let t = text(blocked[0]);
     assert!(
         t.contains("delete from test where value = 20") && t.contains("blocked until step 4"),

@@ -389,3 +389,45 @@ fn check_shows_the_same_smallest_example_as_the_report() {
     }
     assert!(compared >= 2, "{compared}");
 }
+
+#[test]
+fn the_whole_server_log_is_a_link_where_the_report_is_written_beside_the_runs() {
+    // A run folder with its gzipped server log, and a report written beside it.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("runs/dolt-run");
+    std::fs::create_dir_all(&run).unwrap();
+    let src = &fixtures()[0];
+    for f in ["run.json", "history.jsonl"] {
+        std::fs::copy(src.join(f), run.join(f)).unwrap();
+    }
+    std::fs::write(run.join("server.log.gz"), b"not read by the report").unwrap();
+    let mut r = report::build(std::slice::from_ref(&run)).unwrap();
+    r.cells[0].summary.health = vec![dolt_gone()];
+    let out = tmp.path().join("report");
+    report::write(&r, &out).unwrap();
+
+    let page = Html::parse_document(&std::fs::read_to_string(out.join("index.html")).unwrap());
+    let link = page
+        .select(&sel("#faults-0-health a"))
+        .find(|a| text(*a).contains("server.log"))
+        .expect("the whole log is a link");
+    let href = link.value().attr("href").unwrap();
+    assert_eq!(href, "../runs/dolt-run/server.log.gz");
+    assert!(
+        out.join(href).is_file(),
+        "the link resolves from the report's folder"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains(
+            "The whole log: [../runs/dolt-run/server.log.gz](../runs/dolt-run/server.log.gz)."
+        ),
+        "{md}"
+    );
+    // Rendered without a folder to link from, the log's path is named instead.
+    let plain = report::html::render(&r);
+    assert!(
+        plain.contains("/server.log</code>"),
+        "no link without a folder"
+    );
+}

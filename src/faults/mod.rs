@@ -365,8 +365,9 @@ pub fn inject(
                 Step::FsyncIgnore,
                 match synced {
                     Ok(()) => format!(
-                        "synced everything written so far ({held} unsynced bytes); from now on \
-                         fsync returns success and persists nothing"
+                        "synced everything written so far ({}); from now on fsync returns \
+                         success and persists nothing",
+                        crate::words::count(held, "unsynced byte")
                     ),
                     Err(e) => format!(
                         "could not sync what was written so far ({e}); from now on fsync \
@@ -522,7 +523,10 @@ pub fn inject(
                 match copied {
                     Ok(bytes) => report(Event::End(
                         Step::Snapshot,
-                        format!("stopped cleanly, copied {bytes} bytes of data, started again"),
+                        format!(
+                            "stopped cleanly, copied {} of data, started again",
+                            crate::words::count(bytes, "byte")
+                        ),
                     )),
                     Err(e) => {
                         report(Event::End(
@@ -569,9 +573,15 @@ fn disk_fault(fs: &LazyFs, disk: DiskFault, hold: Duration, what: &str) -> Strin
         DiskFault::Full => after.enospc - before.enospc,
         DiskFault::IoError => after.eio - before.eio,
     };
+    refused_text(hold, what, refused)
+}
+
+/// What a disk fault did: "for 2.0 s the disk was full: 1 call refused".
+fn refused_text(hold: Duration, what: &str, refused: u64) -> String {
     format!(
-        "for {:.1} s {what}: {refused} calls refused",
-        hold.as_secs_f64()
+        "for {:.1} s {what}: {} refused",
+        hold.as_secs_f64(),
+        crate::words::count(refused, "call")
     )
 }
 
@@ -698,6 +708,19 @@ pub fn failover(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_disk_fault_counts_its_refused_calls_in_words() {
+        let hold = Duration::from_secs(2);
+        assert_eq!(
+            refused_text(hold, "the disk was full", 1),
+            "for 2.0 s the disk was full: 1 call refused"
+        );
+        assert_eq!(
+            refused_text(hold, "the disk was full", 3),
+            "for 2.0 s the disk was full: 3 calls refused"
+        );
+    }
 
     #[test]
     fn fault_lists_parse_and_all_leaves_out_rewind() {

@@ -91,16 +91,22 @@ pub struct Dropped {
 
 impl std::fmt::Display for Dropped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::words::count;
         write!(
             f,
-            "dropped {} unsynced bytes ({} writes in {} files) and {} unsynced name changes",
-            self.bytes, self.writes, self.files, self.names
+            "dropped {} ({} in {}) and {}",
+            count(self.bytes, "unsynced byte"),
+            count(self.writes, "write"),
+            count(self.files, "file"),
+            count(self.names, "unsynced name change"),
         )?;
         if self.kept_writes > 0 || self.torn > 0 || self.kept_bytes > 0 {
             write!(
                 f,
-                "; kept {} writes whole and tore {} at a 512-byte boundary ({} bytes kept)",
-                self.kept_writes, self.torn, self.kept_bytes
+                "; kept {} whole and tore {} at a 512-byte boundary ({} kept)",
+                count(self.kept_writes, "write"),
+                self.torn,
+                count(self.kept_bytes, "byte"),
             )?;
         }
         Ok(())
@@ -1152,6 +1158,35 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path(), 1 << 30).unwrap();
         (d, s)
+    }
+
+    #[test]
+    fn what_was_dropped_is_counted_in_words() {
+        let one = Dropped {
+            bytes: 1,
+            writes: 1,
+            files: 1,
+            names: 1,
+            ..Dropped::default()
+        };
+        assert_eq!(
+            one.to_string(),
+            "dropped 1 unsynced byte (1 write in 1 file) and 1 unsynced name change"
+        );
+        let many = Dropped {
+            bytes: 12,
+            writes: 2,
+            files: 3,
+            names: 0,
+            kept_writes: 1,
+            kept_bytes: 1,
+            torn: 1,
+        };
+        assert_eq!(
+            many.to_string(),
+            "dropped 12 unsynced bytes (2 writes in 3 files) and 0 unsynced name changes; kept 1 \
+             write whole and tore 1 at a 512-byte boundary (1 byte kept)"
+        );
     }
 
     fn read_all(s: &mut Store, ino: u64) -> Vec<u8> {

@@ -347,12 +347,12 @@ fn run_card(out: &mut String, n: usize, c: &Cell) {
     out.push_str(&svg::throughput(&c.series));
     out.push_str(&svg::latency(&c.series));
     out.push_str("</div>");
-    out.push_str("<table><thead><tr><th>op</th><th>ok</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr></thead><tbody>");
-    for (f, l) in &s.latency {
+    out.push_str(r#"<table class="latency"><caption class="muted">Latency of ok ops over the whole run, split as the plots are: read = ops that only read (reads, transactions of reads only); write = ops that write.</caption><thead><tr><th>op</th><th>ok</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr></thead><tbody>"#);
+    for (f, l) in super::latency_rows(c) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td></tr>",
-            esc(f),
+            esc(&f),
             l.count,
             l.p50_ms,
             l.p90_ms,
@@ -454,11 +454,23 @@ fn fault_story(out: &mut String, n: usize, c: &Cell) {
                 let _ = write!(out, "<pre>{}</pre>", esc(&view.join("\n")));
             }
         }
-        let _ = write!(
-            out,
-            r#"<p class="muted">The whole log: <code>{}/server.log</code>.</p>"#,
-            esc(&c.run_dir)
-        );
+        match &c.log_href {
+            Some(href) => {
+                let _ = write!(
+                    out,
+                    r#"<p class="muted">The whole log: <a href="{}">{}</a>.</p>"#,
+                    esc(href),
+                    esc(href)
+                );
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    r#"<p class="muted">The whole log: <code>{}/server.log</code>.</p>"#,
+                    esc(&c.run_dir)
+                );
+            }
+        }
     }
     out.push_str("</div></div>");
 }

@@ -124,7 +124,14 @@ pub fn fault_story(out: &mut String, c: &Cell) {
                 out.push_str("```\n\n");
             }
         }
-        let _ = writeln!(out, "The whole log: `{}/server.log`.\n", c.run_dir);
+        match &c.log_href {
+            Some(href) => {
+                let _ = writeln!(out, "The whole log: [{href}]({href}).\n");
+            }
+            None => {
+                let _ = writeln!(out, "The whole log: `{}/server.log`.\n", c.run_dir);
+            }
+        }
     }
 }
 
@@ -260,9 +267,8 @@ pub fn render(r: &Report) -> String {
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for c in &r.cells {
         let s = &c.summary;
-        let lat = s
-            .latency
-            .iter()
+        let lat = super::latency_rows(c)
+            .into_iter()
             .map(|(f, l)| format!("{f} {:.1} / {:.1}", l.p50_ms, l.p99_ms))
             .collect::<Vec<_>>()
             .join("; ");

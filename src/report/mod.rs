@@ -77,6 +77,28 @@ pub struct Cell {
     pub series: Series,
     /// Whether acknowledged writes were in the final reads.
     pub durability: Option<Durability>,
+    /// The run's whole server log as a link relative to the report's folder, set by [`write`]
+    /// when the log is there to link to; renderers name the log's path otherwise.
+    #[serde(skip)]
+    pub log_href: Option<String>,
+}
+
+/// A run's latency table: read and write, as its plots split ops; the recorded per-function
+/// figures when the history has no times to split by.
+pub fn latency_rows(c: &Cell) -> Vec<(String, crate::run_folder::Latency)> {
+    if c.series.totals.is_empty() {
+        c.summary
+            .latency
+            .iter()
+            .map(|(f, l)| (f.clone(), l.clone()))
+            .collect()
+    } else {
+        c.series
+            .totals
+            .iter()
+            .map(|(f, l)| (f.to_string(), l.clone()))
+            .collect()
+    }
 }
 
 impl Cell {
@@ -253,6 +275,7 @@ pub fn load_cell(dir: &Path) -> Result<Cell, ReportError> {
         status_note: status_note(&summary),
         examples,
         durability: r.durability.clone(),
+        log_href: None,
         series: {
             let mut s = series::series(&h);
             s.truncate((summary.elapsed_s.floor() as usize).max(1));
@@ -323,6 +346,11 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
         path: dir.to_path_buf(),
         source,
     })?;
+    let mut report = report.clone();
+    for c in &mut report.cells {
+        c.log_href = log_href(dir, Path::new(&c.run_dir));
+    }
+    let report = &report;
     put(
         "report.json",
         serde_json::to_string_pretty(report).expect("reports serialize"),
@@ -330,6 +358,36 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), ReportError> {
     put("report.md", markdown::render(report))?;
     put("index.html", html::render(report))?;
     Ok(())
+}
+
+/// The run folder's server log (`server.log.gz`, or `server.log` while a run still writes it)
+/// as a path relative to the report's folder `dir`, `/`-separated for a link; `None` when there
+/// is no log or either folder cannot be resolved.
+pub fn log_href(dir: &Path, run_dir: &Path) -> Option<String> {
+    let log = [
+        format!("{}.gz", run_folder::SERVER_LOG),
+        run_folder::SERVER_LOG.to_string(),
+    ]
+    .into_iter()
+    .map(|n| run_dir.join(n))
+    .find(|p| p.is_file())?;
+    let (from, to) = (dir.canonicalize().ok()?, log.canonicalize().ok()?);
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = from
+        .components()
+        .skip(common)
+        .map(|_| "..".into())
+        .collect();
+    parts.extend(
+        to.components()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    Some(parts.join("/"))
 }
 
 /// Whether a run has anything for the faults, durability and health section.

@@ -247,6 +247,24 @@ fn sessions(c: &Cell) -> Vec<String> {
     out
 }
 
+/// The sessions of a cell that have no begin step of their own: the runner begins each of them
+/// before step 1 (an implicit `BEGIN`), and a timeline shows that as it shows a begin step.
+fn implicit_begins(c: &Cell) -> Vec<String> {
+    let is_begin = |sql: &str| {
+        matches!(
+            sql.trim()
+                .trim_end_matches(';')
+                .to_ascii_lowercase()
+                .as_str(),
+            "begin" | "start transaction"
+        )
+    };
+    sessions(c)
+        .into_iter()
+        .filter(|p| !c.steps.iter().any(|s| s.session == *p && is_begin(&s.sql)))
+        .collect()
+}
+
 fn final_text(c: &Cell) -> String {
     let rows = Outcome::Ok {
         rows: Some(c.final_rows.clone()),
@@ -407,16 +425,26 @@ fn server_table_html(
                         }
                     );
                 }
-                None => out.push_str("<td>–</td>"),
+                None => out.push_str(r#"<td title="not run">–</td>"#),
             }
         }
         for c in &row {
             let e = c.map_or(Expected::Untested, |c| c.mysql56);
-            let _ = write!(out, r#"<td class="mysql56">{}</td>"#, expected_word(e));
+            let _ = write!(
+                out,
+                r#"<td class="mysql56"{}>{}</td>"#,
+                if e == Expected::Untested {
+                    r#" title="not tested by Hermitage""#
+                } else {
+                    ""
+                },
+                expected_word(e)
+            );
         }
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
+    out.push_str(KEY_HTML);
     let notes = notes(&cells, info.flavor);
     if notes.is_empty() {
         out.push_str(r#"<p class="muted">Every cell agrees with Hermitage's MySQL 5.6 row where it tested the same level.</p>"#);
@@ -438,6 +466,9 @@ fn server_table_html(
         out.push_str("</ul>");
     }
 }
+
+/// The key under a server's scenario table: what its marks mean.
+const KEY_HTML: &str = r#"<p class="muted">– in a MySQL 5.6 column: Hermitage did not test that scenario at that level; in a level column: not run. ! : the checker disagrees with the scenario's verdict (the notes below say how). An outlined cell differs from MySQL 5.6.</p>"#;
 
 /// What to say under a server's table: each cell that differs from MySQL 5.6 and why, each
 /// cell the checker disagrees with, each cell that could not run. Cells that get the same
@@ -463,14 +494,9 @@ fn notes<'c>(cells: &[&'c Cell], flavor: Flavor) -> Vec<(Vec<&'c Cell>, String)>
         if let Some(k) = c.checker.as_ref().filter(|k| !k.agrees) {
             add(
                 c,
-                format!(
-                    "the checker, given the same steps as a history, disagrees: it says {}{}",
-                    k.valid,
-                    if k.anomalies.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", k.anomalies.join(", "))
-                    }
+                k.disagreement(
+                    c.verdict == Verdict::Anomaly,
+                    &crate::scenario::checker_names(&c.scenario),
                 ),
             );
         }
@@ -536,22 +562,35 @@ fn timeline_html(
     }
     let procs = sessions(c);
     let order = send_order(&c.steps);
-    let row_of = |step: usize| order.iter().position(|s| s.step == step).map(|p| p + 2);
-    let last = order.len() + 2;
+    // The first grid row is the heads; then the implicit begins, if any; then the steps.
+    let implicit = implicit_begins(c);
+    let first = if implicit.is_empty() { 2 } else { 3 };
+    let row_of = |step: usize| order.iter().position(|s| s.step == step).map(|p| p + first);
+    let last = order.len() + first;
     let heads: Vec<String> = procs.iter().map(|p| format!("session {p}")).collect();
     super::timeline::grid_open(out, "step", &heads);
+    if !implicit.is_empty() {
+        out.push_str(r#"<div class="tl-time" style="grid-column:1;grid-row:2">before 1</div>"#);
+        for p in &implicit {
+            let col = procs.iter().position(|q| q == p).unwrap_or(0) + 2;
+            let _ = write!(
+                out,
+                r#"<div class="tl-txn" style="grid-column:{col};grid-row:2 / 3"><ol class="sql"><li><code>BEGIN;</code> <span class="ret">→ ok</span></li></ol></div>"#
+            );
+        }
+    }
     for (n, s) in order.iter().enumerate() {
         let _ = write!(
             out,
             r#"<div class="tl-time" style="grid-column:1;grid-row:{}">{}{}</div>"#,
-            n + 2,
+            n + first,
             s.step,
             if s.deferred { " (held)" } else { "" }
         );
     }
     for (n, s) in order.iter().enumerate() {
         let col = procs.iter().position(|p| *p == s.session).unwrap_or(0) + 2;
-        let start = n + 2;
+        let start = n + first;
         let end = if s.blocked {
             s.returned_during
                 .and_then(row_of)
@@ -672,8 +711,9 @@ pub fn markdown(out: &mut String, r: &Results) {
             let _ = writeln!(out, " {} |", mysql.join(" "));
         }
         out.push_str(
-            "\n\\*: differs from MySQL 5.6 at that level. !: the checker disagrees. MySQL 5.6: \
-             A anomaly, P prevented, - not tested, one letter per level.\n\n",
+            "\n\\*: differs from MySQL 5.6 at that level. !: the checker disagrees (the notes \
+             below say how). –: not run at that level. MySQL 5.6: A anomaly, P prevented, - not \
+             tested by Hermitage, one letter per level.\n\n",
         );
         for (cs, text) in notes(&cells, info.flavor) {
             let links: Vec<String> = cs
@@ -725,6 +765,20 @@ fn timeline_markdown(
         out.push_str("---|");
     }
     out.push('\n');
+    let implicit = implicit_begins(c);
+    if !implicit.is_empty() {
+        let row: Vec<&str> = procs
+            .iter()
+            .map(|p| {
+                if implicit.contains(p) {
+                    "`BEGIN` → ok"
+                } else {
+                    ""
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| before 1 | {} |", row.join(" | "));
+    }
     // A blocked statement's column shows it waiting until the step it returned during.
     let mut waiting: Vec<Option<&StepRecord>> = vec![None; procs.len()];
     for s in &order {
@@ -843,6 +897,62 @@ mod tests {
         refused.how = Some(How::CommitRefused);
         let why = why_differs(&refused, Flavor::Dolt);
         assert!(why.contains("refused at COMMIT"), "{why}");
+    }
+
+    #[test]
+    fn every_session_starts_with_a_begin_in_the_timeline() {
+        // p4's sessions have no begin step: both begin before step 1, and both show it.
+        let c = p4_at_repeatable_read();
+        let mut md = String::new();
+        timeline_markdown(&mut md, 0, &c, &BTreeMap::new());
+        assert!(
+            md.contains("| before 1 | `BEGIN` → ok | `BEGIN` → ok |"),
+            "{md}"
+        );
+        let mut html = String::new();
+        timeline_html(&mut html, 0, &c, Flavor::MariaDb, &BTreeMap::new());
+        assert_eq!(html.matches("<code>BEGIN;</code>").count(), 2, "{html}");
+        // A session with a begin step of its own shows that step, and no implicit begin.
+        let mut own = c.clone();
+        let mut begin = own.steps[0].clone();
+        begin.sql = "begin".into();
+        begin.session = "T2".into();
+        own.steps.insert(0, begin);
+        let mut md = String::new();
+        timeline_markdown(&mut md, 0, &own, &BTreeMap::new());
+        assert!(md.contains("| before 1 | `BEGIN` → ok |  |"), "{md}");
+        assert_eq!(implicit_begins(&own), vec!["T1".to_string()]);
+    }
+
+    #[test]
+    fn the_table_explains_its_dash_and_the_checker_note_says_what_differs() {
+        let r: Results =
+            serde_json::from_str(include_str!("../../tests/fixtures/runs/scenarios.json")).unwrap();
+        let mut html = String::new();
+        super::html(&mut html, &r);
+        assert!(
+            html.contains("Hermitage did not test that scenario at that level"),
+            "the key explains –"
+        );
+        let mut md = String::new();
+        markdown(&mut md, &r);
+        assert!(md.contains("- not tested by Hermitage"), "{md}");
+        // A cell where the scenario and the checker both see an anomaly, under different names.
+        let mut c = p4_at_repeatable_read();
+        c.checker = Some(crate::scenario::history::CheckerView {
+            valid: crate::scenario::history::Judged::Invalid,
+            anomalies: vec!["internal".into()],
+            agrees: false,
+            note: None,
+        });
+        let n = notes(&[&c], Flavor::MariaDb);
+        assert_eq!(n.len(), 1);
+        assert!(
+            n[0].1
+                .contains("also finds it not serializable, but names internal, not lost-update"),
+            "{}",
+            n[0].1
+        );
     }
 
     #[test]

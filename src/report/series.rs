@@ -32,6 +32,10 @@ pub struct Series {
     pub writes: KindSeries,
     /// Fault windows, in seconds since the start.
     pub faults: Vec<(f64, f64)>,
+    /// Latency of the whole run's `ok` ops, split as the plots split them: `read` then
+    /// `write`, each only when some completed. The run card's latency table, so that its rows
+    /// and the plots' lines use one vocabulary.
+    pub totals: Vec<(&'static str, crate::run_folder::Latency)>,
 }
 
 const BUCKET_NS: i64 = 1_000_000_000;
@@ -113,6 +117,24 @@ pub fn series(h: &History) -> Series {
             OpType::Invoke => {}
         }
     }
+    for (kind, l) in ["read", "write"].into_iter().zip(&lat) {
+        let mut all: Vec<f64> = l.iter().flatten().copied().collect();
+        if all.is_empty() {
+            continue;
+        }
+        all.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+        s.totals.push((
+            kind,
+            crate::run_folder::Latency {
+                count: all.len() as u64,
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p99_ms: q(0.99),
+                max_ms: all[all.len() - 1],
+            },
+        ));
+    }
     let [reads, writes] = &mut lat;
     s.reads.quantiles(reads);
     s.writes.quantiles(writes);
@@ -173,5 +195,26 @@ mod tests {
         assert_eq!(s.reads.p50_ms[0], Some(200.0));
         assert_eq!(s.reads.p50_ms[1], None, "no reads completed in second 1");
         assert_eq!(s.writes.p99_ms[2], Some(1000.0));
+        // The whole run's table splits ops as the plots do.
+        let rows: Vec<(&str, u64)> = s.totals.iter().map(|(k, l)| (*k, l.count)).collect();
+        assert_eq!(rows, vec![("read", 1), ("write", 1)]);
+        assert_eq!(s.totals[1].1.max_ms, 1000.0);
+    }
+
+    #[test]
+    fn list_append_transactions_are_reads_or_writes_in_plots_and_table_alike() {
+        let h = read_history_str(
+            "h.jsonl",
+            r#"{"index":0,"time":0,"type":"invoke","process":0,"f":"txn","value":[["r",1,null]]}
+{"index":1,"time":2000000,"type":"ok","process":0,"f":"txn","value":[["r",1,[1]]]}
+{"index":2,"time":0,"type":"invoke","process":1,"f":"txn","value":[["append",1,2]]}
+{"index":3,"time":5000000,"type":"ok","process":1,"f":"txn","value":[["append",1,2]]}"#,
+        )
+        .unwrap();
+        let s = series(&h);
+        let kinds: Vec<&str> = s.totals.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, vec!["read", "write"], "no row is called txn");
+        assert_eq!(s.totals[0].1.p50_ms, 2.0);
+        assert_eq!(s.totals[1].1.p50_ms, 5.0);
     }
 }

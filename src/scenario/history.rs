@@ -69,6 +69,44 @@ pub struct CheckerView {
     pub note: Option<String>,
 }
 
+impl CheckerView {
+    /// What differs between this view and the scenario's own verdict, in a sentence: `showed` is
+    /// whether the sessions showed the anomaly, `expected` the checker's names for it (empty:
+    /// any). Meant for a view that does not agree.
+    pub fn disagreement(&self, showed: bool, expected: &[String]) -> String {
+        let lead = "the checker, given the same steps as a history,";
+        let found = if self.anomalies.is_empty() {
+            "an anomaly it does not name".to_string()
+        } else {
+            self.anomalies.join(", ")
+        };
+        match (self.valid, showed) {
+            (Judged::Unknown, _) => format!(
+                "{lead} could not decide{}",
+                self.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            (Judged::Valid, true) => {
+                format!("{lead} finds no anomaly: it calls the history serializable")
+            }
+            (Judged::Invalid, true) => format!(
+                "{lead} also finds it not serializable, but names {found}{}",
+                if expected.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not {}", expected.join(" or "))
+                }
+            ),
+            (Judged::Invalid, false) => {
+                format!("the sessions showed no anomaly, but {lead} finds {found}")
+            }
+            (Judged::Valid, false) => format!("{lead} agrees that no anomaly showed"),
+        }
+    }
+}
+
 /// Builds the history of an item-only scenario's trace; `None` for other scenarios.
 pub fn to_history(scenario: &Scenario, trace: &Trace) -> Option<(History, usize)> {
     if !scenario.item_only() {
@@ -276,6 +314,30 @@ mod tests {
         ];
         let both = [SessionEnd::Committed, SessionEnd::Committed];
         trace(&builtin("g2-item"), outcomes, &both, &[(1, 11), (2, 21)])
+    }
+
+    #[test]
+    fn a_disagreement_says_what_differs() {
+        let view = |valid, anomalies: &[&str]| CheckerView {
+            valid,
+            anomalies: anomalies.iter().map(|a| a.to_string()).collect(),
+            agrees: false,
+            note: None,
+        };
+        let lost = vec!["lost-update".to_string()];
+        let other = view(Judged::Invalid, &["internal"]).disagreement(true, &lost);
+        assert!(
+            other.ends_with("also finds it not serializable, but names internal, not lost-update"),
+            "{other}"
+        );
+        assert!(!other.contains("disagrees: it says invalid"), "{other}");
+        let none = view(Judged::Valid, &[]).disagreement(true, &lost);
+        assert!(none.contains("finds no anomaly"), "{none}");
+        let extra = view(Judged::Invalid, &["G2-item"]).disagreement(false, &lost);
+        assert!(
+            extra.starts_with("the sessions showed no anomaly") && extra.ends_with("finds G2-item"),
+            "{extra}"
+        );
     }
 
     #[test]

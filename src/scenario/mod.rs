@@ -66,6 +66,16 @@ const BUILTIN: [(&str, &str); 15] = [
     ),
 ];
 
+/// The checker's names for a built-in scenario's anomaly ([`Scenario::checker`]); empty for a
+/// scenario that is not built in or that takes any anomaly.
+pub fn checker_names(scenario: &str) -> Vec<String> {
+    builtin()
+        .ok()
+        .and_then(|all| all.into_iter().find(|s| s.name == scenario))
+        .map(|s| s.checker.iter().map(|a| a.to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// Hermitage's fifteen tests, parsed, in Hermitage's order.
 pub fn builtin() -> Result<Vec<Scenario>, ScenarioError> {
     BUILTIN

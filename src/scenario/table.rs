@@ -136,17 +136,16 @@ pub fn render(r: &Results) -> String {
             .iter()
             .filter(|c| c.checker.as_ref().is_some_and(|k| !k.agrees))
         {
-            let k = c
-                .checker
-                .as_ref()
-                .map(|k| (k.valid, k.anomalies.join(", ")));
-            if let Some((valid, found)) = k {
+            if let Some(k) = &c.checker {
                 let _ = writeln!(
                     out,
-                    "checker disagrees in {} at {}: it says {valid}{}{found}",
+                    "in {} at {}: {}",
                     c.scenario,
                     c.isolation.name(),
-                    if found.is_empty() { "" } else { ": " }
+                    k.disagreement(
+                        c.verdict == Verdict::Anomaly,
+                        &super::checker_names(&c.scenario)
+                    )
                 );
             }
         }

@@ -142,6 +142,7 @@ pub fn check(h: &History, f: &mut Findings) -> Result<LookedFor, CheckError> {
                     complete: done,
                     value,
                     lower: 0,
+                    acked_before: 0,
                 });
             }
             _ => {}
@@ -169,18 +170,29 @@ fn check_bounds(ops: &[Op], ctr: &mut Counter, unit: bool, f: &mut Findings) {
     ctr.events.sort_unstable();
     let reads = &mut ctr.reads;
     let (mut lower, mut upper) = (0i128, 0i128);
+    // Positions of the acknowledged adds so far, in the order they were acknowledged.
+    let mut acked: Vec<usize> = Vec::new();
     // The last ok read to complete.
     let mut last: Option<usize> = None;
-    for &(_, e) in &ctr.events {
+    for &(at, e) in &ctr.events {
         match e {
             Event::Attempted(v) => upper += i128::from(v),
-            Event::ReadInvoked(r) => reads[r].lower = lower,
-            Event::Acknowledged(v) => lower += i128::from(v),
+            Event::ReadInvoked(r) => {
+                reads[r].lower = lower;
+                reads[r].acked_before = acked.len();
+            }
+            Event::Acknowledged(v) => {
+                lower += i128::from(v);
+                acked.push(at);
+            }
             Event::ReadCompleted(ri) => {
                 let r = &reads[ri];
                 let v = i128::from(r.value);
                 if v < r.lower {
-                    f.add(Anomaly::CounterTooLow, || too_low(ops, r, upper, unit));
+                    let before = &acked[..r.acked_before];
+                    f.add(Anomaly::CounterTooLow, || {
+                        too_low(ops, r, before, upper, unit)
+                    });
                 } else if v > upper {
                     f.add(Anomaly::CounterTooHigh, || too_high(ops, r, upper, unit));
                 }
@@ -288,6 +300,8 @@ struct Read {
     value: i64,
     /// Sum of the adds acknowledged before it was invoked.
     lower: i128,
+    /// How many adds had been acknowledged before it was invoked.
+    acked_before: usize,
 }
 
 /// An add's counter (`None`: the single counter), amount, the value it left, and the op that
@@ -358,34 +372,116 @@ fn read_ops(ops: &[Op], r: &Read) -> Vec<u64> {
     vec![ops[r.invoke].index, ops[r.complete].index]
 }
 
-fn too_low(ops: &[Op], r: &Read, upper: i128, unit: bool) -> Finding {
-    let missing = r.lower - i128::from(r.value);
-    let acked = if unit {
-        format!(
-            "{} {} acknowledged",
-            amount(r.lower, true, "increment"),
-            if r.lower == 1 { "was" } else { "were" }
-        )
-    } else {
-        format!("{} were acknowledged", amount(r.lower, false, "increment"))
-    };
-    let lost = if unit {
-        format!(
-            "{} {} missing",
-            amount(missing, true, "acknowledged increment"),
-            if missing == 1 { "is" } else { "are" }
-        )
-    } else {
-        format!("it is {missing} short of what was acknowledged")
-    };
+/// How many of the ops that prove a claim an explanation names; the rest are counted.
+const SHOWN: usize = 3;
+
+/// The value an acknowledged add read back in its own transaction, when recorded.
+fn after_of(op: &Op) -> Option<i64> {
+    match &op.value {
+        OpValue::Keyed { after, .. } => *after,
+        _ => None,
+    }
+}
+
+/// "index 5 (process 0)", and what it read back when `with_after`.
+fn add_name(op: &Op, with_after: bool) -> String {
+    match after_of(op).filter(|_| with_after) {
+        Some(a) => format!("index {} (process {}) read back {a}", op.index, op.process),
+        None => format!("index {} (process {})", op.index, op.process),
+    }
+}
+
+/// `names` joined, "and N {others}" when some were left out of `total`.
+fn listed(names: &[String], total: usize, others: &str) -> String {
+    let mut s = names.join(", ");
+    if total > names.len() {
+        s.push_str(&format!(" and {} {others}", total - names.len()));
+    }
+    s
+}
+
+/// A read below its lower bound, told by the ops that prove it. `before` are the positions of
+/// the adds acknowledged before the read was invoked. Where some of them read the counter back
+/// above the read's value, those are the proof (a counter only grows, so it had reached that
+/// value before the read began); otherwise the acknowledged adds themselves are (the last
+/// [`SHOWN`] named, the rest counted). The finding's ops are the adds named, then the read.
+fn too_low(ops: &[Op], r: &Read, before: &[usize], upper: i128, unit: bool) -> Finding {
+    let mut above: Vec<usize> = before
+        .iter()
+        .copied()
+        .filter(|&p| after_of(&ops[p]).is_some_and(|a| a > r.value))
+        .collect();
+    let bounds = format!("lower bound {}, upper bound {upper}", r.lower);
+    let (shown, explanation) =
+        if let Some(top) = above.iter().filter_map(|&p| after_of(&ops[p])).max() {
+            // The adds that read back the most, named in history order.
+            let total = above.len();
+            above.sort_by_key(|&p| std::cmp::Reverse(after_of(&ops[p])));
+            above.truncate(SHOWN);
+            above.sort_unstable();
+            let names: Vec<String> = above.iter().map(|&p| add_name(&ops[p], true)).collect();
+            let short = i128::from(top) - i128::from(r.value);
+            let missed = if unit {
+                format!(
+                    "it missed at least {}",
+                    amount(short, true, "acknowledged increment")
+                )
+            } else {
+                format!("it is at least {short} short")
+            };
+            let one = total == 1;
+            (
+                above,
+                format!(
+                "{}, but {} acknowledged before it began read the counter back above {} in {} own \
+                 transaction{}: {}. A counter only grows, so it had reached {top} before the read \
+                 began: {missed} ({bounds}).",
+                read_intro(ops, r),
+                if one { "an add" } else { "adds" },
+                r.value,
+                if one { "its" } else { "their" },
+                if one { "" } else { "s" },
+                listed(&names, total, "more"),
+            ),
+            )
+        } else {
+            let missing = r.lower - i128::from(r.value);
+            let acked = if unit {
+                format!(
+                    "{} {} acknowledged",
+                    amount(r.lower, true, "increment"),
+                    if r.lower == 1 { "was" } else { "were" }
+                )
+            } else {
+                format!("{} were acknowledged", amount(r.lower, false, "increment"))
+            };
+            let lost = if unit {
+                format!(
+                    "{} {} missing",
+                    amount(missing, true, "acknowledged increment"),
+                    if missing == 1 { "is" } else { "are" }
+                )
+            } else {
+                format!("it is {missing} short of what was acknowledged")
+            };
+            let last: Vec<usize> = before[before.len().saturating_sub(SHOWN)..].to_vec();
+            let names: Vec<String> = last.iter().map(|&p| add_name(&ops[p], false)).collect();
+            (
+                last,
+                format!(
+                "{}, but {acked} before it began: {}. The read is below them ({bounds}): {lost}.",
+                read_intro(ops, r),
+                listed(&names, before.len(), "earlier"),
+            ),
+            )
+        };
+    // The adds first, as they happened first.
+    let mut named: Vec<u64> = shown.iter().map(|&p| ops[p].index).collect();
+    named.extend(read_ops(ops, r));
     Finding {
         anomaly: Anomaly::CounterTooLow,
-        explanation: format!(
-            "{}, but {acked} before it began (lower bound {}, upper bound {upper}): {lost}.",
-            read_intro(ops, r),
-            r.lower,
-        ),
-        ops: read_ops(ops, r),
+        explanation,
+        ops: named,
         txns: vec![],
         steps: vec![],
     }
@@ -454,8 +550,15 @@ mod tests {
         assert_eq!(f.found(), AnomalySet::of(&[Anomaly::CounterTooLow]));
         assert!(!lf.nothing_to_check);
         let ex = &f.groups[&Anomaly::CounterTooLow].examples[0];
-        assert_eq!(ex.ops, vec![6, 7]);
+        // The read and the increments it missed.
+        assert_eq!(ex.ops, vec![1, 3, 5, 6, 7]);
         assert!(ex.explanation.contains("returned 2"), "{}", ex.explanation);
+        assert!(
+            ex.explanation
+                .contains("index 1 (process 0), index 3 (process 0), index 5 (process 0)"),
+            "{}",
+            ex.explanation
+        );
         assert!(
             ex.explanation.contains("3 increments were acknowledged"),
             "{}",
@@ -638,6 +741,77 @@ mod tests {
                     .to_string()
             ]
         );
+    }
+
+    #[test]
+    fn a_too_low_read_names_a_few_of_many_increments_and_counts_the_rest() {
+        let mut text = String::new();
+        for i in 0..10 {
+            text += &format!(
+                "{{:type :invoke, :f :add, :value 1, :process 0, :index {}}}\n",
+                2 * i
+            );
+            text += &format!(
+                "{{:type :ok, :f :add, :value 1, :process 0, :index {}}}\n",
+                2 * i + 1
+            );
+        }
+        text += "{:type :invoke, :f :read, :process 1, :index 20}\n";
+        text += "{:type :ok, :f :read, :value 2, :process 1, :index 21}\n";
+        let (f, _) = run(&text);
+        let ex = &f.groups[&Anomaly::CounterTooLow].examples[0];
+        assert_eq!(ex.ops, vec![15, 17, 19, 20, 21]);
+        assert!(
+            ex.explanation.contains(
+                "index 15 (process 0), index 17 (process 0), index 19 (process 0) and 7 earlier"
+            ),
+            "{}",
+            ex.explanation
+        );
+    }
+
+    #[test]
+    fn a_too_low_read_is_proved_by_the_increments_that_read_back_more() {
+        // Four increments read the counter back as 1..4, then a read returns 1: the three that
+        // read back 2, 3 and 4 prove it, and the counter had reached 4.
+        let mut text = String::new();
+        for i in 0..4 {
+            text += &format!(
+                r#"{{"type":"invoke","f":"add","value":[0,1],"process":0,"index":{}}}"#,
+                2 * i
+            );
+            text += "\n";
+            text += &format!(
+                r#"{{"type":"ok","f":"add","value":[0,1,{}],"process":0,"index":{}}}"#,
+                i + 1,
+                2 * i + 1
+            );
+            text += "\n";
+        }
+        text += r#"{"type":"invoke","f":"read","value":[0,null],"process":1,"index":8}"#;
+        text += "\n";
+        text += r#"{"type":"ok","f":"read","value":[0,1],"process":1,"index":9}"#;
+        let (f, _) = run(&text);
+        let ex = &f.groups[&Anomaly::CounterTooLow].examples[0];
+        assert_eq!(ex.ops, vec![3, 5, 7, 8, 9], "{}", ex.explanation);
+        assert!(
+            ex.explanation.contains("index 7 (process 0) read back 4"),
+            "{}",
+            ex.explanation
+        );
+        assert!(
+            ex.explanation
+                .contains("it had reached 4 before the read began"),
+            "{}",
+            ex.explanation
+        );
+        assert!(
+            ex.explanation
+                .contains("it missed at least 3 acknowledged increments"),
+            "{}",
+            ex.explanation
+        );
+        assert!(!ex.explanation.contains("index 1 "), "{}", ex.explanation);
     }
 
     #[test]
