@@ -250,3 +250,47 @@ fn every_error_starts_with_one_prefix() {
         assert!(!err.contains("error: "), "{args:?}: {err}");
     }
 }
+
+/// `isoscope check --format json h | head -1`: the reader leaves after one line of a half-megabyte
+/// answer, and check ends as a filter does (by SIGPIPE), never with a panic on stderr.
+#[test]
+fn check_ends_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("h.jsonl");
+    let g = isoscope(&[
+        "gen",
+        "--txns",
+        "20000",
+        "--seed",
+        "1",
+        "--isolation",
+        "read-committed",
+        "-o",
+        h.to_str().unwrap(),
+    ]);
+    assert_eq!(g.status.code(), Some(0), "{}", text(&g.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isoscope"))
+        .args(["check", "--format", "json", h.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    // The pipe's read end closes here, with far more than a pipe's buffer still unwritten.
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!first.is_empty(), "check printed nothing");
+    assert!(!err.contains("panicked"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

@@ -107,7 +107,10 @@ pub fn main() -> i32 {
         Cmd::Compare(args) => compare::compare(args),
         Cmd::Report(args) => compare::report(args),
         Cmd::Scenarios(args) => scenarios::run(*args),
-        Cmd::Check(args) => check::run(args),
+        Cmd::Check(args) => {
+            end_quietly_on_a_closed_pipe();
+            check::run(args)
+        }
         Cmd::Gen(args) => gen::run(args),
     };
     match result {
@@ -116,6 +119,17 @@ pub fn main() -> i32 {
             eprintln!("isoscope: {}", said_once(&format!("{e:#}")));
             EXIT_ERROR
         }
+    }
+}
+
+/// `check` is a filter (`isoscope check h.edn | head`): when its reader goes away it ends as Unix
+/// filters do, by SIGPIPE, instead of panicking in `println!`. Only `check`, which touches no
+/// server: the commands that drive servers keep Rust's ignored SIGPIPE, so a write to a socket a
+/// killed server closed is an error to handle, not the end of isoscope.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
